@@ -1,0 +1,63 @@
+// Package diagnose turns the Attempts of one target into Findings: the cause
+// of each failure, how sure we are, the evidence, and the remedy to run.
+package diagnose
+
+// Cause is a stable snake_case id. Dashboards and alerts key on these: add
+// new ones when evidence supports them, never rename one.
+type Cause string
+
+const (
+	CauseOK                     Cause = "ok"
+	CauseBasicAuthDisabled      Cause = "basic_auth_disabled"
+	CauseSMTPAuthDisabledTenant Cause = "smtp_auth_disabled_tenant"
+	CauseSMTPAuthDisabledMbx    Cause = "smtp_auth_disabled_mailbox"
+	CauseSecurityDefaults       Cause = "security_defaults"
+	CauseConditionalAccess      Cause = "conditional_access"
+	CauseMFARequired            Cause = "mfa_required"
+	CauseBadCredentials         Cause = "bad_credentials"
+	CauseAccountLocked          Cause = "account_locked"
+	CauseAccountDisabled        Cause = "account_disabled"
+	CauseProtocolDisabled       Cause = "protocol_disabled"
+	CauseOAuthTokenInvalid      Cause = "oauth_token_invalid"
+	CauseOAuthNotAuthorized     Cause = "oauth_not_authorized"
+	CauseTokenRequestFailed     Cause = "token_request_failed"
+	CauseTLSError               Cause = "tls_error"
+	CauseNetworkError           Cause = "network_error"
+	CauseTimeout                Cause = "timeout"
+	CauseThrottled              Cause = "throttled"
+	CauseUnknown                Cause = "unknown"
+)
+
+// Confidence says how a Finding was reached.
+type Confidence string
+
+const (
+	// Definitive: the server's (or token endpoint's) words name the cause.
+	Definitive Confidence = "definitive"
+	// Inferred: the cause follows from comparing attempts or token claims.
+	Inferred Confidence = "inferred"
+	// Unsure: nothing decides; the cause is usually CauseUnknown.
+	Unsure Confidence = "unsure"
+)
+
+// Finding is the diagnosis of one failing (or unexpectedly working) check.
+type Finding struct {
+	Cause      Cause      `json:"cause"`
+	Confidence Confidence `json:"confidence"`
+	// Protocol and Mechanism of the attempt this finding explains.
+	Protocol  string `json:"protocol"`
+	Mechanism string `json:"mechanism"`
+	// Evidence: short human-readable lines, e.g. the server's words and the
+	// comparison that led here.
+	Evidence []string `json:"evidence"`
+	Remedy   Remedy   `json:"remedy"`
+}
+
+// Remedy says what to do about a Cause.
+type Remedy struct {
+	Summary string   `json:"summary"`
+	Inspect []string `json:"inspect"` // PowerShell to look at the setting
+	Fix     []string `json:"fix"`     // PowerShell to change it
+	Caveats []string `json:"caveats"`
+	Links   []string `json:"links"`
+}
