@@ -9,6 +9,7 @@
 package tenant
 
 import (
+	"crypto/rsa"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -112,6 +113,61 @@ type State struct {
 	Apps               []*App               `json:"apps"`
 	ServicePrincipals  []*ServicePrincipal  `json:"service_principals"`
 	MailboxPermissions []*MailboxPermission `json:"mailbox_permissions"`
+
+	// DefaultPolicyHistory records Set-OrganizationConfig
+	// -DefaultAuthenticationPolicy changes so that they propagate like
+	// policy edits (see EffectivePolicy). Empty: DefaultAuthenticationPolicy
+	// applies at once.
+	DefaultPolicyHistory []PolicyAssignment `json:"default_policy_history,omitempty"`
+	// LockoutThreshold is the number of consecutive bad passwords after
+	// which smart lockout locks the account; 0 means 10 (Entra's default).
+	LockoutThreshold int `json:"lockout_threshold,omitempty"`
+
+	// SigningKey signs the access tokens the Entra endpoint issues.
+	SigningKey *SigningKey `json:"signing_key,omitempty"`
+	// RefreshTokens are the live refresh-token grants (hashes only).
+	RefreshTokens []*RefreshToken `json:"refresh_tokens,omitempty"`
+	// RefreshTokenMaxInactive is how long an unused refresh token stays
+	// valid (AADSTS700082 after); 0 means 90 days, Entra's default.
+	RefreshTokenMaxInactive Duration `json:"refresh_token_max_inactive,omitempty"`
+	// Demo names the healthy-path user and app that endpoints.json
+	// advertises as "demo".
+	Demo *DemoRef `json:"demo,omitempty"`
+
+	// signer caches the parsed SigningKey (keyed by its kid).
+	signer *rsa.PrivateKey
+}
+
+// PolicyAssignment is one value of an authentication-policy assignment
+// (per user or org default) with the time it was made.
+type PolicyAssignment struct {
+	Policy    string    `json:"policy"` // "" = no policy
+	ChangedAt time.Time `json:"changed_at"`
+}
+
+// SigningKey is the tenant's token-signing key pair.
+type SigningKey struct {
+	KID        string `json:"kid"`
+	PrivatePEM string `json:"private_pem"` // PKCS#8
+}
+
+// RefreshToken is an issued refresh token. Only a hash of the token is kept,
+// so a saved state file does not hand out sessions.
+type RefreshToken struct {
+	Hash     string    `json:"hash"` // hex SHA-256 of the token
+	UPN      string    `json:"upn"`
+	AppID    string    `json:"app_id"`
+	Scopes   []string  `json:"scopes"` // requested scopes, as sent
+	IssuedAt time.Time `json:"issued_at"`
+	LastUsed time.Time `json:"last_used"`
+	// Expired is set by the ExpireRefreshTokens knob.
+	Expired bool `json:"expired,omitempty"`
+}
+
+// DemoRef names the demo user and app inside the State.
+type DemoRef struct {
+	User  string `json:"user"`
+	AppID string `json:"app_id"`
 }
 
 // TransportConfig is the part of Get-TransportConfig the emulator models.
@@ -165,6 +221,14 @@ type User struct {
 	// FailedLogins counts consecutive bad passwords (smart lockout).
 	FailedLogins int        `json:"failed_logins"`
 	CAS          CASMailbox `json:"cas"`
+
+	// PolicyHistory records Set-User -AuthenticationPolicy changes so that
+	// they propagate like policy edits. Empty: AuthenticationPolicy applies
+	// at once.
+	PolicyHistory []PolicyAssignment `json:"policy_history,omitempty"`
+	// Throttled is an emulator knob (Set-SimUser -Throttled): every login
+	// of this user gets VerdictThrottled.
+	Throttled bool `json:"throttled,omitempty"`
 }
 
 // CASMailbox is the part of Get-CasMailbox the emulator models.
@@ -208,6 +272,11 @@ type Secret struct {
 type Certificate struct {
 	Thumbprint string `json:"thumbprint"` // base64url SHA-1, as in x5t
 	PEM        string `json:"pem"`
+	// KeyPEM is the private key (PKCS#8). Real Entra never has it; the
+	// emulator keeps the demo app's so it can hand it to clients.
+	KeyPEM string `json:"key_pem,omitempty"`
+	// Expires is the certificate's NotAfter.
+	Expires time.Time `json:"expires,omitempty"`
 }
 
 // ServicePrincipal is an Exchange Online service principal registered with
