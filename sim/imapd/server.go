@@ -1,0 +1,262 @@
+// Package imapd is the emulator's IMAP4 server: Exchange Online's IMAP
+// service (outlook.office365.com:993 with implicit TLS, :143 with STARTTLS)
+// as clients see it — greeting, capability lists per era and every login
+// reply word for word (exo-responses.md §1b, §2) — over an always-empty
+// mailbox. The decisions come from an Authenticator (the emulated tenant);
+// this package only turns them into Exchange's words.
+//
+// Why the protocol framing is ours and not go-imap v2's imapserver: that
+// server hard-codes exactly the lines this emulator exists to reproduce.
+// Its greeting is always "* OK [CAPABILITY ...] IMAP server ready" (Exchange
+// sends no CAPABILITY code and its own sentence), it computes the capability
+// list itself (adding LITERAL-, ENABLE, UTF8=ACCEPT, never the IMAP4 atom,
+// in its own order), answers logins with "OK [CAPABILITY ...] Logged in" and
+// "... authentication successful", LOGOUT with "* BYE Logging out", tagged
+// successes as "X completed" without Exchange's full stop, wrong-state
+// commands with "BAD [CLIENTBUG] ...", and drops the connection after one
+// unknown pre-auth command. Rewriting its output on the wire would need a
+// second IMAP parser to know which line answers what, and STARTTLS puts the
+// library's writes behind a tls.Conn the wrapper cannot see. The command set
+// an emulated login needs is small (CAPABILITY, NOOP, ID, STARTTLS, LOGIN,
+// AUTHENTICATE with SASL-IR, NAMESPACE, LIST/LSUB, SELECT/EXAMINE, STATUS,
+// IDLE, LOGOUT), so it is written here; go-sasl's PLAIN server and our
+// XOAUTH2 server do the SASL part.
+package imapd
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"encoding/base64"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/big"
+	"net"
+	"sync"
+	"time"
+	"unicode/utf16"
+
+	"github.com/exoprobe/exoprobe/sim/tenant"
+)
+
+// Authenticator decides logins; *tenant.Tenant implements it.
+type Authenticator interface {
+	AuthenticateBasic(proto tenant.Protocol, user, password string) tenant.Verdict
+	AuthenticateBearer(proto tenant.Protocol, user, token string) tenant.Verdict
+	Era() tenant.Era
+}
+
+// Defaults for Config's zero values. The timeouts are Exchange's IMAP4
+// defaults (Get-ImapSettings: PreAuthenticatedConnectionTimeout 60 s,
+// AuthenticatedConnectionTimeout 1800 s).
+const (
+	DefaultPreAuthTimeout   = 60 * time.Second
+	DefaultAuthTimeout      = 30 * time.Minute
+	DefaultMaxLineLength    = 64 << 10
+	defaultHandshakeTimeout = 30 * time.Second
+	maxLiteral              = 64 << 10
+)
+
+// Config configures a Server.
+type Config struct {
+	// Auth decides every login. Required.
+	Auth Authenticator
+	// TLS is used for implicit TLS and STARTTLS.
+	TLS *tls.Config
+	// Host is the backend FQDN shown (UTF-16LE, base64) in the greeting;
+	// a plausible one is generated when empty.
+	Host   string
+	Logger *slog.Logger
+	// PreAuthTimeout and AuthTimeout bound how long a client may stay idle
+	// before and after login.
+	PreAuthTimeout time.Duration
+	AuthTimeout    time.Duration
+	// MaxLineLength bounds one command line (bytes). It must hold a SASL-IR
+	// XOAUTH2 blob: a base64'd Entra access token is 2-8 KiB.
+	MaxLineLength int
+}
+
+// Server serves IMAP on any number of listeners.
+type Server struct {
+	cfg      Config
+	greeting string
+	log      *slog.Logger
+
+	mu        sync.Mutex
+	closed    bool
+	listeners map[net.Listener]struct{}
+	conns     map[net.Conn]struct{}
+	wg        sync.WaitGroup
+}
+
+// NewServer returns a server; zero Config fields take the defaults above.
+func NewServer(cfg Config) *Server {
+	if cfg.Host == "" {
+		cfg.Host = RandomHost()
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.PreAuthTimeout <= 0 {
+		cfg.PreAuthTimeout = DefaultPreAuthTimeout
+	}
+	if cfg.AuthTimeout <= 0 {
+		cfg.AuthTimeout = DefaultAuthTimeout
+	}
+	if cfg.MaxLineLength <= 0 {
+		cfg.MaxLineLength = DefaultMaxLineLength
+	}
+	return &Server{
+		cfg:       cfg,
+		greeting:  greetingPrefix + "[" + HostTag(cfg.Host) + "]",
+		log:       cfg.Logger.With("component", "imapd"),
+		listeners: map[net.Listener]struct{}{},
+		conns:     map[net.Conn]struct{}{},
+	}
+}
+
+// Host is the backend FQDN the server names in its greeting.
+func (s *Server) Host() string { return s.cfg.Host }
+
+// HostTag encodes a host name as Exchange's greetings do: base64 of its
+// UTF-16LE form.
+func HostTag(host string) string {
+	units := utf16.Encode([]rune(host))
+	b := make([]byte, 2*len(units))
+	for i, u := range units {
+		binary.LittleEndian.PutUint16(b[2*i:], u)
+	}
+	return base64.StdEncoding.EncodeToString(b)
+}
+
+// RandomHost returns a backend name shaped like Exchange Online's
+// ("SI2PR01CA0042.apcprd01.prod.exchangelabs.com").
+func RandomHost() string {
+	regions := []struct{ short, long string }{
+		{"SI2", "apcprd01"}, {"TY1", "jpnprd01"}, {"MN2", "namprd05"},
+		{"AM0", "eurprd06"}, {"PH0", "namprd07"}, {"BN9", "namprd03"},
+	}
+	r := regions[randInt(len(regions))]
+	return fmt.Sprintf("%sPR%02dCA%04d.%s.prod.exchangelabs.com", r.short, randInt(20)+1, randInt(10000), r.long)
+}
+
+func randInt(n int) int {
+	v, err := rand.Int(rand.Reader, big.NewInt(int64(n)))
+	if err != nil {
+		return 0
+	}
+	return int(v.Int64())
+}
+
+// Serve accepts connections on ln until Close. With implicitTLS every
+// connection starts with a TLS handshake (port 993); without, it starts in
+// clear and offers STARTTLS (port 143). It returns nil after Close.
+func (s *Server) Serve(ln net.Listener, implicitTLS bool) error {
+	if implicitTLS && s.cfg.TLS == nil {
+		return errors.New("imapd: implicit TLS needs Config.TLS")
+	}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		ln.Close()
+		return nil
+	}
+	s.listeners[ln] = struct{}{}
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.listeners, ln)
+		s.mu.Unlock()
+	}()
+
+	var backoff time.Duration
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			if s.isClosed() {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				// Transient (e.g. out of file descriptors): back off as
+				// net/http does rather than spin.
+				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+				time.Sleep(backoff)
+				continue
+			}
+			return fmt.Errorf("imapd: accept: %w", err)
+		}
+		backoff = 0
+		if !s.track(c) {
+			c.Close()
+			return nil
+		}
+		go func() {
+			defer s.wg.Done()
+			defer s.untrack(c)
+			s.handle(c, implicitTLS)
+		}()
+	}
+}
+
+func (s *Server) isClosed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closed
+}
+
+func (s *Server) track(c net.Conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return false
+	}
+	s.conns[c] = struct{}{}
+	s.wg.Add(1)
+	return true
+}
+
+func (s *Server) untrack(c net.Conn) {
+	c.Close()
+	s.mu.Lock()
+	delete(s.conns, c)
+	s.mu.Unlock()
+}
+
+// Close stops every listener and connection and waits for their goroutines.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	s.closed = true
+	var errs []error
+	for ln := range s.listeners {
+		if err := ln.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+			errs = append(errs, err)
+		}
+	}
+	for c := range s.conns {
+		c.Close()
+	}
+	s.mu.Unlock()
+	s.wg.Wait()
+	return errors.Join(errs...)
+}
+
+func (s *Server) handle(c net.Conn, implicitTLS bool) {
+	log := s.log.With("remote", c.RemoteAddr().String(), "implicit_tls", implicitTLS)
+	if implicitTLS {
+		tc := tls.Server(c, s.cfg.TLS)
+		ctx, cancel := context.WithTimeout(context.Background(), defaultHandshakeTimeout)
+		err := tc.HandshakeContext(ctx)
+		cancel()
+		if err != nil {
+			log.Debug("tls handshake failed", "err", err)
+			return
+		}
+		c = tc
+	}
+	ss := &session{srv: s, log: log, secure: implicitTLS}
+	ss.setConn(c)
+	ss.serve()
+}
