@@ -1,0 +1,136 @@
+package probe
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"io"
+	"net"
+	"time"
+)
+
+// probeConn is the connection the libraries see. It records the plaintext
+// conversation into the transcript and keeps every deadline within the
+// attempt's: go-smtp and go-imap set their own (minutes long) and reset them
+// to "none" after each command, which would let a hung server outlive the
+// attempt.
+type probeConn struct {
+	net.Conn
+	deadline time.Time
+	tr       *transcript
+	// hidden is read before the wire and not recorded: the synthetic
+	// greeting handed to a library after we did STARTTLS ourselves.
+	hidden io.Reader
+}
+
+func (c *probeConn) Read(b []byte) (int, error) {
+	if c.hidden != nil {
+		n, err := c.hidden.Read(b)
+		if err == io.EOF {
+			c.hidden, err = nil, nil
+		}
+		if n > 0 || err != nil {
+			return n, err
+		}
+	}
+	n, err := c.Conn.Read(b)
+	if n > 0 && c.tr != nil {
+		c.tr.write(dirServer, b[:n])
+	}
+	return n, err
+}
+
+func (c *probeConn) Write(b []byte) (int, error) {
+	// Recorded before sending: the reply can be read (and recorded by the
+	// library's reader goroutine) before Write returns.
+	if c.tr != nil {
+		c.tr.write(dirClient, b)
+	}
+	return c.Conn.Write(b)
+}
+
+func (c *probeConn) clamp(t time.Time) time.Time {
+	if c.deadline.IsZero() {
+		return t
+	}
+	if t.IsZero() || t.After(c.deadline) {
+		return c.deadline
+	}
+	return t
+}
+
+func (c *probeConn) SetDeadline(t time.Time) error { return c.Conn.SetDeadline(c.clamp(t)) }
+func (c *probeConn) SetReadDeadline(t time.Time) error {
+	return c.Conn.SetReadDeadline(c.clamp(t))
+}
+func (c *probeConn) SetWriteDeadline(t time.Time) error {
+	return c.Conn.SetWriteDeadline(c.clamp(t))
+}
+
+// dialer opens the raw TCP connection of one attempt. Tests replace it.
+type dialFunc func(ctx context.Context, network, addr string) (net.Conn, error)
+
+// connect resolves and dials addr under ctx, ties the connection's life to
+// ctx (closed when ctx ends, so no library call can block past it) and
+// returns a stop function that must be called when the attempt is over.
+func (s *session) connect(ctx context.Context, addr string) (net.Conn, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, s.fail(StageDNS, ErrConfig, "", err)
+	}
+	s.enter(StageDNS)
+	ips := []string{host}
+	if net.ParseIP(host) == nil {
+		ips, err = net.DefaultResolver.LookupHost(ctx, host)
+		if err != nil {
+			return nil, s.fail(StageDNS, s.kind(ctx, err, ErrDNS), "", err)
+		}
+	}
+	s.enter(StageConnect)
+	d := net.Dialer{}
+	var conn net.Conn
+	for _, ip := range ips {
+		conn, err = d.DialContext(ctx, "tcp", net.JoinHostPort(ip, port))
+		if err == nil {
+			break
+		}
+	}
+	if err != nil {
+		return nil, s.fail(StageConnect, s.kind(ctx, err, ErrConnect), "", err)
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		conn.SetDeadline(dl)
+	}
+	s.raw = conn
+	s.stopClose = context.AfterFunc(ctx, func() { conn.Close() })
+	return conn, nil
+}
+
+// wrap returns the recording, deadline-clamping view of c.
+func (s *session) wrap(c net.Conn, hidden string) *probeConn {
+	pc := &probeConn{Conn: c, deadline: s.deadline, tr: s.tr}
+	if hidden != "" {
+		pc.hidden = bytes.NewReader([]byte(hidden))
+	}
+	return pc
+}
+
+// handshake runs the TLS client handshake on c (implicit TLS or after
+// STARTTLS) and records the version.
+func (s *session) handshake(ctx context.Context, c net.Conn, stage Stage) (*tls.Conn, error) {
+	cfg := &tls.Config{}
+	if s.t.TLSConfig != nil {
+		cfg = s.t.TLSConfig.Clone()
+	}
+	if cfg.ServerName == "" {
+		host, _, _ := net.SplitHostPort(s.a.Server)
+		cfg.ServerName = host
+	}
+	tc := tls.Client(c, cfg)
+	if err := tc.HandshakeContext(ctx); err != nil {
+		return nil, s.fail(stage, s.kind(ctx, err, ErrTLS), "", err)
+	}
+	s.a.TLSVersion = tls.VersionName(tc.ConnectionState().Version)
+	s.tlsOn = true
+	return tc, nil
+}

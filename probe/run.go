@@ -1,0 +1,280 @@
+package probe
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strings"
+	"time"
+)
+
+// Default servers: Exchange Online's.
+const (
+	DefaultIMAPAddr = "outlook.office365.com:993"
+	DefaultPOPAddr  = "outlook.office365.com:995"
+	DefaultSMTPAddr = "smtp.office365.com:587"
+)
+
+// DefaultTimeout bounds an attempt whose context has no deadline. Exchange
+// can take 10–20 s to refuse a login, so less turns refusals into timeouts.
+const DefaultTimeout = 30 * time.Second
+
+// Target is one mailbox account and how to reach and log in to it.
+type Target struct {
+	Name, User string
+	// Addresses as host:port; empty means Exchange Online's default.
+	IMAPAddr, POPAddr, SMTPAddr string
+	// IMAPStartTLS and POPStartTLS: plaintext port plus STARTTLS/STLS
+	// instead of implicit TLS.
+	IMAPStartTLS, POPStartTLS bool
+	// SMTPImplicitTLS: TLS from the first byte (465) instead of STARTTLS.
+	SMTPImplicitTLS bool
+	// TLSConfig for the server's certificate (RootCAs from --ca-file); nil
+	// means the system roots.
+	TLSConfig *tls.Config
+	// AllowPlaintext lets credentials go over a connection without TLS.
+	AllowPlaintext bool
+	// Password returns the Basic password; nil when there is none.
+	Password func(ctx context.Context) (string, error)
+	// Token returns the XOAUTH2 access token; nil when there is none.
+	Token TokenSource
+	// SMTPSubmitCheck adds MAIL FROM/RCPT TO + RSET after SMTP AUTH.
+	SMTPSubmitCheck bool
+	// POPAuthPlain makes Basic POP use AUTH PLAIN instead of USER/PASS.
+	POPAuthPlain bool
+	// POPXOAUTH2OneLine sends AUTH XOAUTH2 with the initial response on the
+	// command line; the default is the two-step form Exchange documents.
+	POPXOAUTH2OneLine bool
+}
+
+// Addr returns the host:port for a protocol, with defaults applied.
+func (t *Target) Addr(p Protocol) string {
+	switch p {
+	case IMAP:
+		return firstNonEmpty(t.IMAPAddr, DefaultIMAPAddr)
+	case POP:
+		return firstNonEmpty(t.POPAddr, DefaultPOPAddr)
+	case SMTP:
+		return firstNonEmpty(t.SMTPAddr, DefaultSMTPAddr)
+	}
+	return ""
+}
+
+// Check is one protocol × mechanism login for a target.
+type Check struct {
+	Target    *Target
+	Protocol  Protocol
+	Mechanism Mechanism
+}
+
+// Run makes one attempt: a fresh connection through every stage. It never
+// panics and returns by ctx's deadline (DefaultTimeout when ctx has none).
+func Run(ctx context.Context, c Check) (a Attempt) {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, DefaultTimeout)
+		defer cancel()
+	}
+	s := newSession(ctx, c)
+	defer func() {
+		if r := recover(); r != nil {
+			s.fail(s.a.Stage, ErrProtocol, "", fmt.Errorf("internal error: %v", r))
+		}
+		a = s.finish()
+	}()
+	if err := s.precheck(); err != nil {
+		return
+	}
+	var err error
+	switch c.Protocol {
+	case IMAP:
+		err = s.runIMAP(ctx)
+	case POP:
+		err = s.runPOP(ctx)
+	case SMTP:
+		err = s.runSMTP(ctx)
+	}
+	if err == nil {
+		s.a.OK = true
+		s.enter(StageDone)
+	}
+	return
+}
+
+// session is the state of one attempt.
+type session struct {
+	t        *Target
+	c        Check
+	a        Attempt
+	tr       *transcript
+	deadline time.Time
+	ctx      context.Context
+
+	stageStart time.Time
+	raw        net.Conn
+	stopClose  func() bool
+	tlsOn      bool
+	failed     bool
+}
+
+func newSession(ctx context.Context, c Check) *session {
+	t := c.Target
+	if t == nil {
+		t = &Target{}
+	}
+	now := time.Now()
+	s := &session{t: t, c: c, tr: &transcript{}, ctx: ctx, stageStart: now}
+	s.deadline, _ = ctx.Deadline()
+	s.a = Attempt{
+		Target: t.Name, User: t.User, Protocol: c.Protocol, Mechanism: c.Mechanism,
+		Server: t.Addr(c.Protocol), Start: now, Stage: StageDNS,
+	}
+	return s
+}
+
+func (s *session) precheck() error {
+	switch {
+	case s.c.Target == nil:
+		return s.fail(StageDNS, ErrConfig, "", errors.New("no target"))
+	case s.c.Protocol != IMAP && s.c.Protocol != POP && s.c.Protocol != SMTP:
+		return s.fail(StageDNS, ErrConfig, "", fmt.Errorf("unknown protocol %q", s.c.Protocol))
+	case s.c.Mechanism == Basic && s.t.Password == nil:
+		return s.fail(StageDNS, ErrConfig, "", errors.New("basic: no password configured"))
+	case s.c.Mechanism == XOAUTH2 && s.t.Token == nil:
+		return s.fail(StageDNS, ErrConfig, "", errors.New("xoauth2: no token source configured"))
+	case s.c.Mechanism != Basic && s.c.Mechanism != XOAUTH2:
+		return s.fail(StageDNS, ErrConfig, "", fmt.Errorf("unknown mechanism %q", s.c.Mechanism))
+	}
+	return nil
+}
+
+// enter closes the running stage's timing and starts st.
+func (s *session) enter(st Stage) {
+	s.closeStage()
+	s.a.Stage = st
+}
+
+func (s *session) closeStage() {
+	now := time.Now()
+	if n := len(s.a.Timings); n > 0 && s.a.Timings[n-1].Stage == s.a.Stage {
+		s.a.Timings[n-1].Duration += now.Sub(s.stageStart)
+	} else {
+		s.a.Timings = append(s.a.Timings, StageTiming{Stage: s.a.Stage, Duration: now.Sub(s.stageStart)})
+	}
+	s.stageStart = now
+}
+
+// fail ends the attempt at stage st. It returns an error for the caller's
+// early return; only the first failure counts.
+func (s *session) fail(st Stage, kind ErrorKind, reply string, err error) error {
+	if s.failed {
+		return errFailed
+	}
+	s.failed = true
+	if s.a.Stage != st {
+		s.enter(st)
+	}
+	s.a.ErrorKind = kind
+	if reply != "" {
+		s.a.Reply = reply
+	}
+	if err != nil {
+		s.a.Error = err.Error()
+	}
+	return errFailed
+}
+
+// errFailed tells the stage functions to stop; the details are in the
+// Attempt already.
+var errFailed = errors.New("attempt failed")
+
+// kind classifies a local error, telling the attempt's own deadline apart.
+func (s *session) kind(ctx context.Context, err error, def ErrorKind) ErrorKind {
+	var ne net.Error
+	switch {
+	case ctx.Err() != nil, errors.Is(err, os.ErrDeadlineExceeded), errors.Is(err, context.DeadlineExceeded):
+		return ErrTimeout
+	case !s.deadline.IsZero() && time.Until(s.deadline) < 10*time.Millisecond:
+		// The connection's deadline fires with the context's; go-imap
+		// flattens the error chain, so look at the clock.
+		return ErrTimeout
+	case errors.As(err, &ne) && ne.Timeout():
+		return ErrTimeout
+	case def == ErrProtocol && (errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) || isConnReset(err)):
+		return ErrConnect
+	}
+	return def
+}
+
+func isConnReset(err error) bool {
+	var oe *net.OpError
+	return errors.As(err, &oe) && (strings.Contains(oe.Err.Error(), "reset") || strings.Contains(oe.Err.Error(), "broken pipe"))
+}
+
+// localErr turns a library error into the Attempt's words, naming the
+// deadline plainly.
+func (s *session) localErr(kind ErrorKind, err error) error {
+	if kind == ErrTimeout {
+		return fmt.Errorf("%s: no answer within the attempt's deadline (%v)", s.a.Stage, err)
+	}
+	return err
+}
+
+// finish closes the connection and returns the scrubbed Attempt.
+func (s *session) finish() Attempt {
+	if s.stopClose != nil {
+		s.stopClose()
+	}
+	if s.raw != nil {
+		s.raw.Close()
+	}
+	if s.a.Stage != StageDone { // enter(StageDone) closed the last stage
+		s.closeStage()
+	}
+	s.a.Duration = time.Since(s.a.Start)
+	s.a.Transcript = s.tr.finish()
+	s.a.Reply = s.tr.scrub(s.a.Reply)
+	s.a.AuthReply = s.tr.scrub(s.a.AuthReply)
+	s.a.Error = s.tr.scrub(s.a.Error)
+	return s.a
+}
+
+// needTLS refuses to send credentials in clear unless allowed.
+func (s *session) needTLS() error {
+	if s.tlsOn || s.t.AllowPlaintext {
+		return nil
+	}
+	return s.fail(StageAuth, ErrPolicy, "", errors.New("refusing to send credentials over a connection without TLS (allow_plaintext is off)"))
+}
+
+// credentials fetches the password or token at the right stage and
+// registers them for scrubbing.
+func (s *session) password(ctx context.Context) (string, error) {
+	pw, err := s.t.Password(ctx)
+	if err != nil {
+		return "", s.fail(StageAuth, ErrConfig, "", fmt.Errorf("password: %w", err))
+	}
+	s.tr.addSecret(pw)
+	return pw, nil
+}
+
+func (s *session) token(ctx context.Context) (string, error) {
+	s.enter(StageToken)
+	tok, err := s.t.Token.Token(ctx)
+	if err != nil {
+		info := &TokenInfo{}
+		var te *TokenError
+		if errors.As(err, &te) {
+			info.Flow, info.Error, info.ErrorCodes, info.Description = te.Flow, te.Code, te.ErrorCodes, te.Description
+		}
+		s.a.Token = info
+		return "", s.fail(StageToken, ErrToken, "", err)
+	}
+	s.tr.addSecret(tok.AccessToken)
+	s.a.Token = Inspect(tok, s.c.Protocol, s.t.User, time.Now())
+	return tok.AccessToken, nil
+}
