@@ -1,0 +1,276 @@
+package cmdlet
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/exoprobe/exoprobe/sim/tenant"
+)
+
+var appRoles = []string{"IMAP.AccessAsApp", "POP.AccessAsApp", "SMTP.SendAsApp"}
+
+var delegatedScopes = []string{"IMAP.AccessAsUser.All", "POP.AccessAsUser.All", "SMTP.Send", "offline_access"}
+
+// simCmdlets are the emulator's own knobs for state that no real cmdlet
+// changes (an account locked by smart lockout, an expired client secret,
+// the service's reply era). Their Set-Sim/Get-Sim verbs make clear they do
+// not exist in Exchange Online.
+func simCmdlets() []*spec {
+	return []*spec{
+		{name: "Set-SimUser", params: []param{
+			named("Identity", kString).at(0).req(),
+			named("Locked", kSwitchOrBool), named("Disabled", kSwitchOrBool),
+			named("Password", kString).hidden(),
+			named("MfaRequired", kSwitchOrBool), named("MfaRegistered", kSwitchOrBool),
+			named("ConditionalAccessBlocked", kSwitchOrBool), named("Throttled", kSwitchOrBool),
+		}, run: (*Interpreter).setSimUser},
+		{name: "Set-SimTenant", params: []param{
+			named("Era", kString).oneOf(string(tenant.Era2023), string(tenant.Era2026)),
+			named("PropagationDelay", kDuration),
+			named("BasicAuthRetiredImapPop", kSwitchOrBool),
+			named("LockoutThreshold", kInt),
+			named("RefreshTokenMaxInactive", kDuration),
+		}, run: (*Interpreter).setSimTenant},
+		{name: "Set-SimApp", params: []param{
+			named("AppId", kString).at(0).req().alias("Identity"),
+			named("SecretExpired", kSwitchOrBool),
+			named("AddRole", kStrings).oneOf(appRoles...), named("RemoveRole", kStrings).oneOf(appRoles...),
+			named("AddDelegatedScope", kStrings).oneOf(delegatedScopes...),
+			named("RemoveDelegatedScope", kStrings).oneOf(delegatedScopes...),
+			named("PublicClient", kSwitchOrBool),
+		}, run: (*Interpreter).setSimApp},
+		{name: "Set-SimRefreshToken", params: []param{
+			named("Identity", kString).at(0), named("Expired", kSwitch).req(),
+		}, run: (*Interpreter).setSimRefreshToken},
+		{name: "Get-SimState", run: (*Interpreter).getSimState},
+	}
+}
+
+func (in *Interpreter) setSimUser(a args) ([]any, error) {
+	return nil, in.t.Update(func(s *tenant.State) error {
+		u, err := findUser(s, a.str("Identity"))
+		if err != nil {
+			return err
+		}
+		if a.has("Locked") {
+			if err := s.LockUser(u.UPN, a.boolean("Locked")); err != nil {
+				return err
+			}
+		}
+		if a.has("Throttled") {
+			if err := s.SetThrottled(u.UPN, a.boolean("Throttled")); err != nil {
+				return err
+			}
+		}
+		if a.has("Password") {
+			if a.str("Password") == "" {
+				return fmt.Errorf("Cannot validate argument on parameter 'Password'. The argument is null or empty.")
+			}
+			u.Password = a.str("Password")
+			u.FailedLogins = 0
+		}
+		for name, field := range map[string]*bool{
+			"Disabled":                 &u.Disabled,
+			"MfaRequired":              &u.MFARequired,
+			"MfaRegistered":            &u.MFARegistered,
+			"ConditionalAccessBlocked": &u.ConditionalAccessBlocked,
+		} {
+			if a.has(name) {
+				*field = a.boolean(name)
+			}
+		}
+		return nil
+	})
+}
+
+func (in *Interpreter) setSimTenant(a args) ([]any, error) {
+	return nil, in.t.Update(func(s *tenant.State) error {
+		if a.has("Era") {
+			if err := s.SetEra(tenant.Era(a.str("Era"))); err != nil {
+				return err
+			}
+		}
+		if a.has("PropagationDelay") {
+			s.PropagationDelay = tenant.Duration(a["PropagationDelay"].d)
+		}
+		if a.has("BasicAuthRetiredImapPop") {
+			s.BasicAuthRetiredImapPop = a.boolean("BasicAuthRetiredImapPop")
+		}
+		if a.has("LockoutThreshold") {
+			if a["LockoutThreshold"].n < 1 {
+				return fmt.Errorf("Cannot validate argument on parameter 'LockoutThreshold'. The argument must be 1 or more.")
+			}
+			s.LockoutThreshold = a["LockoutThreshold"].n
+		}
+		if a.has("RefreshTokenMaxInactive") {
+			s.RefreshTokenMaxInactive = tenant.Duration(a["RefreshTokenMaxInactive"].d)
+		}
+		return nil
+	})
+}
+
+func findAppBy(s *tenant.State, id string) (*tenant.App, error) {
+	if app := s.FindApp(id); app != nil {
+		return app, nil
+	}
+	var found []*tenant.App
+	for _, app := range s.Apps {
+		if strings.EqualFold(app.DisplayName, id) || strings.EqualFold(app.EnterpriseObjectID, id) {
+			found = append(found, app)
+		}
+	}
+	switch len(found) {
+	case 0:
+		return nil, fmt.Errorf("no app registration with AppId or display name '%s' in the emulated tenant", id)
+	case 1:
+		return found[0], nil
+	}
+	return nil, ambiguous(id)
+}
+
+func (in *Interpreter) setSimApp(a args) ([]any, error) {
+	return nil, in.t.Update(func(s *tenant.State) error {
+		app, err := findAppBy(s, a.str("AppId"))
+		if err != nil {
+			return err
+		}
+		now := in.t.Now()
+		if a.has("SecretExpired") {
+			if a.boolean("SecretExpired") {
+				if err := s.ExpireSecrets(app.AppID, now); err != nil {
+					return err
+				}
+			} else {
+				for i := range app.Secrets {
+					app.Secrets[i].Expires = now.AddDate(1, 0, 0)
+				}
+			}
+		}
+		for _, r := range a.strs("AddRole") {
+			if !slices.Contains(app.Roles, r) {
+				app.Roles = append(app.Roles, r)
+			}
+		}
+		app.Roles = slices.DeleteFunc(app.Roles, func(r string) bool { return slices.Contains(a.strs("RemoveRole"), r) })
+		for _, sc := range a.strs("AddDelegatedScope") {
+			if !slices.Contains(app.DelegatedScopes, sc) {
+				app.DelegatedScopes = append(app.DelegatedScopes, sc)
+			}
+		}
+		app.DelegatedScopes = slices.DeleteFunc(app.DelegatedScopes, func(sc string) bool {
+			return slices.Contains(a.strs("RemoveDelegatedScope"), sc)
+		})
+		if a.has("PublicClient") {
+			app.PublicClient = a.boolean("PublicClient")
+		}
+		return nil
+	})
+}
+
+func (in *Interpreter) setSimRefreshToken(a args) ([]any, error) {
+	if !a.boolean("Expired") {
+		return nil, fmt.Errorf("Set-SimRefreshToken only expires tokens: give -Expired (new tokens come from the token endpoint)")
+	}
+	return nil, in.t.Update(func(s *tenant.State) error {
+		upn := ""
+		if a.has("Identity") {
+			u, err := findUser(s, a.str("Identity"))
+			if err != nil {
+				return err
+			}
+			upn = u.UPN
+		}
+		return s.ExpireRefreshTokens(upn)
+	})
+}
+
+// getSimState summarises the tenant without any secret: what a tester
+// needs to see which verdict a login will get.
+func (in *Interpreter) getSimState(args) ([]any, error) {
+	var out []any
+	now := in.t.Now()
+	in.t.View(func(s *tenant.State) {
+		var pols []string
+		for _, p := range s.Policies {
+			pols = append(pols, fmt.Sprintf("%s(imap=%t pop=%t smtp=%t)", p.Name, p.AllowBasicAuthImap, p.AllowBasicAuthPop, p.AllowBasicAuthSmtp))
+		}
+		out = append(out, &object{props: []prop{
+			{"Tenant", s.Name},
+			{"TenantId", s.ID},
+			{"Domains", slices.Clone(s.Domains)},
+			{"Era", string(s.Era)},
+			{"Now", now},
+			{"PropagationDelay", time.Duration(s.PropagationDelay)},
+			{"SecurityDefaults", s.SecurityDefaults},
+			{"BasicAuthRetiredImapPop", s.BasicAuthRetiredImapPop},
+			{"SmtpClientAuthenticationDisabled", s.Transport.SmtpClientAuthenticationDisabled},
+			{"DefaultAuthenticationPolicy", s.DefaultAuthenticationPolicy},
+			{"AuthenticationPolicies", pols},
+		}})
+		for _, u := range s.Users {
+			eff := "(none: Basic allowed)"
+			if ab, ok := s.EffectivePolicy(u, now); ok {
+				eff = fmt.Sprintf("imap=%t pop=%t smtp=%t", ab.AllowBasicAuthImap, ab.AllowBasicAuthPop, ab.AllowBasicAuthSmtp)
+			}
+			out = append(out, &object{props: []prop{
+				{"User", u.UPN},
+				{"DisplayName", u.DisplayName},
+				{"Locked", u.Locked},
+				{"Disabled", u.Disabled},
+				{"FailedLogins", u.FailedLogins},
+				{"MfaRequired", u.MFARequired},
+				{"MfaRegistered", u.MFARegistered},
+				{"ConditionalAccessBlocked", u.ConditionalAccessBlocked},
+				{"Throttled", u.Throttled},
+				{"AuthenticationPolicy", u.AuthenticationPolicy},
+				{"EffectiveBasicAuth", eff},
+				{"ImapEnabled", u.CAS.ImapEnabled},
+				{"PopEnabled", u.CAS.PopEnabled},
+				{"SmtpClientAuthenticationDisabled", u.CAS.SmtpClientAuthenticationDisabled},
+				{"STSRefreshTokensValidFrom", u.STSRefreshTokensValidFrom},
+			}, table: []string{"User", "Locked", "Disabled", "MfaRequired", "ConditionalAccessBlocked", "EffectiveBasicAuth"}})
+		}
+		for _, app := range s.Apps {
+			secrets := "none"
+			if n := len(app.Secrets); n > 0 {
+				valid := 0
+				for _, sec := range app.Secrets {
+					if sec.Expires.IsZero() || sec.Expires.After(now) {
+						valid++
+					}
+				}
+				secrets = fmt.Sprintf("%d of %d valid", valid, n)
+			}
+			sp := "not registered (New-ServicePrincipal)"
+			for _, x := range s.ServicePrincipals {
+				if strings.EqualFold(x.AppID, app.AppID) {
+					sp = x.ObjectID
+					if !strings.EqualFold(x.ObjectID, app.EnterpriseObjectID) {
+						sp += " (not the enterprise application's object id " + app.EnterpriseObjectID + ")"
+					}
+				}
+			}
+			out = append(out, &object{props: []prop{
+				{"App", app.DisplayName},
+				{"AppId", app.AppID},
+				{"EnterpriseObjectId", app.EnterpriseObjectID},
+				{"Secrets", secrets},
+				{"Certificates", len(app.Certificates)},
+				{"Roles", slices.Clone(app.Roles)},
+				{"DelegatedScopes", slices.Clone(app.DelegatedScopes)},
+				{"PublicClient", app.PublicClient},
+				{"ServicePrincipal", sp},
+			}})
+		}
+		for _, p := range s.MailboxPermissions {
+			out = append(out, &object{props: []prop{
+				{"Mailbox", p.Mailbox},
+				{"Trustee", trusteeName(s, p.User)},
+				{"AccessRights", slices.Clone(p.AccessRights)},
+			}, table: []string{"Mailbox", "Trustee", "AccessRights"}})
+		}
+	})
+	return out, nil
+}
