@@ -1,0 +1,140 @@
+package scheduler
+
+import (
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/exoprobe/exoprobe/diagnose"
+	"github.com/exoprobe/exoprobe/probe"
+)
+
+// Record is what survives a restart for one check.
+type Record struct {
+	Machine     MachineState      `json:"m"`
+	LastAttempt *probe.Attempt    `json:"a,omitempty"`
+	LastFinding *diagnose.Finding `json:"f,omitempty"`
+	LastRun     time.Time         `json:"r,omitzero"`
+	// ThrottledUntil survives a restart so that a restart loop cannot
+	// ignore Exchange's backoff.
+	ThrottledUntil time.Time `json:"tu,omitzero"`
+}
+
+// Update is one completed attempt's changes, committed atomically: the
+// check's record, its history entry, the events it caused, and the lockout
+// guard of its account.
+type Update struct {
+	ID      CheckID
+	Record  Record
+	History *HistoryEntry
+	Events  []Event
+	Guard   *GuardRecord
+}
+
+// GuardRecord is the lockout guard's persisted memory of one account, so a
+// restart loop cannot reset the count of failed Basic logins.
+type GuardRecord struct {
+	Account  string      `json:"account"`
+	Failures []time.Time `json:"failures"`
+}
+
+// Store persists the scheduler's state. Package store implements it on
+// bbolt; MemStore keeps it in memory.
+type Store interface {
+	LoadRecords() (map[CheckID]Record, error)
+	LoadGuards() (map[string][]time.Time, error)
+	// Commit writes a batch in one transaction. Events are handed to
+	// sinks only after Commit returned nil.
+	Commit(batch []Update) error
+	// History returns up to limit entries, newest first.
+	History(id CheckID, limit int) ([]HistoryEntry, error)
+	// Events returns up to limit events, newest first.
+	Events(limit int) ([]Event, error)
+}
+
+// MemStore is a Store in memory, bounded like the real one; for tests and
+// for running without a data directory.
+type MemStore struct {
+	mu         sync.Mutex
+	records    map[CheckID]Record
+	guards     map[string][]time.Time
+	history    map[CheckID][]HistoryEntry
+	events     []Event
+	MaxHistory int
+	MaxEvents  int
+	// Commits counts Commit calls, for tests.
+	Commits int
+}
+
+// NewMemStore returns an empty MemStore.
+func NewMemStore() *MemStore {
+	return &MemStore{records: map[CheckID]Record{}, guards: map[string][]time.Time{},
+		history: map[CheckID][]HistoryEntry{}, MaxHistory: 1000, MaxEvents: 1000}
+}
+
+func (m *MemStore) LoadRecords() (map[CheckID]Record, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make(map[CheckID]Record, len(m.records))
+	for k, v := range m.records {
+		out[k] = v
+	}
+	return out, nil
+}
+
+func (m *MemStore) LoadGuards() (map[string][]time.Time, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make(map[string][]time.Time, len(m.guards))
+	for k, v := range m.guards {
+		out[k] = slices.Clone(v)
+	}
+	return out, nil
+}
+
+func (m *MemStore) Commit(batch []Update) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.Commits++
+	for _, u := range batch {
+		m.records[u.ID] = u.Record
+		if u.History != nil {
+			h := append(m.history[u.ID], *u.History)
+			if len(h) > m.MaxHistory {
+				h = h[len(h)-m.MaxHistory:]
+			}
+			m.history[u.ID] = h
+		}
+		m.events = append(m.events, u.Events...)
+		if len(m.events) > m.MaxEvents {
+			m.events = m.events[len(m.events)-m.MaxEvents:]
+		}
+		if u.Guard != nil {
+			m.guards[u.Guard.Account] = slices.Clone(u.Guard.Failures)
+		}
+	}
+	return nil
+}
+
+func (m *MemStore) History(id CheckID, limit int) ([]HistoryEntry, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return newestFirst(m.history[id], limit), nil
+}
+
+func (m *MemStore) Events(limit int) ([]Event, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return newestFirst(m.events, limit), nil
+}
+
+func newestFirst[T any](s []T, limit int) []T {
+	if limit <= 0 || limit > len(s) {
+		limit = len(s)
+	}
+	out := make([]T, 0, limit)
+	for i := len(s) - 1; i >= 0 && len(out) < limit; i-- {
+		out = append(out, s[i])
+	}
+	return out
+}

@@ -1,0 +1,915 @@
+package scheduler
+
+import (
+	"container/heap"
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"maps"
+	"net"
+	"regexp"
+	"runtime/debug"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/exoprobe/exoprobe/diagnose"
+	"github.com/exoprobe/exoprobe/probe"
+)
+
+// CheckSpec is one configured check, as the config hands it over.
+type CheckSpec struct {
+	Target    *probe.Target
+	Labels    map[string]string
+	Protocol  probe.Protocol
+	Mechanism probe.Mechanism
+	Expect    Expectation
+	Interval  time.Duration
+	Timeout   time.Duration
+}
+
+// ID of the spec.
+func (c CheckSpec) ID() CheckID { return MakeID(c.Target.Name, c.Protocol, c.Mechanism) }
+
+// Options configure a Scheduler. Zero values mean the documented defaults.
+type Options struct {
+	Prober     Prober
+	Classifier Classifier // nil: cause ok when the attempt is OK, unknown otherwise
+	Store      Store      // nil: a MemStore
+	Sinks      []EventSink
+	Clock      Clock // nil: RealClock
+	Logger     *slog.Logger
+
+	// MaxInFlight bounds probes running at once (default 64).
+	MaxInFlight int
+	// MaxPerHost bounds probes running at once against one host:port
+	// (default 8): Exchange throttles connections per client.
+	MaxPerHost int
+	// ConfirmDelay: a change of outcome is re-probed after this delay
+	// before it counts (default 30s); NoConfirm turns confirmation off.
+	ConfirmDelay time.Duration
+	NoConfirm    bool
+	// FailureThreshold, SuccessThreshold: agreeing confirmed observations
+	// needed to change state (default 1).
+	FailureThreshold, SuccessThreshold int
+	// GuardLimit failed Basic logins per account per GuardWindow at most
+	// (default 3 per hour; Entra smart lockout locks at 10).
+	GuardLimit  int
+	GuardWindow time.Duration
+	// MaxThrottleBackoff caps a server's suggested backoff (default 1h).
+	MaxThrottleBackoff time.Duration
+	// OnAttempt, if set, is called after every attempt (for metrics), with
+	// the check's new state and the start lag. It must be fast.
+	OnAttempt func(st CheckState, a probe.Attempt, lag time.Duration)
+}
+
+func (o *Options) defaults() {
+	if o.Clock == nil {
+		o.Clock = RealClock{}
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Store == nil {
+		o.Store = NewMemStore()
+	}
+	if o.MaxInFlight <= 0 {
+		o.MaxInFlight = 64
+	}
+	if o.MaxPerHost <= 0 {
+		o.MaxPerHost = 8
+	}
+	if o.ConfirmDelay <= 0 {
+		o.ConfirmDelay = 30 * time.Second
+	}
+	if o.GuardLimit <= 0 {
+		o.GuardLimit = 3
+	}
+	if o.GuardWindow <= 0 {
+		o.GuardWindow = time.Hour
+	}
+	if o.MaxThrottleBackoff <= 0 {
+		o.MaxThrottleBackoff = time.Hour
+	}
+}
+
+// Scheduler runs checks. Create with New, give it checks with SetChecks
+// (again on every reload), and Run it; the read methods are safe to call
+// from any goroutine at any time.
+type Scheduler struct {
+	opt Options
+	th  Thresholds
+	log *slog.Logger
+
+	mu       sync.Mutex
+	checks   map[CheckID]*entry
+	byTarget map[string][]*entry
+	queue    entryHeap
+	hosts    map[string]*hostState
+	guards   map[string]*guard
+	throttle map[string]time.Time // host|account -> until
+	records  map[CheckID]Record   // loaded at New, consumed by SetChecks
+	inflight int
+	running  bool
+	stats    counters
+	lags     lagRing
+
+	subMu sync.Mutex
+	subs  map[chan Event]struct{}
+
+	wake    chan struct{}
+	persist chan Update
+	wg      sync.WaitGroup
+}
+
+type entry struct {
+	spec    CheckSpec
+	id      CheckID
+	host    string
+	account string
+	m       MachineState
+	rec     Record
+	// due is when it runs next (heap key); regular the next slot of its
+	// own interval; confirm marks the next run as a confirm re-probe.
+	due      time.Time
+	regular  time.Time
+	confirm  bool
+	running  bool
+	removed  bool
+	index    int // in queue; -1 when not queued
+	lastDur  time.Duration
+	guardHit bool
+}
+
+type hostState struct {
+	inflight int
+	waiting  []*entry
+}
+
+type guard struct {
+	failures []time.Time
+	inflight int
+	waiting  []*entry
+}
+
+type counters struct {
+	probes, confirms, panics, guardHolds, throttleHolds, dropped uint64
+}
+
+// New makes a scheduler and loads the store's state.
+func New(opt Options) (*Scheduler, error) {
+	opt.defaults()
+	if opt.Prober == nil {
+		return nil, errors.New("scheduler: no prober")
+	}
+	recs, err := opt.Store.LoadRecords()
+	if err != nil {
+		return nil, fmt.Errorf("scheduler: load state: %w", err)
+	}
+	gs, err := opt.Store.LoadGuards()
+	if err != nil {
+		return nil, fmt.Errorf("scheduler: load lockout guard: %w", err)
+	}
+	s := &Scheduler{
+		opt: opt,
+		th: Thresholds{Failure: opt.FailureThreshold, Success: opt.SuccessThreshold,
+			Confirm: !opt.NoConfirm}.withDefaults(),
+		log:      opt.Logger,
+		checks:   map[CheckID]*entry{},
+		byTarget: map[string][]*entry{},
+		hosts:    map[string]*hostState{},
+		guards:   map[string]*guard{},
+		throttle: map[string]time.Time{},
+		records:  recs,
+		subs:     map[chan Event]struct{}{},
+		wake:     make(chan struct{}, 1),
+		persist:  make(chan Update, 4096),
+	}
+	for acct, f := range gs {
+		s.guards[acct] = &guard{failures: f}
+	}
+	return s, nil
+}
+
+// phase spreads checks over their interval by a hash of their id, so that
+// 60,000 checks never start together and a check keeps its slot across
+// restarts.
+func phase(id CheckID, interval time.Duration) time.Duration {
+	if interval <= 0 {
+		return 0
+	}
+	h := fnv.New64a()
+	h.Write([]byte(id))
+	return time.Duration(h.Sum64() % uint64(interval))
+}
+
+// firstSlot is the first time ≥ now in the check's phase.
+func firstSlot(id CheckID, interval time.Duration, now time.Time) time.Time {
+	t := now.Truncate(interval).Add(phase(id, interval))
+	if t.Before(now) {
+		t = t.Add(interval)
+	}
+	return t
+}
+
+// nextSlot advances prev by whole intervals past now: a probe that ran late
+// does not shift the check's phase, and missed slots are skipped, not run
+// in a burst.
+func nextSlot(prev time.Time, interval time.Duration, now time.Time) time.Time {
+	if !prev.After(now) {
+		n := now.Sub(prev)/interval + 1
+		prev = prev.Add(n * interval)
+	}
+	return prev
+}
+
+func hostOf(addr string) string {
+	if h, _, err := net.SplitHostPort(addr); err == nil {
+		return strings.ToLower(h) + ":" + addr[len(h)+1:]
+	}
+	return strings.ToLower(addr)
+}
+
+func accountOf(t *probe.Target) string {
+	if t.User != "" {
+		return strings.ToLower(t.User)
+	}
+	return strings.ToLower(t.Name)
+}
+
+// SetChecks installs the configured checks; on a reload, checks that keep
+// their id keep their state, a changed expectation starts the check afresh,
+// removed checks stop (a running probe finishes but is not rescheduled).
+func (s *Scheduler) SetChecks(specs []CheckSpec) error {
+	seen := map[CheckID]bool{}
+	for i := range specs {
+		sp := &specs[i]
+		if sp.Target == nil {
+			return fmt.Errorf("scheduler: check %d has no target", i)
+		}
+		if sp.Interval <= 0 {
+			return fmt.Errorf("scheduler: %s: interval must be positive", sp.ID())
+		}
+		if sp.Timeout <= 0 {
+			sp.Timeout = probe.DefaultTimeout
+		}
+		if sp.Expect == "" {
+			sp.Expect = ExpectOK
+		}
+		if seen[sp.ID()] {
+			return fmt.Errorf("scheduler: duplicate check %s", sp.ID())
+		}
+		seen[sp.ID()] = true
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.opt.Clock.Now()
+	for id, e := range s.checks {
+		if !seen[id] {
+			e.removed = true
+			if e.index >= 0 {
+				heap.Remove(&s.queue, e.index)
+			}
+			s.dropWaiting(e)
+			delete(s.checks, id)
+		}
+	}
+	s.byTarget = map[string][]*entry{}
+	for _, sp := range specs {
+		id := sp.ID()
+		e := s.checks[id]
+		if e == nil {
+			e = &entry{id: id, index: -1}
+			if rec, ok := s.records[id]; ok {
+				e.rec = rec
+				e.m = rec.Machine
+				delete(s.records, id)
+			}
+			if e.m.Expect != sp.Expect {
+				e.m.Reset(sp.Expect)
+			}
+			e.regular = firstSlot(id, sp.Interval, now)
+			e.due = e.regular
+			if e.m.Candidate != nil && !s.th.Confirm {
+				// nothing special: the next observation counts
+			} else if e.m.Candidate != nil {
+				// A confirm re-probe was pending when we stopped.
+				e.due, e.confirm = now.Add(s.opt.ConfirmDelay), true
+			}
+			if e.rec.ThrottledUntil.After(e.due) {
+				e.due = e.rec.ThrottledUntil
+			}
+			s.checks[id] = e
+		} else {
+			if e.m.Expect != sp.Expect {
+				e.m.Reset(sp.Expect)
+			}
+			if e.spec.Interval != sp.Interval {
+				e.regular = firstSlot(id, sp.Interval, now)
+				if !e.confirm {
+					e.due = e.regular
+				}
+			}
+		}
+		e.spec = sp
+		e.host = hostOf(sp.Target.Addr(sp.Protocol))
+		e.account = accountOf(sp.Target)
+		s.byTarget[sp.Target.Name] = append(s.byTarget[sp.Target.Name], e)
+		if e.index >= 0 {
+			heap.Fix(&s.queue, e.index)
+		} else if !e.running && !s.isWaiting(e) {
+			heap.Push(&s.queue, e)
+		}
+	}
+	s.signal()
+	return nil
+}
+
+func (s *Scheduler) isWaiting(e *entry) bool {
+	if hs := s.hosts[e.host]; hs != nil && slices.Contains(hs.waiting, e) {
+		return true
+	}
+	if g := s.guards[e.account]; g != nil && slices.Contains(g.waiting, e) {
+		return true
+	}
+	return false
+}
+
+func (s *Scheduler) dropWaiting(e *entry) {
+	if hs := s.hosts[e.host]; hs != nil {
+		hs.waiting = slices.DeleteFunc(hs.waiting, func(x *entry) bool { return x == e })
+	}
+	if g := s.guards[e.account]; g != nil {
+		g.waiting = slices.DeleteFunc(g.waiting, func(x *entry) bool { return x == e })
+	}
+}
+
+func (s *Scheduler) signal() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run schedules until ctx is done, then cancels in-flight probes, waits for
+// every goroutine it started and flushes state to the store. It returns nil
+// on a clean shutdown.
+func (s *Scheduler) Run(ctx context.Context) error {
+	s.mu.Lock()
+	if s.running {
+		s.mu.Unlock()
+		return errors.New("scheduler: already running")
+	}
+	s.running = true
+	s.mu.Unlock()
+
+	probeCtx, cancelProbes := context.WithCancel(ctx)
+	persistDone := make(chan struct{})
+	go func() {
+		defer close(persistDone)
+		s.persister()
+	}()
+
+	for {
+		wait := s.dispatch(probeCtx)
+		var tc <-chan time.Time
+		var timer Timer
+		if wait >= 0 {
+			timer = s.opt.Clock.NewTimer(wait)
+			tc = timer.C()
+		}
+		select {
+		case <-ctx.Done():
+		case <-tc:
+		case <-s.wake:
+		}
+		if timer != nil {
+			timer.Stop()
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	cancelProbes()
+	s.wg.Wait()
+	close(s.persist)
+	<-persistDone
+	s.mu.Lock()
+	s.running = false
+	s.mu.Unlock()
+	return nil
+}
+
+// dispatch starts every due check it may and returns how long to sleep
+// (-1: until woken).
+func (s *Scheduler) dispatch(ctx context.Context) time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.opt.Clock.Now()
+	for s.queue.Len() > 0 {
+		e := s.queue[0]
+		if e.due.After(now) {
+			return e.due.Sub(now)
+		}
+		if s.inflight >= s.opt.MaxInFlight {
+			return -1 // a finishing probe wakes us
+		}
+		heap.Pop(&s.queue)
+		if until, ok := s.throttle[e.host+"|"+e.account]; ok {
+			if until.After(now) {
+				s.stats.throttleHolds++
+				e.due = until
+				heap.Push(&s.queue, e)
+				continue
+			}
+			delete(s.throttle, e.host+"|"+e.account)
+		}
+		if e.spec.Mechanism == probe.Basic {
+			g := s.guard(e.account)
+			if until, busy := s.guardBlock(g, now); busy || !until.IsZero() {
+				s.stats.guardHolds++
+				e.guardHit = true
+				if busy {
+					g.waiting = append(g.waiting, e)
+				} else {
+					e.due = until
+					heap.Push(&s.queue, e)
+				}
+				continue
+			}
+		}
+		hs := s.hosts[e.host]
+		if hs == nil {
+			hs = &hostState{}
+			s.hosts[e.host] = hs
+		}
+		if hs.inflight >= s.opt.MaxPerHost {
+			hs.waiting = append(hs.waiting, e)
+			continue
+		}
+		s.start(ctx, e, hs, now)
+	}
+	return -1
+}
+
+func (s *Scheduler) guard(acct string) *guard {
+	g := s.guards[acct]
+	if g == nil {
+		g = &guard{}
+		s.guards[acct] = g
+	}
+	return g
+}
+
+// guardBlock says whether a Basic attempt for the account must wait: until
+// a failure leaves the window, or (busy) until an in-flight attempt ends —
+// an in-flight attempt may fail too, so it counts against the limit.
+func (s *Scheduler) guardBlock(g *guard, now time.Time) (until time.Time, busy bool) {
+	cut := now.Add(-s.opt.GuardWindow)
+	g.failures = slices.DeleteFunc(g.failures, func(t time.Time) bool { return !t.After(cut) })
+	n := len(g.failures)
+	if n+g.inflight < s.opt.GuardLimit {
+		return time.Time{}, false
+	}
+	if n >= s.opt.GuardLimit {
+		// The (n-limit+1)th oldest failure must leave the window.
+		return g.failures[n-s.opt.GuardLimit].Add(s.opt.GuardWindow), false
+	}
+	return time.Time{}, true
+}
+
+func (s *Scheduler) start(ctx context.Context, e *entry, hs *hostState, now time.Time) {
+	e.running = true
+	s.inflight++
+	hs.inflight++
+	if e.spec.Mechanism == probe.Basic {
+		s.guard(e.account).inflight++
+	}
+	lag := max(now.Sub(e.due), 0)
+	s.lags.add(lag)
+	confirm := e.confirm
+	spec := e.spec
+	s.stats.probes++
+	if confirm {
+		s.stats.confirms++
+	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		pctx, cancel := context.WithTimeout(ctx, spec.Timeout)
+		a := s.safeProbe(pctx, probe.Check{Target: spec.Target, Protocol: spec.Protocol, Mechanism: spec.Mechanism})
+		cancel()
+		s.complete(ctx, e, a, confirm, now, lag)
+	}()
+}
+
+// safeProbe keeps one target's fault from killing the daemon.
+func (s *Scheduler) safeProbe(ctx context.Context, c probe.Check) (a probe.Attempt) {
+	defer func() {
+		if r := recover(); r != nil {
+			s.log.Error("probe panicked", "check", MakeID(c.Target.Name, c.Protocol, c.Mechanism),
+				"panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			s.mu.Lock()
+			s.stats.panics++
+			s.mu.Unlock()
+			a = probe.Attempt{Target: c.Target.Name, User: c.Target.User, Protocol: c.Protocol,
+				Mechanism: c.Mechanism, Stage: probe.StageDNS, ErrorKind: probe.ErrProtocol,
+				Error: fmt.Sprintf("internal error: probe panicked: %v", r)}
+		}
+	}()
+	return s.opt.Prober.Probe(ctx, c)
+}
+
+var throttleRE = regexp.MustCompile(`(?i)Suggested Backoff Time:\s*(\d+)\s*milliseconds`)
+
+// ThrottleBackoff parses Exchange's "Request is throttled. Suggested
+// Backoff Time: N milliseconds" from an attempt.
+func ThrottleBackoff(a *probe.Attempt) (time.Duration, bool) {
+	for _, s := range []string{a.Reply, a.AuthReply} {
+		if m := throttleRE.FindStringSubmatch(s); m != nil {
+			n, err := strconv.ParseInt(m[1], 10, 64)
+			if err == nil && n >= 0 && n < 1<<40 {
+				return time.Duration(n) * time.Millisecond, true
+			}
+		}
+	}
+	return 0, false
+}
+
+// lockoutCause: failures that count against Entra smart lockout.
+func lockoutCause(c diagnose.Cause) bool {
+	return c == diagnose.CauseBadCredentials || c == diagnose.CauseAccountLocked
+}
+
+func (s *Scheduler) complete(ctx context.Context, e *entry, a probe.Attempt, confirm bool, started time.Time, lag time.Duration) {
+	// Classify outside the lock: it looks at the target's other checks'
+	// latest attempts.
+	s.mu.Lock()
+	siblings := []probe.Attempt{a}
+	for _, o := range s.byTarget[e.spec.Target.Name] {
+		if o != e && o.rec.LastAttempt != nil {
+			siblings = append(siblings, *o.rec.LastAttempt)
+		}
+	}
+	s.mu.Unlock()
+	finding := s.classify(siblings, &a)
+
+	s.mu.Lock()
+	now := s.opt.Clock.Now()
+	e.running = false
+	s.inflight--
+	hs := s.hosts[e.host]
+	hs.inflight--
+	if len(hs.waiting) > 0 {
+		w := hs.waiting[0]
+		hs.waiting = hs.waiting[1:]
+		heap.Push(&s.queue, w)
+	}
+	var g *guard
+	if e.spec.Mechanism == probe.Basic {
+		g = s.guard(e.account)
+		g.inflight--
+		for _, w := range g.waiting {
+			heap.Push(&s.queue, w)
+		}
+		g.waiting = nil
+	}
+	shutdown := ctx.Err() != nil
+	var upd *Update
+	var st CheckState
+	if !shutdown {
+		upd = s.observe(e, a, finding, confirm, started, now, g)
+		st = s.stateOf(e, now)
+	}
+	if !e.removed {
+		heap.Push(&s.queue, e)
+	}
+	s.mu.Unlock()
+	s.signal()
+	if upd != nil {
+		s.persist <- *upd
+		if s.opt.OnAttempt != nil {
+			s.opt.OnAttempt(st, a, lag)
+		}
+	}
+}
+
+func (s *Scheduler) classify(attempts []probe.Attempt, a *probe.Attempt) (f *diagnose.Finding) {
+	if s.opt.Classifier == nil {
+		return nil
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			s.log.Error("classifier panicked", "target", a.Target, "panic", fmt.Sprint(r))
+			f = nil
+		}
+	}()
+	for _, fd := range s.opt.Classifier(attempts) {
+		if fd.Protocol == string(a.Protocol) && fd.Mechanism == string(a.Mechanism) {
+			return &fd
+		}
+	}
+	return nil
+}
+
+// observe feeds the attempt to the check's state machine and reschedules
+// it; the caller holds s.mu.
+func (s *Scheduler) observe(e *entry, a probe.Attempt, f *diagnose.Finding, confirm bool, started, now time.Time, g *guard) *Update {
+	cause, conf := diagnose.CauseOK, diagnose.Definitive
+	if f != nil {
+		cause, conf = f.Cause, f.Confidence
+	} else if !a.OK {
+		cause, conf = diagnose.CauseUnknown, diagnose.Unsure
+	}
+	if a.OK {
+		cause = diagnose.CauseOK
+	}
+	upd := &Update{ID: e.id}
+	if g != nil && !a.OK && lockoutCause(cause) {
+		g.failures = append(g.failures, now)
+		upd.Guard = &GuardRecord{Account: e.account, Failures: slices.Clone(g.failures)}
+	}
+	if d, ok := ThrottleBackoff(&a); ok {
+		d = min(d, s.opt.MaxThrottleBackoff)
+		until := now.Add(d)
+		k := e.host + "|" + e.account
+		if until.After(s.throttle[k]) {
+			s.throttle[k] = until
+		}
+		e.rec.ThrottledUntil = until
+	}
+	stp := e.m.observe(s.th, observation{OK: a.OK, Cause: cause, Confidence: conf, Time: started, Confirm: confirm})
+	e.rec.Machine = e.m
+	e.rec.LastAttempt = &a
+	e.rec.LastFinding = f
+	e.rec.LastRun = started
+	e.lastDur = a.Duration
+
+	e.regular = nextSlot(e.regular, e.spec.Interval, now)
+	e.due, e.confirm = e.regular, false
+	if stp.NeedConfirm {
+		e.due, e.confirm = now.Add(s.opt.ConfirmDelay), true
+	}
+	if e.rec.ThrottledUntil.After(e.due) {
+		e.due = e.rec.ThrottledUntil
+	}
+	upd.Record = e.rec
+	reply := a.Reply
+	if reply == "" {
+		reply = a.AuthReply
+	}
+	upd.History = &HistoryEntry{Time: started, OK: a.OK, Cause: cause, Confidence: conf, Stage: a.Stage,
+		Duration: a.Duration, Reply: truncate(reply, 300), Confirm: confirm}
+	if stp.Kind != "" {
+		ev := Event{
+			ID: NewULID(now), Time: now, Kind: stp.Kind, CheckID: e.id,
+			Target: e.spec.Target.Name, User: e.spec.Target.User, Labels: maps.Clone(e.spec.Labels),
+			Protocol: e.spec.Protocol, Mechanism: e.spec.Mechanism, Expect: e.m.Expect,
+			Cause: e.m.Cause, PrevCause: e.m.PrevCause, Since: e.m.Since, Reply: reply, Finding: f,
+		}
+		upd.Events = append(upd.Events, ev)
+		s.log.Info("check changed", "event", ev.Kind, "check", ev.CheckID, "cause", ev.Cause, "prev_cause", ev.PrevCause)
+	}
+	return upd
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+// persister commits updates in batches (whatever queued up while the last
+// commit ran) and hands events to sinks after their commit.
+func (s *Scheduler) persister() {
+	batch := make([]Update, 0, 512)
+	for u := range s.persist {
+		batch = append(batch[:0], u)
+	drain:
+		for len(batch) < 512 {
+			select {
+			case u, ok := <-s.persist:
+				if !ok {
+					break drain
+				}
+				batch = append(batch, u)
+			default:
+				break drain
+			}
+		}
+		if err := s.opt.Store.Commit(batch); err != nil {
+			// State stays in memory; the next commit of each check writes
+			// its whole record again. Events of this batch are still
+			// delivered: better once unsaved than never.
+			s.log.Error("store: commit failed", "updates", len(batch), "err", err)
+		}
+		for _, u := range batch {
+			for _, ev := range u.Events {
+				s.publish(ev)
+			}
+		}
+	}
+}
+
+func (s *Scheduler) publish(ev Event) {
+	for _, k := range s.opt.Sinks {
+		k.Emit(ev)
+	}
+	s.subMu.Lock()
+	defer s.subMu.Unlock()
+	for ch := range s.subs {
+		select {
+		case ch <- ev:
+		default:
+			s.mu.Lock()
+			s.stats.dropped++
+			s.mu.Unlock()
+		}
+	}
+}
+
+// Subscribe returns a channel of events stored from now on, closed when
+// ctx is done. It is buffered (256) and best effort: a subscriber that
+// falls behind loses events (counted in Stats.DroppedEvents). Durable
+// consumers (the alerts outbox) use an EventSink or the store's hook.
+func (s *Scheduler) Subscribe(ctx context.Context) <-chan Event {
+	ch := make(chan Event, 256)
+	s.subMu.Lock()
+	s.subs[ch] = struct{}{}
+	s.subMu.Unlock()
+	context.AfterFunc(ctx, func() {
+		s.subMu.Lock()
+		delete(s.subs, ch)
+		s.subMu.Unlock()
+		close(ch)
+	})
+	return ch
+}
+
+// stateOf builds the public view of a check; the caller holds s.mu.
+func (s *Scheduler) stateOf(e *entry, now time.Time) CheckState {
+	t := e.spec.Target
+	st := CheckState{
+		ID: e.id, Target: t.Name, User: t.User, Labels: maps.Clone(e.spec.Labels),
+		Protocol: e.spec.Protocol, Mechanism: e.spec.Mechanism, Expect: e.m.Expect,
+		Status: e.m.Status, Cause: e.m.Cause, PrevCause: e.m.PrevCause, Confidence: e.m.Confidence,
+		Since: e.m.Since, ConsecutiveFailures: e.m.ConsecutiveFailures,
+		ConsecutiveSuccesses: e.m.ConsecutiveSuccesses, LastRun: e.rec.LastRun, NextRun: e.due,
+		Interval: e.spec.Interval, Timeout: e.spec.Timeout,
+	}
+	if st.Status == "" {
+		st.Status = StatusPending
+	}
+	if e.m.Candidate != nil {
+		st.Pending = e.m.Candidate.Cause
+	}
+	if e.rec.LastAttempt != nil {
+		a := *e.rec.LastAttempt
+		st.LastAttempt = &a
+	}
+	if e.rec.LastFinding != nil {
+		f := *e.rec.LastFinding
+		st.LastFinding = &f
+	}
+	if e.rec.ThrottledUntil.After(now) {
+		st.ThrottledUntil = e.rec.ThrottledUntil
+	}
+	if e.spec.Mechanism == probe.Basic {
+		if g := s.guards[e.account]; g != nil {
+			cut := now.Add(-s.opt.GuardWindow)
+			var fs []time.Time
+			for _, f := range g.failures {
+				if f.After(cut) {
+					fs = append(fs, f)
+				}
+			}
+			if len(fs) > 0 {
+				gs := &GuardState{Account: e.account, Failures: fs, Limit: s.opt.GuardLimit, Window: s.opt.GuardWindow}
+				if len(fs) >= s.opt.GuardLimit {
+					gs.Active = true
+					gs.Until = fs[len(fs)-s.opt.GuardLimit].Add(s.opt.GuardWindow)
+				}
+				st.LockoutGuard = gs
+			}
+		}
+	}
+	return st
+}
+
+// Snapshot returns every check's state, sorted by id.
+func (s *Scheduler) Snapshot() []CheckState {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.opt.Clock.Now()
+	out := make([]CheckState, 0, len(s.checks))
+	for _, e := range s.checks {
+		out = append(out, s.stateOf(e, now))
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+// Check returns one check's state.
+func (s *Scheduler) Check(id CheckID) (CheckState, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e := s.checks[id]
+	if e == nil {
+		return CheckState{}, false
+	}
+	return s.stateOf(e, s.opt.Clock.Now()), true
+}
+
+// Events returns up to limit stored events, newest first.
+func (s *Scheduler) Events(limit int) ([]Event, error) { return s.opt.Store.Events(limit) }
+
+// History returns up to limit attempts of a check, newest first.
+func (s *Scheduler) History(id CheckID, limit int) ([]HistoryEntry, error) {
+	return s.opt.Store.History(id, limit)
+}
+
+// Stats are the scheduler's self-metrics.
+type Stats struct {
+	Checks    int `json:"checks"`
+	InFlight  int `json:"in_flight"`
+	Queued    int `json:"queued"`
+	HostWait  int `json:"host_waiting"`
+	GuardWait int `json:"guard_waiting"`
+	// Counters since start.
+	Probes        uint64 `json:"probes"`
+	Confirms      uint64 `json:"confirms"`
+	Panics        uint64 `json:"panics"`
+	GuardHolds    uint64 `json:"guard_holds"`
+	ThrottleHolds uint64 `json:"throttle_holds"`
+	DroppedEvents uint64 `json:"dropped_events"`
+	// Start lag (actual start − planned start) over the last 8192 probes.
+	LagP50, LagP99, LagMax time.Duration
+}
+
+// Stats returns the current figures.
+func (s *Scheduler) Stats() Stats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := Stats{Checks: len(s.checks), InFlight: s.inflight, Queued: s.queue.Len(),
+		Probes: s.stats.probes, Confirms: s.stats.confirms, Panics: s.stats.panics,
+		GuardHolds: s.stats.guardHolds, ThrottleHolds: s.stats.throttleHolds, DroppedEvents: s.stats.dropped}
+	for _, h := range s.hosts {
+		st.HostWait += len(h.waiting)
+	}
+	for _, g := range s.guards {
+		st.GuardWait += len(g.waiting)
+	}
+	st.LagP50, st.LagP99, st.LagMax = s.lags.quantiles()
+	return st
+}
+
+type lagRing struct {
+	buf  [8192]time.Duration
+	n, i int
+}
+
+func (r *lagRing) add(d time.Duration) {
+	r.buf[r.i] = d
+	r.i = (r.i + 1) % len(r.buf)
+	if r.n < len(r.buf) {
+		r.n++
+	}
+}
+
+func (r *lagRing) quantiles() (p50, p99, maxLag time.Duration) {
+	if r.n == 0 {
+		return
+	}
+	s := slices.Clone(r.buf[:r.n])
+	slices.Sort(s)
+	return s[r.n/2], s[min(r.n-1, r.n*99/100)], s[r.n-1]
+}
+
+// entryHeap orders checks by due time.
+type entryHeap []*entry
+
+func (h entryHeap) Len() int           { return len(h) }
+func (h entryHeap) Less(i, j int) bool { return h[i].due.Before(h[j].due) }
+func (h entryHeap) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].index, h[j].index = i, j
+}
+func (h *entryHeap) Push(x any) {
+	e := x.(*entry)
+	e.index = len(*h)
+	*h = append(*h, e)
+}
+func (h *entryHeap) Pop() any {
+	old := *h
+	e := old[len(old)-1]
+	old[len(old)-1] = nil
+	e.index = -1
+	*h = old[:len(old)-1]
+	return e
+}
