@@ -260,3 +260,5 @@ func (s *Server) handle(c net.Conn, implicitTLS bool) {
 	ss.setConn(c)
 	ss.serve()
 }
+
+var _ Authenticator = (*tenant.Tenant)(nil)
