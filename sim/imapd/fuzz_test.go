@@ -17,11 +17,13 @@ type scriptConn struct {
 	out bytes.Buffer
 }
 
-func (c *scriptConn) Read(b []byte) (int, error)         { return c.in.Read(b) }
-func (c *scriptConn) Write(b []byte) (int, error)        { return c.out.Write(b) }
-func (c *scriptConn) Close() error                       { return nil }
-func (c *scriptConn) LocalAddr() net.Addr                { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 993} }
-func (c *scriptConn) RemoteAddr() net.Addr               { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 50000} }
+func (c *scriptConn) Read(b []byte) (int, error)  { return c.in.Read(b) }
+func (c *scriptConn) Write(b []byte) (int, error) { return c.out.Write(b) }
+func (c *scriptConn) Close() error                { return nil }
+func (c *scriptConn) LocalAddr() net.Addr         { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 993} }
+func (c *scriptConn) RemoteAddr() net.Addr {
+	return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 50000}
+}
 func (c *scriptConn) SetDeadline(t time.Time) error      { return nil }
 func (c *scriptConn) SetReadDeadline(t time.Time) error  { return nil }
 func (c *scriptConn) SetWriteDeadline(t time.Time) error { return nil }
