@@ -26,6 +26,11 @@ const (
 	CauseTimeout                Cause = "timeout"
 	CauseThrottled              Cause = "throttled"
 	CauseUnknown                Cause = "unknown"
+	// CauseAuthMechanismUnsupported: the server does not take the SASL
+	// mechanism the client sent (Exchange's "504 5.7.4 Unrecognized
+	// authentication type" to AUTH PLAIN, or AUTH sent to an MX host). A
+	// client or probe configuration problem, not a tenant setting.
+	CauseAuthMechanismUnsupported Cause = "auth_mechanism_unsupported"
 )
 
 // Confidence says how a Finding was reached.
@@ -50,7 +55,10 @@ type Finding struct {
 	// Evidence: short human-readable lines, e.g. the server's words and the
 	// comparison that led here.
 	Evidence []string `json:"evidence"`
-	Remedy   Remedy   `json:"remedy"`
+	// EvidenceJA is Evidence in Japanese, line for line, for reports in
+	// Japanese; empty when no translation was made.
+	EvidenceJA []string `json:"evidence_ja,omitempty"`
+	Remedy     Remedy   `json:"remedy"`
 }
 
 // Remedy says what to do about a Cause.
@@ -60,4 +68,8 @@ type Remedy struct {
 	Fix     []string `json:"fix"`     // PowerShell to change it
 	Caveats []string `json:"caveats"`
 	Links   []string `json:"links"`
+	// Steps are what to do that is not a PowerShell line the emulator can
+	// run: portal paths, Microsoft Graph cmdlets, client settings. Fix stays
+	// runnable verbatim (once placeholders are filled).
+	Steps []string `json:"steps,omitempty"`
 }

@@ -1,0 +1,472 @@
+package diagnose
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/exoprobe/exoprobe/probe"
+)
+
+// evidence collects lines in English and Japanese side by side.
+type evidence struct{ en, ja []string }
+
+func (e *evidence) add(en, ja string) {
+	e.en = append(e.en, en)
+	e.ja = append(e.ja, ja)
+}
+
+// verdict is a classification before the remedy is attached.
+type verdict struct {
+	cause Cause
+	conf  Confidence
+	ev    evidence
+	rule  *rule // the server text's rule, if one matched
+	gen   generic
+}
+
+// Classify diagnoses the Attempts of one target: one Finding per attempt, in
+// the same order. Successful attempts get CauseOK. Where the server's words
+// are generic, the other attempts in the slice are the comparison set
+// (Basic vs XOAUTH2 on the same protocol, the same password across
+// protocols), so pass every attempt of the target in one call.
+func Classify(attempts []probe.Attempt) []Finding {
+	direct := make([]verdict, len(attempts))
+	for i := range attempts {
+		direct[i] = classifyOne(&attempts[i])
+	}
+	out := make([]Finding, len(attempts))
+	for i := range attempts {
+		v := direct[i]
+		if v.gen != decided {
+			v = refine(attempts, direct, i)
+		}
+		out[i] = finding(&attempts[i], v)
+	}
+	return out
+}
+
+// ClassifyReply diagnoses a server reply pasted from an application's log,
+// client wrappers included (see Unwrap). mech may be "" when unknown.
+func ClassifyReply(proto probe.Protocol, mech probe.Mechanism, text string) Finding {
+	a := probe.Attempt{Protocol: proto, Mechanism: mech, Stage: probe.StageAuth, ErrorKind: probe.ErrRefused}
+	if codes := codesIn(text); len(codes) > 0 {
+		// A token-endpoint error pasted as is.
+		a.Stage, a.ErrorKind = probe.StageToken, probe.ErrToken
+		a.Token = &probe.TokenInfo{ErrorCodes: codes, Description: text}
+		return Classify([]probe.Attempt{a})[0]
+	}
+	a.Reply = Unwrap(text)
+	return Classify([]probe.Attempt{a})[0]
+}
+
+func finding(a *probe.Attempt, v verdict) Finding {
+	vars := varsFor(a)
+	f := Finding{
+		Cause:      v.cause,
+		Confidence: v.conf,
+		Protocol:   string(a.Protocol),
+		Mechanism:  string(a.Mechanism),
+		Evidence:   v.ev.en,
+		EvidenceJA: v.ev.ja,
+		Remedy:     RemedyFor(v.cause, "en", vars),
+	}
+	if f.Evidence == nil {
+		f.Evidence = []string{}
+	}
+	return f
+}
+
+// varsFor fills remedy placeholders from what the attempt knows.
+func varsFor(a *probe.Attempt) Vars {
+	v := Vars{Mailbox: a.User, User: a.User, Protocol: string(a.Protocol)}
+	if a.Token != nil {
+		v.AppID = a.Token.AppID
+		v.Tenant = a.Token.TenantID
+	}
+	return v
+}
+
+func quote(s string) string { return "\"" + clip(s, 240) + "\"" }
+
+// classifyOne reads one attempt on its own: the server's words first, then
+// the token endpoint, then the local error.
+func classifyOne(a *probe.Attempt) verdict {
+	var v verdict
+	if a.OK {
+		v.cause, v.conf = CauseOK, Definitive
+		v.ev.add(fmt.Sprintf("%s %s: authentication and the post-login command succeeded", a.Protocol, a.Mechanism),
+			fmt.Sprintf("%s %s: 認証とログイン後のコマンドが成功しました", a.Protocol, a.Mechanism))
+		return v
+	}
+	tokenFailed := a.Stage == probe.StageToken || a.ErrorKind == probe.ErrToken ||
+		(a.Token != nil && (a.Token.Error != "" || len(a.Token.ErrorCodes) > 0))
+	if tokenFailed {
+		return classifyToken(a)
+	}
+	for _, text := range []string{a.Reply, a.AuthReply} {
+		if text == "" {
+			continue
+		}
+		r, line := matchRule(text)
+		if r == nil {
+			continue
+		}
+		if r.cause == CauseOK && text == a.AuthReply && a.Reply == "" {
+			continue // the AUTH worked; what failed later is local
+		}
+		if r.cause == CauseOK {
+			continue
+		}
+		v.cause, v.conf, v.rule, v.gen = r.cause, r.conf, r, r.gen
+		v.ev.add(fmt.Sprintf("%s %s at stage %s: the server said %s", a.Protocol, a.Mechanism, a.Stage, quote(line)),
+			fmt.Sprintf("%s %s (段階 %s): サーバーの応答 %s", a.Protocol, a.Mechanism, a.Stage, quote(line)))
+		ruleEvidence(&v.ev, r)
+		if text == a.Reply && a.AuthReply != "" && a.AuthReply != a.Reply {
+			v.ev.add("the reply to the authentication command was "+quote(StripNoise(a.AuthReply)),
+				"認証コマンドへの応答は "+quote(StripNoise(a.AuthReply))+" でした")
+		}
+		return v
+	}
+	if lv, ok := classifyLocal(a); ok {
+		return lv
+	}
+	v.cause, v.conf = CauseUnknown, Unsure
+	if a.Reply != "" {
+		n := StripNoise(a.Reply)
+		v.ev.add(fmt.Sprintf("%s %s at stage %s: the server said %s, which exoprobe does not recognise", a.Protocol, a.Mechanism, a.Stage, quote(n)),
+			fmt.Sprintf("%s %s (段階 %s): サーバーの応答 %s は exoprobe の知らない応答です", a.Protocol, a.Mechanism, a.Stage, quote(n)))
+	} else {
+		v.ev.add(fmt.Sprintf("%s %s failed at stage %s without a server reply", a.Protocol, a.Mechanism, a.Stage),
+			fmt.Sprintf("%s %s は段階 %s でサーバーの応答なしに失敗しました", a.Protocol, a.Mechanism, a.Stage))
+	}
+	if a.Error != "" {
+		v.ev.add("local error: "+clip(a.Error, 300), "ローカルのエラー: "+clip(a.Error, 300))
+	}
+	return v
+}
+
+func ruleEvidence(ev *evidence, r *rule) {
+	en, ja := r.en, r.ja
+	if r.rows != "" {
+		en += " (exo-responses " + r.rows + ")"
+		ja += " (exo-responses " + r.rows + ")"
+	}
+	ev.add(en, ja)
+}
+
+// classifyLocal handles failures with no server words: the network, TLS,
+// the deadline.
+func classifyLocal(a *probe.Attempt) (verdict, bool) {
+	var v verdict
+	detail := ""
+	if a.Error != "" {
+		detail = ": " + clip(a.Error, 300)
+	}
+	switch a.ErrorKind {
+	case probe.ErrDNS:
+		v.cause, v.conf = CauseNetworkError, Definitive
+		v.ev.add("the server name could not be resolved"+detail, "サーバー名を解決できませんでした"+detail)
+	case probe.ErrConnect:
+		v.cause, v.conf = CauseNetworkError, Definitive
+		v.ev.add("the connection could not be made or was cut"+detail, "接続できなかったか、接続が切断されました"+detail)
+	case probe.ErrTLS:
+		v.cause, v.conf = CauseTLSError, Definitive
+		v.ev.add("the TLS handshake or certificate check failed"+detail, "TLS ハンドシェイクまたは証明書の検証に失敗しました"+detail)
+	case probe.ErrTimeout:
+		v.cause, v.conf = CauseTimeout, Definitive
+		v.ev.add(fmt.Sprintf("no answer before the deadline at stage %s%s", a.Stage, detail),
+			fmt.Sprintf("段階 %s で期限までに応答がありませんでした%s", a.Stage, detail))
+		if a.Stage == probe.StageAuth {
+			v.ev.add("Exchange can take 5 to 18 seconds to refuse a login: a timeout under about 30 s turns policy refusals into timeouts (exo-responses §2)",
+				"Exchange はログインの拒否に 5～18 秒かかることがあります。約 30 秒未満のタイムアウトでは、ポリシーによる拒否がタイムアウトに見えます (exo-responses §2)")
+		}
+	case probe.ErrPolicy:
+		v.cause, v.conf = CauseTLSError, Inferred
+		v.ev.add("exoprobe did not send credentials because the connection was not protected by TLS (allow_plaintext is off)"+detail,
+			"接続が TLS で保護されていないため、exoprobe は資格情報を送信しませんでした (allow_plaintext は無効)"+detail)
+	default:
+		return v, false
+	}
+	return v, true
+}
+
+// classifyToken reads a token-endpoint failure: AADSTS code first, then the
+// OAuth error field.
+func classifyToken(a *probe.Attempt) verdict {
+	var v verdict
+	t := a.Token
+	if t == nil {
+		t = &probe.TokenInfo{}
+	}
+	codes := slices.Clone(t.ErrorCodes)
+	codes = append(codes, codesIn(t.Description)...)
+	codes = append(codes, codesIn(a.Error)...)
+	desc := cleanDescription(t.Description)
+	for _, c := range codes {
+		if e, ok := aadstsCodes[c]; ok {
+			v.cause, v.conf = e.cause, Definitive
+			v.ev.add(fmt.Sprintf("the token endpoint refused the %s request: AADSTS%d, %s", flowName(t.Flow), c, e.en),
+				fmt.Sprintf("トークン エンドポイントが %s 要求を拒否しました: AADSTS%d、%s", flowName(t.Flow), c, e.ja))
+			if desc != "" {
+				v.ev.add("error_description: "+desc, "error_description: "+desc)
+			}
+			return v
+		}
+	}
+	v.cause, v.conf = tokenErrorField(t.Error)
+	switch {
+	case t.Error != "" || len(codes) > 0:
+		v.ev.add(fmt.Sprintf("the token endpoint refused the %s request: error=%q codes=%v", flowName(t.Flow), t.Error, codes),
+			fmt.Sprintf("トークン エンドポイントが %s 要求を拒否しました: error=%q codes=%v", flowName(t.Flow), t.Error, codes))
+	default:
+		v.ev.add("no access token could be obtained", "アクセス トークンを取得できませんでした")
+	}
+	if desc != "" {
+		v.ev.add("error_description: "+desc, "error_description: "+desc)
+	}
+	if a.Error != "" && a.Error != t.Description {
+		v.ev.add("local error: "+clip(a.Error, 300), "ローカルのエラー: "+clip(a.Error, 300))
+	}
+	// A token endpoint that cannot be reached is a network problem.
+	switch a.ErrorKind {
+	case probe.ErrDNS, probe.ErrConnect:
+		v.cause, v.conf = CauseNetworkError, Definitive
+	case probe.ErrTLS:
+		v.cause, v.conf = CauseTLSError, Definitive
+	case probe.ErrTimeout:
+		v.cause, v.conf = CauseTimeout, Definitive
+	}
+	return v
+}
+
+func flowName(f string) string {
+	if f == "" {
+		return "token"
+	}
+	return f
+}
+
+// refine settles a generic server text by comparing attempts (§5b.2-4).
+func refine(all []probe.Attempt, direct []verdict, i int) verdict {
+	a := &all[i]
+	v := direct[i]
+	switch v.gen {
+	case exoBasic, exoSMTP573:
+		if v.gen == exoSMTP573 && a.Mechanism == probe.XOAUTH2 {
+			return refineOAuth(all, i, v, true)
+		}
+		return refineBasic(all, direct, i, v)
+	case exoOAuth:
+		if a.Mechanism == probe.Basic {
+			// I3: AUTHENTICATE PLAIN refused with the same words as I5.
+			return refineBasic(all, direct, i, v)
+		}
+		return refineOAuth(all, i, v, true)
+	case exoNotConnected:
+		return refineNotConnected(a, v)
+	case foreignAuth:
+		switch a.Mechanism {
+		case probe.XOAUTH2:
+			return refineOAuth(all, i, v, false)
+		case probe.Basic:
+			v.cause, v.conf = CauseBadCredentials, Inferred
+			v.ev.add("this server gives no reason; for a password login the usual one is a wrong user name or password",
+				"このサーバーは理由を示していません。パスワード ログインでは通常、ユーザー名またはパスワードの誤りです")
+		default:
+			v.ev.add("pass --mechanism basic or xoauth2: the same words mean a bad password or a refused token",
+				"--mechanism basic または xoauth2 を指定してください。同じ応答がパスワード誤りもトークン拒否も意味します")
+		}
+	}
+	return v
+}
+
+func okOn(all []probe.Attempt, p probe.Protocol, m probe.Mechanism, skip int) bool {
+	for j := range all {
+		if j != skip && all[j].OK && all[j].Protocol == p && all[j].Mechanism == m {
+			return true
+		}
+	}
+	return false
+}
+
+// passwordCauses are causes another attempt with the same password can
+// establish for this one.
+var passwordCauses = []Cause{CauseBadCredentials, CauseAccountLocked, CauseAccountDisabled, CauseSecurityDefaults, CauseMFARequired, CauseConditionalAccess}
+
+func refineBasic(all []probe.Attempt, direct []verdict, i int, v verdict) verdict {
+	a := &all[i]
+	if a.Mechanism == "" {
+		v.ev.add("pass --mechanism basic or xoauth2 to narrow this down", "--mechanism basic または xoauth2 を指定すると絞り込めます")
+		if v.gen == exoSMTP573 {
+			v.ev.add("with Basic this usually means the password was refused; with XOAUTH2 the token was refused (expired, wrong audience or scope, user= mismatch, app not set up in Exchange)",
+				"基本認証なら通常はパスワードの拒否、XOAUTH2 ならトークンの拒否 (期限切れ、対象ユーザーやスコープの誤り、user= の不一致、Exchange 側のアプリ未設定) です")
+		}
+		return v
+	}
+	if okOn(all, a.Protocol, probe.XOAUTH2, i) {
+		v.cause, v.conf = CauseBasicAuthDisabled, Inferred
+		v.ev.add(fmt.Sprintf("XOAUTH2 works on %s for the same mailbox, so the mailbox and protocol are fine and Basic is what is refused", a.Protocol),
+			fmt.Sprintf("同じメールボックスで %s の XOAUTH2 は成功しているため、メールボックスとプロトコルは正常で、拒否されているのは基本認証です", a.Protocol))
+		return v
+	}
+	for j := range all {
+		if j != i && all[j].OK && all[j].Mechanism == probe.Basic && all[j].Protocol != a.Protocol {
+			v.cause, v.conf = CauseBasicAuthDisabled, Inferred
+			v.ev.add(fmt.Sprintf("Basic works on %s with the same password, so the password is right and Basic is refused for %s", all[j].Protocol, a.Protocol),
+				fmt.Sprintf("同じパスワードで %s の基本認証は成功しているため、パスワードは正しく、%s で基本認証が拒否されています", all[j].Protocol, a.Protocol))
+			return v
+		}
+	}
+	for j := range all {
+		d := direct[j]
+		if j == i || d.gen != decided || d.conf != Definitive || !slices.Contains(passwordCauses, d.cause) {
+			continue
+		}
+		samePassword := all[j].Mechanism == probe.Basic ||
+			(all[j].Token != nil && all[j].Token.Flow == "password")
+		if !samePassword {
+			continue
+		}
+		v.cause, v.conf = d.cause, Inferred
+		v.ev.add(fmt.Sprintf("with the same password, %s %s says %s", all[j].Protocol, all[j].Mechanism, d.cause),
+			fmt.Sprintf("同じパスワードで %s %s は %s と判定されています", all[j].Protocol, all[j].Mechanism, d.cause))
+		return v
+	}
+	if a.Protocol == probe.IMAP && hasCap(a.Capabilities, "LOGINDISABLED") && !hasCap(a.Capabilities, "AUTH=PLAIN") {
+		v.cause, v.conf = CauseBasicAuthDisabled, Inferred
+		v.ev.add("the server advertises LOGINDISABLED and no AUTH=PLAIN over TLS: it takes no password login at all (exo-responses I13)",
+			"サーバーは TLS 上で LOGINDISABLED を提示し AUTH=PLAIN を提示していません。パスワード ログインを一切受け付けません (exo-responses I13)")
+		return v
+	}
+	if v.gen == exoSMTP573 {
+		v.cause, v.conf = CauseBadCredentials, Inferred
+		v.ev.add("for a Basic login this older generic refusal usually means the user name or password was refused; run a check with XOAUTH2 as well to tell it from a Basic block",
+			"基本認証ではこの古い汎用的な拒否は通常、ユーザー名またはパスワードの拒否を意味します。基本認証のブロックと区別するには XOAUTH2 でもチェックしてください")
+		return v
+	}
+	v.cause, v.conf = CauseUnknown, Unsure
+	v.ev.add("Exchange gives these same words for a wrong password, for Basic authentication being off (permanently for IMAP/POP in Exchange Online since 2022-2023), for a disallowed app password and for security defaults",
+		"Exchange はパスワードの誤り、基本認証の無効化 (Exchange Online の IMAP/POP では 2022～2023 年以降恒久的)、許可されていないアプリ パスワード、セキュリティの既定値のいずれにも同じ応答を返します")
+	v.ev.add("to decide, check the same mailbox with XOAUTH2, or Basic on SMTP with the same password",
+		"判別するには、同じメールボックスを XOAUTH2 で、または同じパスワードで SMTP の基本認証をチェックしてください")
+	return v
+}
+
+func hasCap(caps []string, c string) bool {
+	for _, x := range caps {
+		for _, f := range strings.Fields(x) {
+			if strings.EqualFold(f, c) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// problemCode is the code before the colon of a TokenInfo.Problems entry.
+func problemCode(p string) string {
+	code, _, _ := strings.Cut(p, ":")
+	return strings.TrimSpace(code)
+}
+
+var problemJA = map[string]string{
+	probe.ProblemAudGraph:     "トークンの aud が Microsoft Graph です。Exchange の IMAP/POP/SMTP はこれを拒否します",
+	probe.ProblemExpired:      "トークンの有効期限が切れています",
+	probe.ProblemMissingScope: "委任トークンの scp にこのプロトコルのスコープがありません",
+	probe.ProblemMissingRole:  "アプリケーション トークンの roles にこのプロトコルのロールがありません",
+	probe.ProblemNoPermission: "トークンに roles も scp もありません。アプリケーションに Exchange のアクセス許可がないか、管理者の同意がありません",
+	probe.ProblemUserMismatch: "トークンの発行先ユーザーと XOAUTH2 の user= が異なります",
+}
+
+func refineOAuth(all []probe.Attempt, i int, v verdict, exchange bool) verdict {
+	a := &all[i]
+	t := a.Token
+	if t != nil {
+		var invalid, notAuth []string
+		for _, p := range t.Problems {
+			switch problemCode(p) {
+			case probe.ProblemAudGraph, probe.ProblemExpired, probe.ProblemMissingScope, probe.ProblemUserMismatch:
+				invalid = append(invalid, p)
+			case probe.ProblemMissingRole, probe.ProblemNoPermission:
+				notAuth = append(notAuth, p)
+			}
+		}
+		addProblems := func(ps []string) {
+			for _, p := range ps {
+				ja := problemJA[problemCode(p)]
+				if ja == "" {
+					ja = p
+				}
+				v.ev.add("token claims: "+p, "トークンのクレーム: "+ja)
+			}
+		}
+		switch {
+		case len(notAuth) > 0:
+			v.cause, v.conf = CauseOAuthNotAuthorized, Inferred
+			addProblems(notAuth)
+			addProblems(invalid)
+			return v
+		case len(invalid) > 0:
+			v.cause, v.conf = CauseOAuthTokenInvalid, Inferred
+			addProblems(invalid)
+			return v
+		}
+		appOnly := t.Flow == "client_credentials" || (len(t.Roles) > 0 && len(t.Scopes) == 0)
+		if exchange && appOnly {
+			v.cause, v.conf = CauseOAuthNotAuthorized, Inferred
+			v.ev.add(fmt.Sprintf("the application token looks right (roles %v), so Exchange's side is missing: the app's service principal (New-ServicePrincipal with the enterprise application's Object ID) or its permission on this mailbox (Add-MailboxPermission)", t.Roles),
+				fmt.Sprintf("アプリケーション トークンは正しく見えます (roles %v)。不足しているのは Exchange 側の設定、つまりアプリのサービス プリンシパル (エンタープライズ アプリケーションのオブジェクト ID を指定した New-ServicePrincipal) か、このメールボックスへのアクセス許可 (Add-MailboxPermission) です", t.Roles))
+			return v
+		}
+		if exchange {
+			// A clean delegated token refused: nothing decides.
+			v.cause, v.conf = CauseUnknown, Unsure
+			v.ev.add("the delegated token's claims look right (audience, scope, user, expiry); Exchange refuses it anyway: the protocol may be disabled for the mailbox, the grant revoked, or the account blocked — see the Entra sign-in logs",
+				"委任トークンのクレーム (対象、スコープ、ユーザー、有効期限) は正しく見えますが Exchange は拒否しています。メールボックスでプロトコルが無効、付与の取り消し、アカウントのブロックが考えられます。Entra のサインイン ログを確認してください")
+			return v
+		}
+	}
+	v.cause, v.conf = CauseOAuthTokenInvalid, Inferred
+	if exchange {
+		v.ev.add("Exchange gives these same words for an expired token, a wrong audience (a Graph token) or scope, an XOAUTH2 user= that is not the token's user, and an application not set up in Exchange (New-ServicePrincipal / Add-MailboxPermission); the token itself is the usual culprit",
+			"Exchange は期限切れのトークン、誤った対象 (Graph 用トークン) やスコープ、トークンのユーザーと異なる XOAUTH2 の user=、Exchange 側で未設定のアプリケーション (New-ServicePrincipal / Add-MailboxPermission) のいずれにも同じ応答を返します。通常はトークン自体が原因です")
+	} else {
+		v.ev.add("the server refused the access token without saying why (expired, wrong audience or issuer, or not valid for this user)",
+			"サーバーは理由を示さずにアクセス トークンを拒否しました (期限切れ、対象や発行者の誤り、このユーザーに無効など)")
+	}
+	return v
+}
+
+func refineNotConnected(a *probe.Attempt, v verdict) verdict {
+	t := a.Token
+	switch {
+	case a.Mechanism == probe.XOAUTH2 && t != nil && slices.ContainsFunc(t.Problems, func(p string) bool { return problemCode(p) == probe.ProblemUserMismatch }):
+		v.cause, v.conf = CauseOAuthNotAuthorized, Inferred
+		v.ev.add("the token belongs to another user than the mailbox logged into, and that user has no access to it",
+			"トークンはログイン先のメールボックスとは別のユーザーのもので、そのユーザーにはアクセス権がありません")
+	case a.Mechanism == probe.XOAUTH2 && t != nil && (t.Flow == "client_credentials" || (len(t.Roles) > 0 && len(t.Scopes) == 0)):
+		v.cause, v.conf = CauseOAuthNotAuthorized, Inferred
+		v.ev.add("an application token got in but cannot open the mailbox: the app has no permission on it (Add-MailboxPermission) or its service principal is wrong",
+			"アプリケーション トークンで認証できましたがメールボックスを開けません。アプリにこのメールボックスのアクセス許可 (Add-MailboxPermission) がないか、サービス プリンシパルが誤っています")
+	case t != nil && a.Mechanism == probe.XOAUTH2 && t.UPN != "" && strings.EqualFold(t.UPN, a.User), a.Mechanism == probe.Basic:
+		v.cause, v.conf = CauseProtocolDisabled, Inferred
+		v.ev.add(fmt.Sprintf("the mailbox's own user got in, so permissions are not the problem: %s is most likely disabled for this mailbox (Set-CasMailbox -%sEnabled)", strings.ToUpper(string(a.Protocol)), protoParam(a.Protocol)),
+			fmt.Sprintf("メールボックス自身のユーザーで認証できているため、アクセス許可は問題ではありません。このメールボックスで %s が無効になっている可能性が最も高いです (Set-CasMailbox -%sEnabled)", strings.ToUpper(string(a.Protocol)), protoParam(a.Protocol)))
+	default:
+		v.ev.add("no token details to tell them apart; most often the token's user or app has no permission on this mailbox",
+			"判別するためのトークン情報がありません。最も多いのは、トークンのユーザーまたはアプリにこのメールボックスへのアクセス許可がない場合です")
+	}
+	v.ev.add("other reported causes of these words: IMAP disabled for the mailbox, too many connections (throttling), an admin account, a consumer-account service bug (exo-responses I6)",
+		"この応答の他の原因として報告されているもの: メールボックスで IMAP が無効、接続数が多すぎる (調整)、管理者アカウント、個人アカウント側のサービス不具合 (exo-responses I6)")
+	return v
+}
+
+func protoParam(p probe.Protocol) string {
+	switch p {
+	case probe.POP:
+		return "Pop"
+	default:
+		return "Imap"
+	}
+}

@@ -1,0 +1,387 @@
+// Package report renders the results of `exoprobe check` and
+// `exoprobe diagnose` for people (a table, then each finding with its remedy,
+// in English or Japanese) and for programs (a JSON document whose field names
+// are a stable interface: scripts and dashboards parse it).
+package report
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+	"unicode/utf8"
+
+	"github.com/exoprobe/exoprobe/diagnose"
+	"github.com/exoprobe/exoprobe/probe"
+)
+
+// Result is what one target's run produced.
+type Result struct {
+	Target   string
+	Attempts []probe.Attempt
+	// Findings are diagnose.Classify(Attempts): one per attempt, same order.
+	// New fills them; a caller that classified already may set them.
+	Findings []diagnose.Finding
+	// Vars fill the remedies' placeholders; Mailbox and User default to each
+	// attempt's user, Protocol to the finding's.
+	Vars diagnose.Vars
+	// Lang is the language of WriteJSON's remedies: "en" (default) or "ja".
+	Lang string
+	// Transcript adds each attempt's (redacted) conversation.
+	Transcript bool
+}
+
+// New classifies the attempts of one target into a Result.
+func New(target string, attempts []probe.Attempt, vars diagnose.Vars) Result {
+	return Result{Target: target, Attempts: attempts, Findings: diagnose.Classify(attempts), Vars: vars}
+}
+
+// Document is the JSON form. Field names are a stable interface: add
+// fields, never rename or remove one.
+type Document struct {
+	Target   string       `json:"target"`
+	Lang     string       `json:"lang"`
+	Attempts []AttemptDoc `json:"attempts"`
+	Findings []FindingDoc `json:"findings"`
+}
+
+// AttemptDoc is one attempt in the JSON form.
+type AttemptDoc struct {
+	Protocol   string   `json:"protocol"`
+	Mechanism  string   `json:"mechanism"`
+	OK         bool     `json:"ok"`
+	Stage      string   `json:"stage"`
+	Reply      string   `json:"reply"`
+	DurationMS int64    `json:"duration_ms"`
+	Cause      string   `json:"cause"`
+	Confidence string   `json:"confidence"`
+	User       string   `json:"user,omitempty"`
+	Server     string   `json:"server,omitempty"`
+	AuthMethod string   `json:"auth_method,omitempty"`
+	AuthReply  string   `json:"auth_reply,omitempty"`
+	Error      string   `json:"error,omitempty"`
+	ErrorKind  string   `json:"error_kind,omitempty"`
+	TLSVersion string   `json:"tls_version,omitempty"`
+	Transcript []string `json:"transcript,omitempty"`
+}
+
+// FindingDoc is the diagnosis of one failed attempt in the JSON form.
+type FindingDoc struct {
+	Protocol   string          `json:"protocol"`
+	Mechanism  string          `json:"mechanism"`
+	Cause      string          `json:"cause"`
+	Title      string          `json:"title"`
+	Confidence string          `json:"confidence"`
+	Evidence   []string        `json:"evidence"`
+	Remedy     diagnose.Remedy `json:"remedy"`
+}
+
+func normLang(lang string) string {
+	if strings.HasPrefix(strings.ToLower(lang), "ja") {
+		return "ja"
+	}
+	return "en"
+}
+
+// findingAt returns the finding of attempt i, classifying if the caller did
+// not.
+func (r *Result) findingAt(i int) diagnose.Finding {
+	if len(r.Findings) != len(r.Attempts) {
+		r.Findings = diagnose.Classify(r.Attempts)
+	}
+	return r.Findings[i]
+}
+
+func (r *Result) varsFor(a probe.Attempt, protocol string) diagnose.Vars {
+	v := r.Vars
+	if v.Mailbox == "" {
+		v.Mailbox = a.User
+	}
+	if v.User == "" {
+		v.User = a.User
+	}
+	if v.AppID == "" && a.Token != nil {
+		v.AppID = a.Token.AppID
+	}
+	if v.Tenant == "" && a.Token != nil {
+		v.Tenant = a.Token.TenantID
+	}
+	v.Protocol = protocol
+	return v
+}
+
+func evidenceIn(f diagnose.Finding, lang string) []string {
+	if lang == "ja" && len(f.EvidenceJA) == len(f.Evidence) && len(f.EvidenceJA) > 0 {
+		return f.EvidenceJA
+	}
+	if f.Evidence == nil {
+		return []string{}
+	}
+	return f.Evidence
+}
+
+// Build makes the JSON document in a language.
+func Build(r Result, lang string) Document {
+	lang = normLang(lang)
+	d := Document{Target: r.Target, Lang: lang, Attempts: []AttemptDoc{}, Findings: []FindingDoc{}}
+	for i, a := range r.Attempts {
+		f := r.findingAt(i)
+		ad := AttemptDoc{
+			Protocol: string(a.Protocol), Mechanism: string(a.Mechanism), OK: a.OK, Stage: string(a.Stage),
+			Reply: a.Reply, DurationMS: a.Duration.Milliseconds(), Cause: string(f.Cause), Confidence: string(f.Confidence),
+			User: a.User, Server: a.Server, AuthMethod: a.AuthMethod, AuthReply: a.AuthReply,
+			Error: a.Error, ErrorKind: string(a.ErrorKind), TLSVersion: a.TLSVersion,
+		}
+		if r.Transcript {
+			ad.Transcript = a.Transcript
+		}
+		d.Attempts = append(d.Attempts, ad)
+		if a.OK && f.Cause == diagnose.CauseOK {
+			continue
+		}
+		d.Findings = append(d.Findings, FindingDoc{
+			Protocol: f.Protocol, Mechanism: f.Mechanism, Cause: string(f.Cause),
+			Title: diagnose.Title(f.Cause, lang), Confidence: string(f.Confidence),
+			Evidence: evidenceIn(f, lang),
+			Remedy:   diagnose.RemedyFor(f.Cause, lang, r.varsFor(a, f.Protocol)),
+		})
+	}
+	return d
+}
+
+// WriteJSON writes one target's document, in r.Lang.
+func WriteJSON(w io.Writer, r Result) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(Build(r, r.Lang)); err != nil {
+		return fmt.Errorf("report: json: %w", err)
+	}
+	return nil
+}
+
+// WriteJSONAll writes several targets' documents as one JSON array.
+func WriteJSONAll(w io.Writer, rs []Result) error {
+	docs := make([]Document, 0, len(rs))
+	for _, r := range rs {
+		docs = append(docs, Build(r, r.Lang))
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(docs); err != nil {
+		return fmt.Errorf("report: json: %w", err)
+	}
+	return nil
+}
+
+// labels of the text form.
+type labels struct {
+	target, protocol, mechanism, result, cause, confidence, time, reply string
+	pass, fail                                                          string
+	findings, checks, evidence, summary, inspect, fix, steps, caveats   string
+	links, transcript, noFindings, noAttempts                           string
+	conf                                                                map[string]string
+}
+
+var textLabels = map[string]labels{
+	"en": {
+		target: "Target", protocol: "PROTOCOL", mechanism: "MECHANISM", result: "RESULT", cause: "CAUSE",
+		confidence: "CONFIDENCE", time: "TIME", reply: "SERVER SAID",
+		pass: "ok", fail: "FAIL",
+		findings: "Findings", checks: "Checks", evidence: "Evidence", summary: "What it means",
+		inspect: "Inspect (PowerShell)", fix: "Fix (PowerShell)", steps: "Steps", caveats: "Caveats",
+		links: "Links", transcript: "Transcript", noFindings: "No problems found.", noAttempts: "No checks ran.",
+		conf: map[string]string{"definitive": "definitive", "inferred": "inferred", "unsure": "unsure"},
+	},
+	"ja": {
+		target: "対象", protocol: "プロトコル", mechanism: "方式", result: "結果", cause: "原因",
+		confidence: "確度", time: "時間", reply: "サーバーの応答",
+		pass: "成功", fail: "失敗",
+		findings: "診断結果", checks: "チェック", evidence: "根拠", summary: "意味",
+		inspect: "確認 (PowerShell)", fix: "修正 (PowerShell)", steps: "手順", caveats: "注意事項",
+		links: "リンク", transcript: "通信記録", noFindings: "問題は見つかりませんでした。", noAttempts: "チェックは実行されませんでした。",
+		conf: map[string]string{"definitive": "確定", "inferred": "推定", "unsure": "不明"},
+	},
+}
+
+// WriteText writes the table and then one block per cause found, with the
+// remedy once per cause even when several checks share it.
+func WriteText(w io.Writer, r Result, lang string) error {
+	lang = normLang(lang)
+	L := textLabels[lang]
+	ew := &errWriter{w: w}
+	if r.Target != "" {
+		fmt.Fprintf(ew, "%s: %s\n", L.target, r.Target)
+	}
+	if len(r.Attempts) == 0 {
+		fmt.Fprintln(ew, L.noAttempts)
+		return ew.err
+	}
+	tw := tabwriter.NewWriter(ew, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", L.protocol, L.mechanism, L.result, L.cause, L.confidence, L.time, L.reply)
+	for i, a := range r.Attempts {
+		f := r.findingAt(i)
+		res := L.pass
+		if !a.OK {
+			res = L.fail
+		}
+		said := diagnose.StripNoise(a.Reply)
+		if said == "" && a.Error != "" {
+			said = "(" + a.Error + ")"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", a.Protocol, a.Mechanism, res, f.Cause,
+			L.conf[string(f.Confidence)], fmtDuration(a.Duration), oneLine(said, 80))
+	}
+	if err := tw.Flush(); err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+
+	// Group failed attempts by cause, in first-seen order.
+	type group struct {
+		cause diagnose.Cause
+		idx   []int
+	}
+	var groups []*group
+	byCause := map[diagnose.Cause]*group{}
+	for i, a := range r.Attempts {
+		f := r.findingAt(i)
+		if a.OK && f.Cause == diagnose.CauseOK {
+			continue
+		}
+		g := byCause[f.Cause]
+		if g == nil {
+			g = &group{cause: f.Cause}
+			byCause[f.Cause] = g
+			groups = append(groups, g)
+		}
+		g.idx = append(g.idx, i)
+	}
+	fmt.Fprintln(ew)
+	if len(groups) == 0 {
+		fmt.Fprintln(ew, L.noFindings)
+	}
+	for _, g := range groups {
+		var checks []string
+		proto := ""
+		for n, i := range g.idx {
+			a := r.Attempts[i]
+			checks = append(checks, fmt.Sprintf("%s/%s", a.Protocol, a.Mechanism))
+			if n == 0 {
+				proto = string(a.Protocol)
+			} else if proto != string(a.Protocol) {
+				proto = ""
+			}
+		}
+		fmt.Fprintf(ew, "== %s: %s (%s)\n", g.cause, diagnose.Title(g.cause, lang), strings.Join(checks, ", "))
+		fmt.Fprintf(ew, "%s:\n", L.evidence)
+		for _, i := range g.idx {
+			f := r.findingAt(i)
+			a := r.Attempts[i]
+			fmt.Fprintf(ew, "  %s/%s [%s]\n", a.Protocol, a.Mechanism, L.conf[string(f.Confidence)])
+			for _, e := range evidenceIn(f, lang) {
+				fmt.Fprintf(ew, "    - %s\n", e)
+			}
+		}
+		rem := diagnose.RemedyFor(g.cause, lang, r.varsFor(r.Attempts[g.idx[0]], proto))
+		fmt.Fprintf(ew, "%s:\n  %s\n", L.summary, rem.Summary)
+		writeList(ew, L.inspect, rem.Inspect, "  PS> ")
+		writeList(ew, L.fix, rem.Fix, "  PS> ")
+		writeList(ew, L.steps, rem.Steps, "  - ")
+		writeList(ew, L.caveats, rem.Caveats, "  - ")
+		writeList(ew, L.links, rem.Links, "  ")
+		fmt.Fprintln(ew)
+	}
+	if r.Transcript {
+		fmt.Fprintf(ew, "%s\n", L.transcript)
+		for _, a := range r.Attempts {
+			fmt.Fprintf(ew, "-- %s/%s %s\n", a.Protocol, a.Mechanism, a.Server)
+			for _, l := range a.Transcript {
+				fmt.Fprintf(ew, "  %s\n", l)
+			}
+		}
+	}
+	return ew.err
+}
+
+func writeList(w io.Writer, head string, items []string, prefix string) {
+	if len(items) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "%s:\n", head)
+	for _, it := range items {
+		fmt.Fprintf(w, "%s%s\n", prefix, it)
+	}
+}
+
+func fmtDuration(d time.Duration) string {
+	switch {
+	case d <= 0:
+		return "-"
+	case d < time.Second:
+		return fmt.Sprintf("%dms", d.Milliseconds())
+	default:
+		return fmt.Sprintf("%.1fs", d.Seconds())
+	}
+}
+
+// oneLine keeps a table cell on one line and bounded.
+func oneLine(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	rs := []rune(s)
+	return string(rs[:n-1]) + "…"
+}
+
+// errWriter keeps the first write error so the many Fprintf calls need no
+// checks of their own.
+type errWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (e *errWriter) Write(p []byte) (int, error) {
+	if e.err != nil {
+		return 0, e.err
+	}
+	n, err := e.w.Write(p)
+	if err != nil {
+		e.err = err
+	}
+	return n, err
+}
+
+// WriteExplain writes one cause's title, meaning and full remedy (for
+// `exoprobe explain`); placeholders not in vars stay as <placeholders>.
+func WriteExplain(w io.Writer, c diagnose.Cause, lang string, vars diagnose.Vars) error {
+	lang = normLang(lang)
+	L := textLabels[lang]
+	ew := &errWriter{w: w}
+	rem := diagnose.RemedyFor(c, lang, vars)
+	fmt.Fprintf(ew, "%s: %s\n", c, diagnose.Title(c, lang))
+	fmt.Fprintf(ew, "%s:\n  %s\n", L.summary, rem.Summary)
+	writeList(ew, L.inspect, rem.Inspect, "  PS> ")
+	writeList(ew, L.fix, rem.Fix, "  PS> ")
+	writeList(ew, L.steps, rem.Steps, "  - ")
+	writeList(ew, L.caveats, rem.Caveats, "  - ")
+	writeList(ew, L.links, rem.Links, "  ")
+	return ew.err
+}
+
+// WriteCauseList writes the catalog, one cause id and title per line.
+func WriteCauseList(w io.Writer, lang string) error {
+	lang = normLang(lang)
+	ew := &errWriter{w: w}
+	tw := tabwriter.NewWriter(ew, 0, 0, 2, ' ', 0)
+	for _, c := range diagnose.Causes() {
+		fmt.Fprintf(tw, "%s\t%s\n", c, diagnose.Title(c, lang))
+	}
+	if err := tw.Flush(); err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	return ew.err
+}
