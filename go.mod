@@ -9,4 +9,12 @@ require (
 	go.uber.org/goleak v1.3.0
 )
 
-require github.com/emersion/go-message v0.18.2 // indirect
+require (
+	github.com/AzureAD/microsoft-authentication-library-for-go v1.10.1 // indirect
+	github.com/emersion/go-message v0.18.2 // indirect
+	github.com/golang-jwt/jwt/v5 v5.2.2 // indirect
+	github.com/google/uuid v1.3.0 // indirect
+	github.com/kylelemons/godebug v1.1.0 // indirect
+	golang.org/x/oauth2 v0.37.0 // indirect
+	golang.org/x/sync v0.10.0 // indirect
+)
