@@ -129,8 +129,8 @@ func (in *Interpreter) runPipeline(b *strings.Builder, pl pipeline) error {
 	for _, c := range pl[1:] {
 		st := findSpec(stageSpecs, c.name)
 		if st == nil {
-			if findSpec(cmdlets, c.name) != nil {
-				return fmt.Errorf("piping into %s is not supported by the emulator; give it -Identity instead", c.name)
+			if other := findSpec(cmdlets, c.name); other != nil {
+				return fmt.Errorf("piping into %s is not supported by the emulator; give it -Identity instead", other.name)
 			}
 			return &UnknownCmdletError{c.name}
 		}
