@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/exoprobe/exoprobe/diagnose"
@@ -124,6 +125,9 @@ type Scheduler struct {
 
 	wake    chan struct{}
 	persist chan Update
+	// unpublished counts updates sent to the persister and not yet
+	// committed and published.
+	unpublished atomic.Int64
 	wg      sync.WaitGroup
 }
 
@@ -585,6 +589,7 @@ func (s *Scheduler) complete(ctx context.Context, e *entry, a probe.Attempt, con
 	if !shutdown {
 		upd = s.observe(e, a, finding, confirm, started, now, g)
 		st = s.stateOf(e, now)
+		s.unpublished.Add(1)
 	}
 	if !e.removed {
 		heap.Push(&s.queue, e)
@@ -714,6 +719,7 @@ func (s *Scheduler) persister() {
 				s.publish(ev)
 			}
 		}
+		s.unpublished.Add(-int64(len(batch)))
 	}
 }
 
@@ -832,6 +838,30 @@ func (s *Scheduler) Events(limit int) ([]Event, error) { return s.opt.Store.Even
 // History returns up to limit attempts of a check, newest first.
 func (s *Scheduler) History(id CheckID, limit int) ([]HistoryEntry, error) {
 	return s.opt.Store.History(id, limit)
+}
+
+// idle reports whether nothing is due, running, waiting or unpublished:
+// tests use it to know a fake-clock step has been fully processed.
+func (s *Scheduler) idle() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.inflight > 0 || s.unpublished.Load() > 0 {
+		return false
+	}
+	if s.queue.Len() > 0 && !s.queue[0].due.After(s.opt.Clock.Now()) {
+		return false
+	}
+	for _, h := range s.hosts {
+		if len(h.waiting) > 0 {
+			return false
+		}
+	}
+	for _, g := range s.guards {
+		if len(g.waiting) > 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // Stats are the scheduler's self-metrics.
