@@ -128,7 +128,7 @@ type Scheduler struct {
 	// unpublished counts updates sent to the persister and not yet
 	// committed and published.
 	unpublished atomic.Int64
-	wg      sync.WaitGroup
+	wg          sync.WaitGroup
 }
 
 type entry struct {

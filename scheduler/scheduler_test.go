@@ -335,7 +335,11 @@ func TestPerHostLimitAlone(t *testing.T) {
 	h.s.SetChecks(specs)
 	h.start()
 	h.clock.Advance(time.Minute)
-	waitFor(t, func() bool { h.prober.mu.Lock(); defer h.prober.mu.Unlock(); return h.prober.inflight == 2 && h.s.Stats().HostWait == 8 })
+	waitFor(t, func() bool {
+		h.prober.mu.Lock()
+		defer h.prober.mu.Unlock()
+		return h.prober.inflight == 2 && h.s.Stats().HostWait == 8
+	})
 	close(h.prober.gate)
 	h.settle()
 	if m := h.prober.maxHost["one.example:587"]; m != 2 {
