@@ -8,6 +8,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/pem"
 	"errors"
 	"math/big"
 	"net"
@@ -23,6 +24,7 @@ import (
 type testPKI struct {
 	server *tls.Config
 	pool   *x509.CertPool
+	caPEM  []byte
 }
 
 var (
@@ -70,6 +72,7 @@ func getPKI(t testing.TB) testPKI {
 		pki = testPKI{
 			server: &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}},
 			pool:   pool,
+			caPEM:  pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}),
 		}
 	})
 	return pki
