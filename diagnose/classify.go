@@ -57,6 +57,9 @@ func ClassifyReply(proto probe.Protocol, mech probe.Mechanism, text string) Find
 		return Classify([]probe.Attempt{a})[0]
 	}
 	a.Reply = Unwrap(text)
+	if r, _ := matchRule(a.Reply); r != nil && r.cause == CauseOK {
+		a.OK, a.Stage, a.ErrorKind = true, probe.StageDone, probe.ErrNone
+	}
 	return Classify([]probe.Attempt{a})[0]
 }
 
@@ -87,6 +90,12 @@ func varsFor(a *probe.Attempt) Vars {
 	return v
 }
 
+// who names an attempt in evidence: "imap xoauth2", or "imap" when the
+// mechanism is not known (a pasted reply).
+func who(a *probe.Attempt) string {
+	return strings.TrimSpace(string(a.Protocol) + " " + string(a.Mechanism))
+}
+
 func quote(s string) string { return "\"" + clip(s, 240) + "\"" }
 
 // classifyOne reads one attempt on its own: the server's words first, then
@@ -95,8 +104,8 @@ func classifyOne(a *probe.Attempt) verdict {
 	var v verdict
 	if a.OK {
 		v.cause, v.conf = CauseOK, Definitive
-		v.ev.add(fmt.Sprintf("%s %s: authentication and the post-login command succeeded", a.Protocol, a.Mechanism),
-			fmt.Sprintf("%s %s: 認証とログイン後のコマンドが成功しました", a.Protocol, a.Mechanism))
+		v.ev.add(who(a)+": authentication and the post-login command succeeded",
+			who(a)+": 認証とログイン後のコマンドが成功しました")
 		return v
 	}
 	tokenFailed := a.Stage == probe.StageToken || a.ErrorKind == probe.ErrToken ||
@@ -119,8 +128,8 @@ func classifyOne(a *probe.Attempt) verdict {
 			continue
 		}
 		v.cause, v.conf, v.rule, v.gen = r.cause, r.conf, r, r.gen
-		v.ev.add(fmt.Sprintf("%s %s at stage %s: the server said %s", a.Protocol, a.Mechanism, a.Stage, quote(line)),
-			fmt.Sprintf("%s %s (段階 %s): サーバーの応答 %s", a.Protocol, a.Mechanism, a.Stage, quote(line)))
+		v.ev.add(fmt.Sprintf("%s at stage %s: the server said %s", who(a), a.Stage, quote(line)),
+			fmt.Sprintf("%s (段階 %s): サーバーの応答 %s", who(a), a.Stage, quote(line)))
 		ruleEvidence(&v.ev, r)
 		if text == a.Reply && a.AuthReply != "" && a.AuthReply != a.Reply {
 			v.ev.add("the reply to the authentication command was "+quote(StripNoise(a.AuthReply)),
@@ -134,11 +143,11 @@ func classifyOne(a *probe.Attempt) verdict {
 	v.cause, v.conf = CauseUnknown, Unsure
 	if a.Reply != "" {
 		n := StripNoise(a.Reply)
-		v.ev.add(fmt.Sprintf("%s %s at stage %s: the server said %s, which exoprobe does not recognise", a.Protocol, a.Mechanism, a.Stage, quote(n)),
-			fmt.Sprintf("%s %s (段階 %s): サーバーの応答 %s は exoprobe の知らない応答です", a.Protocol, a.Mechanism, a.Stage, quote(n)))
+		v.ev.add(fmt.Sprintf("%s at stage %s: the server said %s, which exoprobe does not recognise", who(a), a.Stage, quote(n)),
+			fmt.Sprintf("%s (段階 %s): サーバーの応答 %s は exoprobe の知らない応答です", who(a), a.Stage, quote(n)))
 	} else {
-		v.ev.add(fmt.Sprintf("%s %s failed at stage %s without a server reply", a.Protocol, a.Mechanism, a.Stage),
-			fmt.Sprintf("%s %s は段階 %s でサーバーの応答なしに失敗しました", a.Protocol, a.Mechanism, a.Stage))
+		v.ev.add(fmt.Sprintf("%s failed at stage %s without a server reply", who(a), a.Stage),
+			fmt.Sprintf("%s は段階 %s でサーバーの応答なしに失敗しました", who(a), a.Stage))
 	}
 	if a.Error != "" {
 		v.ev.add("local error: "+clip(a.Error, 300), "ローカルのエラー: "+clip(a.Error, 300))
@@ -329,8 +338,8 @@ func refineBasic(all []probe.Attempt, direct []verdict, i int, v verdict) verdic
 			continue
 		}
 		v.cause, v.conf = d.cause, Inferred
-		v.ev.add(fmt.Sprintf("with the same password, %s %s says %s", all[j].Protocol, all[j].Mechanism, d.cause),
-			fmt.Sprintf("同じパスワードで %s %s は %s と判定されています", all[j].Protocol, all[j].Mechanism, d.cause))
+		v.ev.add(fmt.Sprintf("with the same password, %s says %s", who(&all[j]), d.cause),
+			fmt.Sprintf("同じパスワードで %s は %s と判定されています", who(&all[j]), d.cause))
 		return v
 	}
 	if a.Protocol == probe.IMAP && hasCap(a.Capabilities, "LOGINDISABLED") && !hasCap(a.Capabilities, "AUTH=PLAIN") {

@@ -110,7 +110,15 @@ func Unwrap(s string) string {
 			break
 		}
 	}
-	return StripNoise(s)
+	// Keep the lines apart: a client that falls back logs one reply per
+	// line, and each is matched on its own.
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if l = StripNoise(l); l != "" {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }
 
 // pyUnescape undoes the escapes Python's bytes repr adds to a reply

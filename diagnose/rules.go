@@ -157,10 +157,6 @@ var rules = []rule{
 	{rows: "I14", match: has("command argument error"), cause: CauseUnknown, conf: Unsure,
 		en: "the server could not parse the command: typically a client that sent an unquoted password containing a space (it looks like a bad password but is a client bug)",
 		ja: "サーバーはコマンドを解析できませんでした。多くの場合、空白を含むパスワードを引用符なしで送ったクライアントの不具合です (パスワード誤りに見えます)"},
-	{rows: "I9 I17", match: has("command received in invalid state"), cause: CauseUnknown, conf: Unsure,
-		en: "the command came in the wrong session state (after BYE, or LOGIN where LOGINDISABLED is advertised)",
-		ja: "コマンドが誤ったセッション状態で送られました (BYE の後、または LOGINDISABLED が提示されている状態での LOGIN)"},
-
 	// Generic refusals: the words do not decide; compare attempts.
 	{rows: "S15 S16", match: re(`\b535[ -]5\.7\.3\b`), cause: CauseUnknown, conf: Unsure, gen: exoSMTP573,
 		en: "Exchange's generic SMTP refusal \"535 5.7.3 Authentication unsuccessful\"",
@@ -177,6 +173,10 @@ var rules = []rule{
 	{rows: "I3 I5", match: re(`^(no )?authenticate failed\.?$`), cause: CauseUnknown, conf: Unsure, gen: exoOAuth,
 		en: "Exchange's generic IMAP refusal \"AUTHENTICATE failed.\"",
 		ja: "Exchange の汎用的な IMAP 拒否「AUTHENTICATE failed.」"},
+
+	{rows: "I9 I17", match: has("command received in invalid state"), cause: CauseUnknown, conf: Unsure,
+		en: "the command came in the wrong session state (after BYE, or LOGIN where LOGINDISABLED is advertised)",
+		ja: "コマンドが誤ったセッション状態で送られました (BYE の後、または LOGINDISABLED が提示されている状態での LOGIN)"},
 
 	// A 5.7.139 sentence this version does not know yet: Exchange's, so no
 	// generic guess.

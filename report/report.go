@@ -232,7 +232,7 @@ func WriteText(w io.Writer, r Result, lang string) error {
 		if said == "" && a.Error != "" {
 			said = "(" + a.Error + ")"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", a.Protocol, a.Mechanism, res, f.Cause,
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", a.Protocol, orDash(string(a.Mechanism)), res, f.Cause,
 			L.conf[string(f.Confidence)], fmtDuration(a.Duration), oneLine(said, 80))
 	}
 	if err := tw.Flush(); err != nil {
@@ -268,7 +268,7 @@ func WriteText(w io.Writer, r Result, lang string) error {
 		proto := ""
 		for n, i := range g.idx {
 			a := r.Attempts[i]
-			checks = append(checks, fmt.Sprintf("%s/%s", a.Protocol, a.Mechanism))
+			checks = append(checks, checkName(a))
 			if n == 0 {
 				proto = string(a.Protocol)
 			} else if proto != string(a.Protocol) {
@@ -280,7 +280,7 @@ func WriteText(w io.Writer, r Result, lang string) error {
 		for _, i := range g.idx {
 			f := r.findingAt(i)
 			a := r.Attempts[i]
-			fmt.Fprintf(ew, "  %s/%s [%s]\n", a.Protocol, a.Mechanism, L.conf[string(f.Confidence)])
+			fmt.Fprintf(ew, "  %s [%s]\n", checkName(a), L.conf[string(f.Confidence)])
 			for _, e := range evidenceIn(f, lang) {
 				fmt.Fprintf(ew, "    - %s\n", e)
 			}
@@ -297,13 +297,27 @@ func WriteText(w io.Writer, r Result, lang string) error {
 	if r.Transcript {
 		fmt.Fprintf(ew, "%s\n", L.transcript)
 		for _, a := range r.Attempts {
-			fmt.Fprintf(ew, "-- %s/%s %s\n", a.Protocol, a.Mechanism, a.Server)
+			fmt.Fprintf(ew, "-- %s %s\n", checkName(a), a.Server)
 			for _, l := range a.Transcript {
 				fmt.Fprintf(ew, "  %s\n", l)
 			}
 		}
 	}
 	return ew.err
+}
+
+func checkName(a probe.Attempt) string {
+	if a.Mechanism == "" {
+		return string(a.Protocol)
+	}
+	return string(a.Protocol) + "/" + string(a.Mechanism)
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }
 
 func writeList(w io.Writer, head string, items []string, prefix string) {
