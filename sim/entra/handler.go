@@ -31,6 +31,7 @@ type handler struct {
 //	POST /{tenant}/oauth2/v2.0/token
 //	GET  /{tenant}/v2.0/.well-known/openid-configuration
 //	GET  /{tenant}/discovery/v2.0/keys
+//	GET  /common/UserRealm/{user}   (MSAL's realm discovery before ROPC)
 //
 // {tenant} is the tenant id or any of its domains ("organizations" is
 // accepted too, as Entra routes work accounts by it). URLs in responses are
@@ -48,7 +49,24 @@ func HandlerWithLogger(t *tenant.Tenant, log *slog.Logger) http.Handler {
 	mux.HandleFunc("POST /{tenant}/oauth2/v2.0/token", h.token)
 	mux.HandleFunc("GET /{tenant}/v2.0/.well-known/openid-configuration", h.openIDConfig)
 	mux.HandleFunc("GET /{tenant}/discovery/v2.0/keys", h.keys)
+	// MSAL asks the user realm before ROPC.
+	mux.HandleFunc("GET /common/UserRealm/{user}", h.userRealm)
+	mux.HandleFunc("GET /common/userrealm/{user}", h.userRealm)
 	return mux
+}
+
+// userRealm answers MSAL's home-realm discovery: this tenant's domains are
+// managed (cloud passwords), anything else unknown.
+func (h *handler) userRealm(w http.ResponseWriter, r *http.Request) {
+	_, domain, _ := strings.Cut(r.PathValue("user"), "@")
+	managed := false
+	h.t.View(func(s *tenant.State) { managed = s.HasDomain(domain) })
+	body := map[string]string{"ver": "1.0", "account_type": "Unknown", "cloud_instance_name": "microsoftonline.com"}
+	if managed {
+		body["account_type"], body["domain_name"] = "Managed", strings.ToLower(domain)
+		body["cloud_audience_urn"] = "urn:federation:MicrosoftOnline"
+	}
+	writeJSON(w, http.StatusOK, body)
 }
 
 // resolve maps the {tenant} path segment to the tenant, or "" when it is
