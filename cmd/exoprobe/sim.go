@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/exoprobe/exoprobe/sim"
 	"github.com/exoprobe/exoprobe/sim/tenant"
@@ -50,7 +51,7 @@ func runSim(ctx context.Context, args []string, stdout, stderr io.Writer, starte
 	listenHost := fs.String("listen", "127.0.0.1", "address the mail and token servers listen on (the admin endpoint stays on 127.0.0.1)")
 	stateFile := fs.String("state", "", "tenant state to start from (default: DATA-DIR/state.json if present, else the demo tenant); saved to DATA-DIR/state.json on exit")
 	era := fs.String("era", "", "reply era: 2023 or 2026 (default: the state's, 2026 for a new tenant)")
-	propagation := fs.Duration("propagation-delay", -1, "authentication-policy propagation delay (default: the state's, 30s for a new tenant)")
+	propagation := fs.String("propagation-delay", "", "authentication-policy propagation delay, e.g. 30s or 0 (default: the state's, 30s for a new tenant)")
 	verbose := fs.Bool("v", false, "log every login decision")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: exoprobe sim [flags]")
@@ -95,8 +96,13 @@ func runSim(ctx context.Context, args []string, stdout, stderr io.Writer, starte
 		return exitUsage
 	}
 	opts := sim.Options{DataDir: *dataDir, PortBase: *portBase, ListenHost: *listenHost, State: state, Logger: logger}
-	if *propagation >= 0 {
-		opts.PropagationDelay = propagation
+	if *propagation != "" {
+		d, err := time.ParseDuration(*propagation)
+		if err != nil || d < 0 {
+			fmt.Fprintf(stderr, "exoprobe sim: --propagation-delay: want a duration like 30s, got %q\n", *propagation)
+			return exitUsage
+		}
+		opts.PropagationDelay = &d
 	}
 	s, err := sim.Start(ctx, opts)
 	if err != nil {
