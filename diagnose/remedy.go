@@ -405,7 +405,7 @@ var catalog = map[Cause]entry{
 		title: [2]string{"Token request failed", "トークン要求の失敗"},
 		summary: [2]string{
 			"The token endpoint refused to issue an access token; the AADSTS code in the evidence says why.",
-			"トークン エンドポイントがアクセス トークンの発行を拒否しました。理由は証拠欄の AADSTS コードが示しています。",
+			"トークン エンドポイントがアクセス トークンの発行を拒否しました。理由は根拠欄の AADSTS コードが示しています。",
 		},
 		steps: [2][]string{
 			{
@@ -493,7 +493,7 @@ var catalog = map[Cause]entry{
 		title: [2]string{"Cause not determined", "原因を特定できない"},
 		summary: [2]string{
 			"exoprobe cannot tell the cause from what the server said; the evidence lists what it saw and what the words can mean.",
-			"exoprobe はサーバーの応答から原因を判別できません。証拠欄に観測内容と応答が意味し得ることを示します。",
+			"exoprobe はサーバーの応答から原因を判別できません。根拠欄に観測内容と応答が意味し得ることを示します。",
 		},
 		inspect: []string{
 			"Get-TransportConfig | Select SmtpClientAuthenticationDisabled",

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"text/tabwriter"
 	"time"
 	"unicode/utf8"
 
@@ -220,8 +219,7 @@ func WriteText(w io.Writer, r Result, lang string) error {
 		fmt.Fprintln(ew, L.noAttempts)
 		return ew.err
 	}
-	tw := tabwriter.NewWriter(ew, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", L.protocol, L.mechanism, L.result, L.cause, L.confidence, L.time, L.reply)
+	rows := [][]string{{L.protocol, L.mechanism, L.result, L.cause, L.confidence, L.time, L.reply}}
 	for i, a := range r.Attempts {
 		f := r.findingAt(i)
 		res := L.pass
@@ -232,12 +230,10 @@ func WriteText(w io.Writer, r Result, lang string) error {
 		if said == "" && a.Error != "" {
 			said = "(" + a.Error + ")"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", a.Protocol, orDash(string(a.Mechanism)), res, f.Cause,
-			L.conf[string(f.Confidence)], fmtDuration(a.Duration), oneLine(said, 80))
+		rows = append(rows, []string{string(a.Protocol), orDash(string(a.Mechanism)), res, string(f.Cause),
+			L.conf[string(f.Confidence)], fmtDuration(a.Duration), oneLine(said, 80)})
 	}
-	if err := tw.Flush(); err != nil {
-		return fmt.Errorf("report: %w", err)
-	}
+	writeTable(ew, rows)
 
 	// Group failed attempts by cause, in first-seen order.
 	type group struct {
@@ -390,12 +386,52 @@ func WriteExplain(w io.Writer, c diagnose.Cause, lang string, vars diagnose.Vars
 func WriteCauseList(w io.Writer, lang string) error {
 	lang = normLang(lang)
 	ew := &errWriter{w: w}
-	tw := tabwriter.NewWriter(ew, 0, 0, 2, ' ', 0)
+	var rows [][]string
 	for _, c := range diagnose.Causes() {
-		fmt.Fprintf(tw, "%s\t%s\n", c, diagnose.Title(c, lang))
+		rows = append(rows, []string{string(c), diagnose.Title(c, lang)})
 	}
-	if err := tw.Flush(); err != nil {
-		return fmt.Errorf("report: %w", err)
-	}
+	writeTable(ew, rows)
 	return ew.err
+}
+
+// writeTable pads columns by display width: text/tabwriter counts runes, and
+// a Japanese character takes two columns on a terminal.
+func writeTable(w io.Writer, rows [][]string) {
+	var widths []int
+	for _, r := range rows {
+		for i, c := range r {
+			if i >= len(widths) {
+				widths = append(widths, 0)
+			}
+			widths[i] = max(widths[i], displayWidth(c))
+		}
+	}
+	for _, r := range rows {
+		var b strings.Builder
+		for i, c := range r {
+			b.WriteString(c)
+			if i < len(r)-1 {
+				b.WriteString(strings.Repeat(" ", widths[i]-displayWidth(c)+2))
+			}
+		}
+		fmt.Fprintln(w, strings.TrimRight(b.String(), " "))
+	}
+}
+
+// displayWidth counts East Asian wide and fullwidth characters as two
+// columns.
+func displayWidth(s string) int {
+	n := 0
+	for _, r := range s {
+		switch {
+		case r >= 0x1100 && r <= 0x115F, r >= 0x2E80 && r <= 0x303E, r >= 0x3041 && r <= 0x33FF,
+			r >= 0x3400 && r <= 0x4DBF, r >= 0x4E00 && r <= 0x9FFF, r >= 0xA000 && r <= 0xA4CF,
+			r >= 0xAC00 && r <= 0xD7A3, r >= 0xF900 && r <= 0xFAFF, r >= 0xFE30 && r <= 0xFE4F,
+			r >= 0xFF00 && r <= 0xFF60, r >= 0xFFE0 && r <= 0xFFE6:
+			n += 2
+		default:
+			n++
+		}
+	}
+	return n
 }
