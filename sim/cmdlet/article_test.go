@@ -1,0 +1,139 @@
+package cmdlet
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/exoprobe/exoprobe/sim/tenant"
+)
+
+// articlePath is the support article whose commands exoprobe's remedies
+// print; every one must run here once its placeholders are filled.
+func articlePath(t *testing.T) string {
+	_, file, _, _ := runtime.Caller(0)
+	p := filepath.Join(filepath.Dir(file), "..", "..", "..", "shared", "seed", "outlook-pop-imap-modern-auth.en.md")
+	if _, err := os.Stat(p); err != nil {
+		t.Skipf("support article not present at %s (it lives outside the repository)", p)
+	}
+	return p
+}
+
+// articleLines are the article's PowerShell lines, verbatim, as of
+// ms.date 01/24/2024; TestArticleLinesMatchSeed checks they still match.
+var articleLines = []string{
+	"Set-AuthenticationPolicy -Identity <Policy Name> -AllowBasicAuthPop -AllowBasicAuthImap -AllowBasicAuthSmtp",
+	"Set-User -Identity <user account> -STSRefreshTokensValidFrom $([System.DateTime]::UtcNow)",
+	"Get-TransportConfig | Select SmtpClientAuthenticationDisabled",
+	"Set-TransportConfig -SmtpClientAuthenticationDisabled $False",
+	"Get-EXOCasMailbox <mailbox account> -Properties SmtpClientAuthenticationDisabled | Select SmtpClientAuthenticationDisabled",
+	"Set-CasMailbox <mailbox account> -SmtpClientAuthenticationDisabled $False",
+}
+
+func TestArticleLinesMatchSeed(t *testing.T) {
+	b, err := os.ReadFile(articlePath(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	blocks := regexp.MustCompile("(?s)```powershell\n(.*?)```").FindAllStringSubmatch(string(b), -1)
+	var got []string
+	for _, m := range blocks {
+		for _, l := range strings.Split(strings.TrimSpace(m[1]), "\n") {
+			got = append(got, strings.TrimSpace(l))
+		}
+	}
+	if strings.Join(got, "\n") != strings.Join(articleLines, "\n") {
+		t.Fatalf("the article's commands changed:\n%s", strings.Join(got, "\n"))
+	}
+}
+
+func fill(line string) string {
+	return strings.NewReplacer(
+		"<Policy Name>", "'Block Basic Auth'",
+		"<user account>", "bob@contoso.com",
+		"<mailbox account>", "bob@contoso.com",
+	).Replace(line)
+}
+
+// TestArticleScenario walks the article on the fixture tenant: bob's policy
+// blocks Basic; re-enabling it reaches bob only after the propagation delay
+// unless Set-User -STSRefreshTokensValidFrom forces it; the SMTP switches
+// at tenant and mailbox level read and write as the article describes.
+func TestArticleScenario(t *testing.T) {
+	tn, in, clk := fixture()
+	mustExec(t, in, "Set-TransportConfig -SmtpClientAuthenticationDisabled $True")
+	mustExec(t, in, "Set-CasMailbox bob -SmtpClientAuthenticationDisabled $True")
+	clk.Advance(time.Hour)
+
+	effective := func() tenant.AllowBasic {
+		var ab tenant.AllowBasic
+		tn.View(func(s *tenant.State) { ab, _ = s.EffectivePolicy(s.FindUser("bob@contoso.com"), clk.Now()) })
+		return ab
+	}
+	if effective() != (tenant.AllowBasic{}) {
+		t.Fatalf("bob starts with %+v, want all blocked", effective())
+	}
+
+	mustExec(t, in, fill(articleLines[0]))
+	clk.Advance(time.Second)
+	if effective() != (tenant.AllowBasic{}) {
+		t.Fatalf("policy change reached bob before propagation: %+v", effective())
+	}
+	mustExec(t, in, fill(articleLines[1]))
+	if effective() != tenant.AllowAll {
+		t.Fatalf("Set-User -STSRefreshTokensValidFrom did not force the change: %+v", effective())
+	}
+
+	if out := mustExec(t, in, fill(articleLines[2])); !strings.Contains(out, "True") {
+		t.Errorf("tenant switch reads %q, want True", out)
+	}
+	mustExec(t, in, fill(articleLines[3]))
+	if out := mustExec(t, in, fill(articleLines[2])); !strings.HasSuffix(out, "False\n\n") {
+		t.Errorf("tenant switch reads %q, want False", out)
+	}
+	if out := mustExec(t, in, fill(articleLines[4])); !strings.HasSuffix(out, "True\n\n") {
+		t.Errorf("mailbox switch reads %q, want True", out)
+	}
+	mustExec(t, in, fill(articleLines[5]))
+	if out := mustExec(t, in, fill(articleLines[4])); !strings.HasSuffix(out, "False\n\n") {
+		t.Errorf("mailbox switch reads %q, want False", out)
+	}
+}
+
+// TestPolicyChangePropagatesAfterDelay: without Set-User, the change waits
+// for PropagationDelay.
+func TestPolicyChangePropagatesAfterDelay(t *testing.T) {
+	tn, in, clk := fixture()
+	clk.Advance(time.Hour)
+	mustExec(t, in, "Set-SimTenant -PropagationDelay 2m")
+	mustExec(t, in, fill(articleLines[0]))
+	check := func(want tenant.AllowBasic) {
+		t.Helper()
+		tn.View(func(s *tenant.State) {
+			if got, _ := s.EffectivePolicy(s.FindUser("bob@contoso.com"), clk.Now()); got != want {
+				t.Errorf("at +%v: %+v, want %+v", clk.Now().Sub(t0), got, want)
+			}
+		})
+	}
+	clk.Advance(time.Minute)
+	check(tenant.AllowBasic{})
+	clk.Advance(time.Minute)
+	check(tenant.AllowAll)
+}
+
+// TestArticleOnDemoTenant runs the filled article lines on the real demo
+// tenant, as `exoprobe sim exec` would.
+func TestArticleOnDemoTenant(t *testing.T) {
+	in := New(tenant.New(tenant.Demo()))
+	for _, l := range articleLines {
+		l = strings.NewReplacer("<Policy Name>", `"Block Basic Auth"`, "<user account>", tenant.DemoUser, "<mailbox account>", "nosmtp").Replace(l)
+		if _, err := in.Exec(context.Background(), l); err != nil {
+			t.Errorf("%s: %v", l, err)
+		}
+	}
+}
