@@ -99,7 +99,7 @@ type OAuthApp struct {
 	ClientID  string `yaml:"client_id"`
 	Authority string `yaml:"authority"`
 	// TokenURL selects a generic OAuth 2.0 token endpoint instead of MSAL.
-	TokenURL     string `yaml:"token_url"`
+	TokenURL string `yaml:"token_url"`
 	// ClientSecretFile or ClientSecretEnv: the app's secret, by reference.
 	ClientSecretFile string `yaml:"client_secret_file"`
 	ClientSecretEnv  string `yaml:"client_secret_env"`
