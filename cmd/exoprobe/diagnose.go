@@ -14,8 +14,8 @@ import (
 	"github.com/exoprobe/exoprobe/report"
 )
 
-// stdin is read by `diagnose -`; tests replace it.
-var stdin io.Reader = os.Stdin
+// diagnoseStdin is read by `diagnose -`; tests replace it.
+var diagnoseStdin io.Reader = os.Stdin
 
 func init() {
 	register("diagnose", "classify a server reply pasted from an application's log", runDiagnose)
@@ -96,7 +96,7 @@ func runDiagnose(args []string, stdout, stderr io.Writer) int {
 	}
 	var text string
 	if len(pos) == 0 || (len(pos) == 1 && pos[0] == "-") {
-		b, err := io.ReadAll(io.LimitReader(bufio.NewReader(stdin), 1<<20))
+		b, err := io.ReadAll(io.LimitReader(bufio.NewReader(diagnoseStdin), 1<<20))
 		if err != nil {
 			fmt.Fprintf(stderr, "exoprobe diagnose: reading stdin: %v\n", err)
 			return exitUsage
