@@ -135,3 +135,36 @@ func TestEraAndCapabilityHelpers(t *testing.T) {
 		t.Fatal("empty era is not the default")
 	}
 }
+
+// TestDemoTenantMatrix pins what each demo user shows with Basic SMTP and
+// with the demo app's XOAUTH2 token on IMAP: the cases the demo exists for.
+func TestDemoTenantMatrix(t *testing.T) {
+	tn, s, _ := newDemoTenant(t)
+	tok, err := tn.IssueAppToken(DemoAppID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		user       string
+		basicSMTP  Verdict
+		bearerIMAP Verdict
+	}{
+		{"demo", VerdictOK, VerdictOK},
+		{"scanner", VerdictOK, VerdictOK},
+		{"nosmtp", VerdictSMTPDisabledMailbox, VerdictOK},
+		{"locked", VerdictAccountLocked, VerdictNotConnected},
+		{"disabled", VerdictAccountDisabled, VerdictNotConnected},
+		{"mfa", VerdictCriteriaNotMet, VerdictNotConnected},
+		{"blocked", VerdictCriteriaNotMet, VerdictNotConnected},
+		{"noimap", VerdictOK, VerdictNotConnected},
+		{"shared", VerdictBasicDisabled, VerdictNotConnected},
+	} {
+		upn := c.user + "@contoso.com"
+		if v := tn.AuthenticateBasic(SMTP, upn, pw(s, upn)); v != c.basicSMTP {
+			t.Errorf("%s Basic SMTP: %s, want %s", upn, v, c.basicSMTP)
+		}
+		if v := tn.AuthenticateBearer(IMAP, upn, tok); v != c.bearerIMAP {
+			t.Errorf("%s XOAUTH2 IMAP: %s, want %s", upn, v, c.bearerIMAP)
+		}
+	}
+}

@@ -37,8 +37,9 @@ const (
 //	noimap@contoso.com    ImapEnabled/PopEnabled false
 //	shared@contoso.com    a mailbox the demo app has no FullAccess on
 //
-// The tenant default policy "Block Basic Auth" blocks Basic everywhere; the
-// demo user and the scanner are assigned "Allow SMTP Basic".
+// The tenant default policy "Block Basic Auth" blocks Basic everywhere;
+// every user but shared@ is assigned "Allow SMTP Basic", so that each shows
+// its own cause on Basic SMTP (S12 locked, S13 disabled, S11 MFA/CA, S6).
 func Demo() *State {
 	s, err := demo()
 	if err != nil {
@@ -90,7 +91,7 @@ func demo() (*State, error) {
 		{"mfa", "MFA Required", func(u *User) { u.MFARegistered, u.MFARequired = true, true }},
 		{"blocked", "CA Blocked", func(u *User) { u.ConditionalAccessBlocked = true }},
 		{"noimap", "No IMAP POP", func(u *User) { u.CAS.ImapEnabled, u.CAS.PopEnabled = false, false }},
-		{"shared", "Shared Mailbox", func(u *User) {}},
+		{"shared", "Shared Mailbox", func(u *User) {}}, // org default policy: Basic SMTP blocked (S9)
 	}
 	for _, d := range users {
 		pw, err := randomSecret(18)
@@ -100,6 +101,11 @@ func demo() (*State, error) {
 		u := &User{
 			UPN: d.local + "@contoso.com", ObjectID: newGUID(), DisplayName: d.name, Password: pw,
 			CAS: CASMailbox{ImapEnabled: true, PopEnabled: true},
+		}
+		if d.local != "shared" {
+			// Every user but the shared mailbox may use Basic SMTP, so
+			// that its own problem (lockout, MFA, …) is what SMTP shows.
+			u.AuthenticationPolicy = DemoPolicy
 		}
 		d.mod(u)
 		s.Users = append(s.Users, u)
