@@ -1,0 +1,332 @@
+package web
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/exoprobe/exoprobe/scheduler"
+)
+
+// Source is what the HTTP surface reads. *scheduler.Scheduler satisfies it;
+// tests use a fake.
+type Source interface {
+	// Snapshot returns every check's state, sorted by id.
+	Snapshot() []scheduler.CheckState
+	// Events returns up to limit events, newest first.
+	Events(limit int) ([]scheduler.Event, error)
+	// History returns up to limit attempts of a check, newest first.
+	History(id scheduler.CheckID, limit int) ([]scheduler.HistoryEntry, error)
+}
+
+// StatsSource is optionally implemented by a Source (the scheduler does) to
+// publish the scheduler's self-metrics.
+type StatsSource interface {
+	Stats() scheduler.Stats
+}
+
+// ConfigStatus is the daemon's view of its configuration file, for the
+// reload self-metrics and the status page.
+type ConfigStatus struct {
+	// LastReloadOK is false when the latest load or reload failed (the
+	// previous configuration keeps running).
+	LastReloadOK bool
+	// LastReload is when the latest attempt was made; LastSuccess when a
+	// file was last loaded successfully.
+	LastReload, LastSuccess time.Time
+	// Error of the latest failed attempt ("" when it succeeded).
+	Error string
+}
+
+// Options configure NewHandler. Zero values mean the documented defaults.
+type Options struct {
+	Logger *slog.Logger
+	// ConfigStatus, when set, feeds exoprobe_config_* and the status page.
+	ConfigStatus func() ConfigStatus
+	// Reload, when set, is mounted as POST /-/reload: it reloads the
+	// configuration and answers 500 with the error when the new file is
+	// rejected (the old configuration keeps running).
+	Reload func(ctx context.Context) error
+	// Ready reports whether the daemon is ready to serve (nil: ready).
+	Ready func() error
+	// Refresh is the status page's auto-refresh period (default 10s;
+	// negative turns it off).
+	Refresh time.Duration
+	// PageEvents is how many recent events the status page lists (default 20).
+	PageEvents int
+	// SparseCauses exports exoprobe_check_cause only for the current cause
+	// instead of one-hot over the whole catalog: for fleets where
+	// checks × causes series would be too many.
+	SparseCauses bool
+	// Now is the clock for "since" on the status page (default time.Now).
+	Now func() time.Time
+	// Title of the status page (default "exoprobe").
+	Title string
+}
+
+func (o *Options) defaults() {
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Refresh == 0 {
+		o.Refresh = 10 * time.Second
+	}
+	if o.PageEvents <= 0 {
+		o.PageEvents = 20
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Title == "" {
+		o.Title = "exoprobe"
+	}
+}
+
+type handler struct {
+	src  Source
+	opt  Options
+	reg  *prometheus.Registry
+	page *pageRenderer
+}
+
+// NewHandler mounts the whole HTTP surface:
+//
+//	GET  /                               status page (?lang=ja|en, else Accept-Language)
+//	GET  /metrics                        Prometheus metrics (own registry)
+//	GET  /api/v1/status                  every check's state
+//	GET  /api/v1/checks/{id}             one check ({id} is target/protocol/mechanism, raw or escaped)
+//	GET  /api/v1/checks/{id}/history     its attempts, newest first (?limit=)
+//	GET  /api/v1/events                  events, newest first (?limit=)
+//	GET  /api/v1/readiness               what breaks when Basic auth is turned off
+//	GET  /healthz, /readyz
+//	POST /-/reload                       when Options.Reload is set
+func NewHandler(src Source, opt Options) http.Handler {
+	opt.defaults()
+	h := &handler{src: src, opt: opt, reg: prometheus.NewRegistry()}
+	h.reg.MustRegister(newCollector(src, opt),
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	h.page = newPageRenderer()
+
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(h.reg, promhttp.HandlerOpts{
+		Registry:      h.reg,
+		ErrorLog:      slog.NewLogLogger(opt.Logger.Handler(), slog.LevelError),
+		ErrorHandling: promhttp.ContinueOnError,
+	}))
+	mux.HandleFunc("GET /api/v1/status", h.status)
+	mux.HandleFunc("GET /api/v1/checks/", h.check)
+	mux.HandleFunc("GET /api/v1/events", h.events)
+	mux.HandleFunc("GET /api/v1/readiness", h.readiness)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("GET /readyz", h.readyz)
+	if opt.Reload != nil {
+		mux.HandleFunc("POST /-/reload", h.reload)
+	}
+	mux.HandleFunc("GET /{$}", h.statusPage)
+	return securityHeaders(mux)
+}
+
+// securityHeaders: the page has no scripts and loads nothing from
+// elsewhere, so a strict policy costs nothing.
+func securityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'")
+		w.Header().Set("Referrer-Policy", "no-referrer")
+		next.ServeHTTP(w, r)
+	})
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(v)
+}
+
+type apiError struct {
+	Error string `json:"error"`
+}
+
+func writeError(w http.ResponseWriter, code int, msg string) {
+	writeJSON(w, code, apiError{Error: msg})
+}
+
+// limitParam reads ?limit= within [1, max], def when absent.
+func limitParam(r *http.Request, def, maxN int) (int, error) {
+	s := r.URL.Query().Get("limit")
+	if s == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 {
+		return 0, errors.New("limit must be a positive integer")
+	}
+	return min(n, maxN), nil
+}
+
+// StatusResponse is GET /api/v1/status.
+type StatusResponse struct {
+	Time    time.Time                `json:"time"`
+	Summary map[scheduler.Status]int `json:"summary"`
+	Checks  []scheduler.CheckState   `json:"checks"`
+	Config  *ConfigJSON              `json:"config,omitempty"`
+}
+
+// ConfigJSON is ConfigStatus in the API.
+type ConfigJSON struct {
+	LastReloadOK bool      `json:"last_reload_ok"`
+	LastReload   time.Time `json:"last_reload,omitzero"`
+	LastSuccess  time.Time `json:"last_success,omitzero"`
+	Error        string    `json:"error,omitempty"`
+}
+
+func (h *handler) status(w http.ResponseWriter, r *http.Request) {
+	checks := h.src.Snapshot()
+	resp := StatusResponse{Time: h.opt.Now().UTC(), Summary: map[scheduler.Status]int{}, Checks: make([]scheduler.CheckState, 0, len(checks))}
+	for _, st := range checks {
+		resp.Summary[st.Status]++
+		resp.Checks = append(resp.Checks, sanitizeState(st))
+	}
+	if h.opt.ConfigStatus != nil {
+		cs := h.opt.ConfigStatus()
+		resp.Config = &ConfigJSON{LastReloadOK: cs.LastReloadOK, LastReload: cs.LastReload, LastSuccess: cs.LastSuccess, Error: cs.Error}
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+// parseCheckPath splits "/api/v1/checks/<id>[/history]" where <id> is
+// target/protocol/mechanism. The id may come raw (its slashes as path
+// separators) or escaped as one segment (%2F); target names may hold
+// slashes themselves, so the split is on the last two slashes.
+func parseCheckPath(r *http.Request) (id scheduler.CheckID, history bool, ok bool) {
+	p := strings.TrimPrefix(r.URL.EscapedPath(), "/api/v1/checks/")
+	if strings.HasSuffix(p, "/history") {
+		p, history = strings.TrimSuffix(p, "/history"), true
+	}
+	if p == "" {
+		return "", false, false
+	}
+	s, err := url.PathUnescape(p)
+	if err != nil {
+		return "", false, false
+	}
+	id = scheduler.CheckID(s)
+	if _, _, _, ok := id.Split(); !ok {
+		return "", false, false
+	}
+	return id, history, true
+}
+
+func (h *handler) findCheck(id scheduler.CheckID) (scheduler.CheckState, bool) {
+	for _, st := range h.src.Snapshot() {
+		if st.ID == id {
+			return st, true
+		}
+	}
+	return scheduler.CheckState{}, false
+}
+
+// HistoryResponse is GET /api/v1/checks/{id}/history.
+type HistoryResponse struct {
+	ID      scheduler.CheckID        `json:"id"`
+	History []scheduler.HistoryEntry `json:"history"`
+}
+
+func (h *handler) check(w http.ResponseWriter, r *http.Request) {
+	id, history, ok := parseCheckPath(r)
+	if !ok {
+		writeError(w, http.StatusNotFound, "expected /api/v1/checks/<target>/<protocol>/<mechanism>[/history]")
+		return
+	}
+	st, found := h.findCheck(id)
+	if !found {
+		writeError(w, http.StatusNotFound, "no such check: "+string(id))
+		return
+	}
+	if !history {
+		writeJSON(w, http.StatusOK, sanitizeState(st))
+		return
+	}
+	limit, err := limitParam(r, 100, 10000)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	hs, err := h.src.History(id, limit)
+	if err != nil {
+		h.opt.Logger.Error("web: history", "check", id, "err", err)
+		writeError(w, http.StatusInternalServerError, "history unavailable")
+		return
+	}
+	if hs == nil {
+		hs = []scheduler.HistoryEntry{}
+	}
+	writeJSON(w, http.StatusOK, HistoryResponse{ID: id, History: hs})
+}
+
+// EventsResponse is GET /api/v1/events.
+type EventsResponse struct {
+	Events []scheduler.Event `json:"events"`
+}
+
+func (h *handler) events(w http.ResponseWriter, r *http.Request) {
+	limit, err := limitParam(r, 100, 1000)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	evs, err := h.src.Events(limit)
+	if err != nil {
+		h.opt.Logger.Error("web: events", "err", err)
+		writeError(w, http.StatusInternalServerError, "events unavailable")
+		return
+	}
+	out := make([]scheduler.Event, 0, len(evs))
+	for _, ev := range evs {
+		out = append(out, sanitizeEvent(ev))
+	}
+	writeJSON(w, http.StatusOK, EventsResponse{Events: out})
+}
+
+func (h *handler) readiness(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, ComputeReadiness(h.src.Snapshot(), h.opt.Now()))
+}
+
+func (h *handler) readyz(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	if h.opt.Ready != nil {
+		if err := h.opt.Ready(); err != nil {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			w.Write([]byte("not ready: " + err.Error() + "\n"))
+			return
+		}
+	}
+	w.Write([]byte("ready\n"))
+}
+
+func (h *handler) reload(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	if err := h.opt.Reload(r.Context()); err != nil {
+		w.WriteHeader(http.StatusInternalServerError)
+		w.Write([]byte("reload failed, the previous configuration keeps running: " + err.Error() + "\n"))
+		return
+	}
+	w.Write([]byte("reloaded\n"))
+}

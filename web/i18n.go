@@ -1,0 +1,168 @@
+package web
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+)
+
+// Languages the status page speaks. Cause titles and remedies come from
+// package diagnose's catalog in the same two languages.
+const (
+	langEN = "en"
+	langJA = "ja"
+)
+
+// pickLang: ?lang= wins, then the Accept-Language entry with the highest
+// q among those we speak, then English.
+func pickLang(r *http.Request) string {
+	if l := strings.ToLower(r.URL.Query().Get("lang")); l != "" {
+		if strings.HasPrefix(l, "ja") {
+			return langJA
+		}
+		return langEN
+	}
+	best, bestQ := langEN, -1.0
+	for _, part := range strings.Split(r.Header.Get("Accept-Language"), ",") {
+		tag, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+		tag = strings.ToLower(strings.TrimSpace(tag))
+		q := 1.0
+		if v, ok := strings.CutPrefix(strings.TrimSpace(params), "q="); ok {
+			if f, err := strconv.ParseFloat(v, 64); err == nil {
+				q = f
+			}
+		}
+		var l string
+		switch {
+		case tag == "ja" || strings.HasPrefix(tag, "ja-"):
+			l = langJA
+		case tag == "en" || strings.HasPrefix(tag, "en-"):
+			l = langEN
+		default:
+			continue
+		}
+		if q > bestQ {
+			best, bestQ = l, q
+		}
+	}
+	return best
+}
+
+// messages are the page's own words; keys missing in Japanese fall back to
+// English.
+var messages = map[string]map[string]string{
+	langEN: {
+		"heading":                  "Mail login monitoring",
+		"summary":                  "Checks",
+		"targets":                  "Targets and checks",
+		"protocol":                 "Protocol",
+		"mechanism":                "Mechanism",
+		"expect":                   "Expect",
+		"state":                    "State",
+		"cause":                    "Cause",
+		"since":                    "Since",
+		"words":                    "The server's words",
+		"remedy":                   "Remedy",
+		"inspect":                  "Inspect",
+		"fix":                      "Fix",
+		"steps":                    "Steps",
+		"caveats":                  "Caveats",
+		"evidence":                 "Evidence",
+		"transcript":               "Last transcript (redacted)",
+		"confirming":               "confirming",
+		"events":                   "Recent events",
+		"no_events":                "No events yet.",
+		"time":                     "Time",
+		"event":                    "Event",
+		"check":                    "Check",
+		"readiness":                "Basic authentication retirement readiness",
+		"readiness_intro":          "Targets that log in with Basic auth, and whether a working OAuth (XOAUTH2) check covers the same protocol. The rows marked “breaks” stop working when Microsoft turns Basic off.",
+		"readiness_ready":          "Nothing breaks: every Basic dependency has a working XOAUTH2 check.",
+		"readiness_none":           "No check depends on Basic authentication.",
+		"breaks":                   "breaks",
+		"safe":                     "ready",
+		"basic":                    "Basic",
+		"xoauth2":                  "XOAUTH2",
+		"none":                     "none",
+		"config_error":             "The last configuration reload failed; the previous configuration keeps running:",
+		"updated":                  "Updated",
+		"language":                 "日本語",
+		"status.pending":           "pending",
+		"status.ok":                "ok",
+		"status.failing":           "failing",
+		"status.unexpectedly_ok":   "unexpectedly ok",
+		"kind.regressed":           "regressed",
+		"kind.cause_changed":       "cause changed",
+		"kind.recovered":           "recovered",
+		"kind.unexpectedly_ok":     "unexpectedly ok",
+		"verdict.ready":            "a working XOAUTH2 check covers it",
+		"verdict.no_xoauth2_check": "no XOAUTH2 check for this protocol",
+		"verdict.xoauth2_failing":  "the XOAUTH2 check fails",
+		"verdict.xoauth2_pending":  "the XOAUTH2 check has no result yet",
+		"posture.summary":          "Basic authentication works on a check that must stay off: passwords for this account can be used (and sprayed) without MFA. Turn Basic back off for this protocol.",
+		"posture.ok":               "Basic stays off, as expected.",
+		"ago":                      "ago",
+	},
+	langJA: {
+		"heading":                  "メールログイン監視",
+		"summary":                  "チェック",
+		"targets":                  "監視対象とチェック",
+		"protocol":                 "プロトコル",
+		"mechanism":                "認証方式",
+		"expect":                   "期待",
+		"state":                    "状態",
+		"cause":                    "原因",
+		"since":                    "開始",
+		"words":                    "サーバーの応答",
+		"remedy":                   "対処",
+		"inspect":                  "確認",
+		"fix":                      "修正",
+		"steps":                    "手順",
+		"caveats":                  "注意",
+		"evidence":                 "根拠",
+		"transcript":               "直近のやり取り (秘匿化済み)",
+		"confirming":               "確認中",
+		"events":                   "最近のイベント",
+		"no_events":                "イベントはまだありません。",
+		"time":                     "時刻",
+		"event":                    "イベント",
+		"check":                    "チェック",
+		"readiness":                "基本認証廃止への準備状況",
+		"readiness_intro":          "基本認証でログインしている監視対象と、同じプロトコルで動作する OAuth (XOAUTH2) チェックがあるかどうかです。「停止」の行は Microsoft が基本認証を無効にすると動かなくなります。",
+		"readiness_ready":          "停止するものはありません。基本認証に依存するすべてのチェックに、動作する XOAUTH2 チェックがあります。",
+		"readiness_none":           "基本認証に依存するチェックはありません。",
+		"breaks":                   "停止",
+		"safe":                     "準備完了",
+		"basic":                    "基本認証",
+		"xoauth2":                  "XOAUTH2",
+		"none":                     "なし",
+		"config_error":             "直近の設定の再読み込みに失敗しました。以前の設定で動作を続けています:",
+		"updated":                  "更新",
+		"language":                 "English",
+		"status.pending":           "未確定",
+		"status.ok":                "正常",
+		"status.failing":           "失敗",
+		"status.unexpectedly_ok":   "想定外に成功",
+		"kind.regressed":           "退行",
+		"kind.cause_changed":       "原因が変化",
+		"kind.recovered":           "回復",
+		"kind.unexpectedly_ok":     "想定外に成功",
+		"verdict.ready":            "動作する XOAUTH2 チェックがあります",
+		"verdict.no_xoauth2_check": "このプロトコルの XOAUTH2 チェックがありません",
+		"verdict.xoauth2_failing":  "XOAUTH2 チェックが失敗しています",
+		"verdict.xoauth2_pending":  "XOAUTH2 チェックの結果がまだありません",
+		"posture.summary":          "無効であるべき基本認証でログインできています。このアカウントのパスワードが MFA なしで使える (パスワード スプレーの対象になる) 状態です。このプロトコルの基本認証を再び無効にしてください。",
+		"posture.ok":               "想定どおり基本認証は無効です。",
+		"ago":                      "前",
+	},
+}
+
+func msg(lang, key string) string {
+	if s, ok := messages[lang][key]; ok {
+		return s
+	}
+	if s, ok := messages[langEN][key]; ok {
+		return s
+	}
+	return key
+}

@@ -1,0 +1,84 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	toolkit "github.com/prometheus/exporter-toolkit/web"
+)
+
+// ShutdownTimeout bounds how long Serve waits for requests in progress
+// when its context ends.
+const ShutdownTimeout = 5 * time.Second
+
+// Serve serves h on ln until ctx is done, then shuts down gracefully and
+// returns nil. webConfigFile is a Prometheus exporter-toolkit web config
+// (TLS, basic_auth_users with bcrypt hashes, headers, rate limit); "" means
+// plain HTTP without auth. It returns early with an error when the web
+// config is invalid or the server fails.
+func Serve(ctx context.Context, ln net.Listener, h http.Handler, webConfigFile string, logger *slog.Logger) error {
+	if logger == nil {
+		logger = slog.Default()
+	}
+	if webConfigFile != "" {
+		if err := toolkit.Validate(webConfigFile); err != nil {
+			ln.Close()
+			return fmt.Errorf("web: config %s: %w", webConfigFile, err)
+		}
+	}
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return ctx },
+	}
+	systemd := false
+	addrs := []string{ln.Addr().String()}
+	flags := &toolkit.FlagConfig{WebListenAddresses: &addrs, WebSystemdSocket: &systemd, WebConfigFile: &webConfigFile}
+	errc := make(chan error, 1)
+	go func() { errc <- toolkit.Serve(ln, srv, flags, logger) }()
+	select {
+	case err := <-errc:
+		if errors.Is(err, http.ErrServerClosed) {
+			return nil
+		}
+		return fmt.Errorf("web: serve: %w", err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
+	defer cancel()
+	err := srv.Shutdown(sctx)
+	if err != nil {
+		srv.Close()
+	}
+	if serr := <-errc; serr != nil && !errors.Is(serr, http.ErrServerClosed) {
+		return fmt.Errorf("web: serve: %w", serr)
+	}
+	return err
+}
+
+// ListenAndServe listens on addr (host:port) and calls Serve.
+func ListenAndServe(ctx context.Context, addr string, h http.Handler, webConfigFile string, logger *slog.Logger) error {
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", addr)
+	if err != nil {
+		return fmt.Errorf("web: listen: %w", err)
+	}
+	return Serve(ctx, ln, h, webConfigFile, logger)
+}
+
+// ValidateConfig checks a web config file (for --check-config).
+func ValidateConfig(webConfigFile string) error {
+	if webConfigFile == "" {
+		return nil
+	}
+	if err := toolkit.Validate(webConfigFile); err != nil {
+		return fmt.Errorf("web: config %s: %w", webConfigFile, err)
+	}
+	return nil
+}
