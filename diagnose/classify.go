@@ -274,6 +274,23 @@ func refine(all []probe.Attempt, direct []verdict, i int) verdict {
 		return refineOAuth(all, i, v, true)
 	case exoNotConnected:
 		return refineNotConnected(a, v)
+	case exoCriteria:
+		// The words come from Microsoft's documentation of CA/MFA, not
+		// from a capture naming the policy: inferred, unless a password
+		// token request for the same user says which.
+		for j := range all {
+			d := direct[j]
+			if j == i || all[j].Token == nil || all[j].Token.Flow != "password" || d.conf != Definitive {
+				continue
+			}
+			switch d.cause {
+			case CauseMFARequired, CauseConditionalAccess, CauseSecurityDefaults:
+				v.cause = d.cause
+				v.ev.add(fmt.Sprintf("a password token request for the same user says %s", d.cause),
+					fmt.Sprintf("同じユーザーのパスワードによるトークン要求は %s と判定されています", d.cause))
+				return v
+			}
+		}
 	case foreignAuth:
 		switch a.Mechanism {
 		case probe.XOAUTH2:

@@ -133,6 +133,10 @@ func TestCrossAttempt(t *testing.T) {
 		{"I6 own delegated token", []probe.Attempt{xo(probe.IMAP, i6, delegated)}, []Cause{CauseProtocolDisabled}, Inferred},
 		{"I6 token for another user", []probe.Attempt{xo(probe.IMAP, i6, &probe.TokenInfo{UPN: "bob@contoso.com", Scopes: []string{"IMAP.AccessAsUser.All"}, Problems: []string{probe.ProblemUserMismatch + ": issued to bob"}})},
 			[]Cause{CauseOAuthNotAuthorized}, Inferred},
+		{"S11 with ROPC saying MFA", []probe.Attempt{basic(probe.SMTP, "535 5.7.139 Authentication unsuccessful, the request did not meet the criteria to be authenticated successfully. Contact your administrator."), {Protocol: probe.IMAP, Mechanism: probe.XOAUTH2, Stage: probe.StageToken, ErrorKind: probe.ErrToken, Token: &probe.TokenInfo{Flow: "password", Error: "invalid_grant", ErrorCodes: []int{50076}}}},
+			[]Cause{CauseMFARequired, CauseMFARequired}, Inferred},
+		{"S11 alone", []probe.Attempt{basic(probe.SMTP, "535 5.7.139 Authentication unsuccessful, the request did not meet the criteria to be authenticated successfully. Contact your administrator.")},
+			[]Cause{CauseConditionalAccess}, Inferred},
 		{"order and OK kept", []probe.Attempt{ok(probe.SMTP, probe.Basic), basic(probe.IMAP, "a1 NO Basic authentication is disabled."), ok(probe.IMAP, probe.XOAUTH2)},
 			[]Cause{CauseOK, CauseBasicAuthDisabled, CauseOK}, Definitive},
 	}

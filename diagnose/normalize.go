@@ -71,7 +71,8 @@ var (
 )
 
 // Unwrap removes the wrapper a client library puts around a server reply,
-// then the server's own noise (StripNoise): nodemailer's "Invalid login: ",
+// then the server's own noise (StripNoise, line by line: lines stay apart,
+// since a client that falls back logs one reply per line): nodemailer's "Invalid login: ",
 // .NET System.Net.Mail's "The SMTP server requires a secure connection or the
 // client was not authenticated. The server response was: 5.7.57 ... Error:
 // 535 ...", Python's "(535, b'...')" and "b'...'", MailKit's "535: ",

@@ -23,6 +23,9 @@ const (
 	// foreignAuth: another server's plain authentication failure (Dovecot
 	// and the like).
 	foreignAuth
+	// exoCriteria: "did not meet the criteria" (S11), Conditional Access or
+	// MFA; a password token request can tell which.
+	exoCriteria
 )
 
 // rule is one recognisable server text.
@@ -82,7 +85,7 @@ var rules = []rule{
 	{rows: "S10", match: has("the user credentials were incorrect"), cause: CauseBadCredentials, conf: Definitive,
 		en: "Exchange says the user name or password is wrong",
 		ja: "Exchange はユーザー名またはパスワードが正しくないと応答しています"},
-	{rows: "S11", match: has("did not meet the criteria to be authenticated"), cause: CauseConditionalAccess, conf: Inferred,
+	{rows: "S11", match: has("did not meet the criteria to be authenticated"), cause: CauseConditionalAccess, conf: Inferred, gen: exoCriteria,
 		en: "Exchange says the sign-in did not meet the criteria to be authenticated: Microsoft documents this as a Conditional Access / multifactor authentication requirement the password login cannot satisfy; some third-party guides blame the mailbox SMTP AUTH switch instead, so check that too",
 		ja: "Exchange は「認証の条件を満たしていない」と応答しています。Microsoft はこれを条件付きアクセス / 多要素認証の要求 (パスワードだけのログインでは満たせない) と説明していますが、メールボックスの SMTP AUTH 設定が原因とする情報もあるため、そちらも確認してください"},
 	{rows: "S12", match: has("account locked"), cause: CauseAccountLocked, conf: Definitive,
