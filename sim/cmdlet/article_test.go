@@ -137,3 +137,47 @@ func TestArticleOnDemoTenant(t *testing.T) {
 		}
 	}
 }
+
+// remedyLines are the inspect and fix lines exoprobe's remedies print
+// (diagnose/remedy.go), placeholders filled; each must run on the demo
+// tenant. The emulator does not import diagnose: it is an independent
+// witness, so the list is repeated here.
+var remedyLines = []string{
+	"Get-User -Identity <user> | Select AuthenticationPolicy",
+	"Get-OrganizationConfig | Select DefaultAuthenticationPolicy",
+	"Get-AuthenticationPolicy -Identity <policy> | Select Name,AllowBasicAuthImap,AllowBasicAuthPop,AllowBasicAuthSmtp",
+	"Set-AuthenticationPolicy -Identity <policy> -AllowBasicAuthPop -AllowBasicAuthImap -AllowBasicAuthSmtp",
+	"Set-User -Identity <user> -STSRefreshTokensValidFrom $([System.DateTime]::UtcNow)",
+	"Get-TransportConfig | Select SmtpClientAuthenticationDisabled",
+	"Get-EXOCasMailbox <mailbox> -Properties SmtpClientAuthenticationDisabled | Select SmtpClientAuthenticationDisabled",
+	"Set-TransportConfig -SmtpClientAuthenticationDisabled $False",
+	"Set-CasMailbox <mailbox> -SmtpClientAuthenticationDisabled $False",
+	"Get-MgPolicyIdentitySecurityDefaultEnforcementPolicy | Select IsEnabled",
+	"Update-MgPolicyIdentitySecurityDefaultEnforcementPolicy -IsEnabled:$false",
+	"Get-MgIdentityConditionalAccessPolicy | Select DisplayName,State",
+	"Get-User -Identity <user> | Select UserPrincipalName,AccountDisabled",
+	"Get-EXOCasMailbox <mailbox> -Properties ImapEnabled,PopEnabled | Select ImapEnabled,PopEnabled",
+	"Set-CasMailbox <mailbox> -ImapEnabled $true",
+	"Set-CasMailbox <mailbox> -PopEnabled $true",
+	"Get-ServicePrincipal | Select AppId,ObjectId,DisplayName",
+	"Get-MailboxPermission -Identity <mailbox> | Select User,AccessRights",
+	"Remove-ServicePrincipal -Identity <AppId> -Confirm:$false",
+	"New-ServicePrincipal -AppId <AppId> -ObjectId <ObjectId>",
+	"Add-MailboxPermission -Identity <mailbox> -User <ServicePrincipalId> -AccessRights FullAccess",
+	"Get-EXOCasMailbox <mailbox> -Properties SmtpClientAuthenticationDisabled,ImapEnabled,PopEnabled | Select SmtpClientAuthenticationDisabled,ImapEnabled,PopEnabled",
+}
+
+func TestRemedyLinesRunOnDemoTenant(t *testing.T) {
+	in := New(tenant.New(tenant.Demo()))
+	r := strings.NewReplacer("<user>", "scanner@contoso.com", "<mailbox>", "shared@contoso.com", "<policy>", `"Block Basic Auth"`,
+		"<AppId>", tenant.DemoAppID, "<ObjectId>", tenant.DemoAppObjectID, "<ServicePrincipalId>", tenant.DemoAppObjectID)
+	for _, l := range remedyLines {
+		if _, err := in.Exec(context.Background(), r.Replace(l)); err != nil {
+			t.Errorf("%s: %v", l, err)
+		}
+	}
+	out := mustExec(t, in, "Get-MailboxPermission shared | Select User,AccessRights")
+	if !strings.Contains(out, "exoprobe demo") && !strings.Contains(out, tenant.DemoAppObjectID) {
+		t.Errorf("FullAccess grant missing:\n%s", out)
+	}
+}

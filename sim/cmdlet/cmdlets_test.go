@@ -411,6 +411,12 @@ func TestSimKnobs(t *testing.T) {
 			}
 		}},
 		{name: "refresh token knob needs -Expired", line: "Set-SimRefreshToken alice", err: "-Expired"},
+		{name: "conditional access off", line: "Get-MgIdentityConditionalAccessPolicy | Select -ExpandProperty State", exact: "disabled\n"},
+		{name: "conditional access reflects the knob", setup: []string{"Set-SimUser bob -ConditionalAccessBlocked"},
+			line: "Get-MgIdentityConditionalAccessPolicy | fl State,IncludeUsers", exact: "\nState        : enabled\nIncludeUsers : {bob@contoso.com}\n\n"},
+		{name: "conditional access unknown id", line: "Get-MgIdentityConditionalAccessPolicy nope", err: "not found"},
+		{name: "account disabled shows on Get-User", setup: []string{"Set-SimUser alice -Disabled"},
+			line: "Get-User alice | Select UserPrincipalName,AccountDisabled", out: []string{"alice@contoso.com            True"}},
 		{name: "state summary", line: "Get-SimState", out: []string{"Era                              : 2026", "alice@contoso.com", "Scanner App", "1 of 1 valid", "not registered"}},
 	})
 }

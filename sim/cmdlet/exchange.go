@@ -153,6 +153,8 @@ func exchangeCmdlets() []*spec {
 			named("InheritanceType", kString).oneOf(inheritanceTypes...),
 		), run: (*Interpreter).removeMailboxPermission},
 		{name: "Get-MgPolicyIdentitySecurityDefaultEnforcementPolicy", run: (*Interpreter).getSecurityDefaults},
+		{name: "Get-MgIdentityConditionalAccessPolicy", params: []param{named("ConditionalAccessPolicyId", kString).at(0)},
+			run: (*Interpreter).getConditionalAccess},
 		{name: "Update-MgPolicyIdentitySecurityDefaultEnforcementPolicy", params: confirm(
 			named("IsEnabled", kSwitchOrBool),
 		), run: (*Interpreter).updateSecurityDefaults},
@@ -441,6 +443,7 @@ func userObject(u *tenant.User) *object {
 		{"DisplayName", u.DisplayName},
 		{"UserPrincipalName", u.UPN},
 		{"RecipientType", "UserMailbox"},
+		{"AccountDisabled", u.Disabled},
 		{"ExternalDirectoryObjectId", u.ObjectID},
 		{"AuthenticationPolicy", u.AuthenticationPolicy},
 		{"STSRefreshTokensValidFrom", u.STSRefreshTokensValidFrom},
@@ -760,4 +763,33 @@ func (in *Interpreter) updateSecurityDefaults(a args) ([]any, error) {
 		}
 		return nil
 	})
+}
+
+// caPolicyID names the one Conditional Access policy the emulator models:
+// the per-user ConditionalAccessBlocked flag (Set-SimUser) stands for a
+// policy blocking those users' non-interactive sign-ins.
+const caPolicyID = "5f0c3c2e-0000-4000-8000-00000000ca01"
+
+func (in *Interpreter) getConditionalAccess(a args) ([]any, error) {
+	if a.has("ConditionalAccessPolicyId") && !strings.EqualFold(a.str("ConditionalAccessPolicyId"), caPolicyID) {
+		return nil, fmt.Errorf("Get-MgIdentityConditionalAccessPolicy_Get: Policy with Id '%s' not found. Status: 404 (NotFound)", a.str("ConditionalAccessPolicyId"))
+	}
+	var users []string
+	in.t.View(func(s *tenant.State) {
+		for _, u := range s.Users {
+			if u.ConditionalAccessBlocked {
+				users = append(users, u.UPN)
+			}
+		}
+	})
+	state := "disabled"
+	if len(users) > 0 {
+		state = "enabled"
+	}
+	return []any{&object{props: []prop{
+		{"Id", caPolicyID},
+		{"DisplayName", "Block legacy and non-interactive sign-in (emulated)"},
+		{"State", state},
+		{"IncludeUsers", users},
+	}, table: []string{"Id", "DisplayName", "State"}}}, nil
 }
