@@ -36,6 +36,11 @@ func (s *State) SetPolicy(name string, allow AllowBasic, now time.Time) {
 	if p == nil {
 		p = &AuthenticationPolicy{Name: name}
 		s.Policies = append(s.Policies, p)
+	} else if len(p.History) == 0 {
+		// A policy from an older state file has no history: record the
+		// value in force before this change, so the change still waits out
+		// the propagation delay.
+		p.History = append(p.History, PolicyVersion{AllowBasic: p.AllowBasic})
 	}
 	p.AllowBasic = allow
 	p.History = append(p.History, PolicyVersion{AllowBasic: allow, ChangedAt: now})

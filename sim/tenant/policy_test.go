@@ -120,3 +120,26 @@ func TestEffectivePolicy(t *testing.T) {
 		t.Fatalf("SetPolicy: %+v", p)
 	}
 }
+
+// A policy loaded from a state file without history must still wait out the
+// propagation delay on its first change.
+func TestSetPolicyWithoutHistoryPropagates(t *testing.T) {
+	s := Demo()
+	p := s.FindPolicy(DemoPolicy)
+	if p == nil {
+		t.Fatalf("demo policy %q missing", DemoPolicy)
+	}
+	before := p.AllowBasic
+	p.History = nil
+	t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	u := s.FindUser(DemoUser)
+	s.SetPolicy(DemoPolicy, AllowBasic{}, t0)
+	got, _ := s.EffectivePolicy(u, t0.Add(time.Second))
+	if got != before {
+		t.Fatalf("change applied before propagation: got %+v, want old value %+v", got, before)
+	}
+	got, _ = s.EffectivePolicy(u, t0.Add(time.Duration(s.PropagationDelay)+time.Second))
+	if got != (AllowBasic{}) {
+		t.Fatalf("change not applied after propagation: got %+v", got)
+	}
+}
