@@ -21,8 +21,9 @@ type Vars struct {
 	// New-ServicePrincipal registers it under.
 	ServicePrincipalID string
 	Tenant             string // <tenant>
-	// Protocol ("imap", "pop", "smtp") tailors lines and caveats to the
-	// protocol; empty gives the lines for every protocol.
+	// Protocol ("imap", "pop", "smtp", or several joined with commas)
+	// tailors lines and caveats to the protocols; empty gives the lines for
+	// every protocol.
 	Protocol string
 }
 
@@ -120,13 +121,11 @@ var catalog = map[Cause]entry{
 		},
 		links: []string{linkDisableBasic, linkSetAuthPolicy, linkDeprecationBasic, linkOAuthIMAPPOPSMTP, linkSMTPBasicTimeline},
 		tailor: func(r *Remedy, l int, p string) {
-			switch p {
-			case "imap", "pop":
+			if p == "" || strings.Contains(p, "imap") || strings.Contains(p, "pop") {
 				r.Caveats = append(r.Caveats, caveatImapPopRetired[l])
-			case "smtp":
+			}
+			if p == "" || strings.Contains(p, "smtp") {
 				r.Caveats = append(r.Caveats, caveatSMTPBasicTimeline[l])
-			default:
-				r.Caveats = append(r.Caveats, caveatImapPopRetired[l], caveatSMTPBasicTimeline[l])
 			}
 			if l == en {
 				r.Caveats = append(r.Caveats, "Consumer Outlook.com/Hotmail accounts lost Basic authentication on 2024-09-16; no setting brings it back.")
@@ -339,12 +338,14 @@ var catalog = map[Cause]entry{
 		},
 		links: []string{linkPOPIMAPEnable, linkSetCasMailbox},
 		tailor: func(r *Remedy, l int, p string) {
-			switch p {
-			case "imap":
-				r.Fix = []string{"Set-CasMailbox <mailbox> -ImapEnabled $true"}
-			case "pop":
-				r.Fix = []string{"Set-CasMailbox <mailbox> -PopEnabled $true"}
-			default:
+			r.Fix = nil
+			if p == "" || strings.Contains(p, "imap") {
+				r.Fix = append(r.Fix, "Set-CasMailbox <mailbox> -ImapEnabled $true")
+			}
+			if p == "" || strings.Contains(p, "pop") {
+				r.Fix = append(r.Fix, "Set-CasMailbox <mailbox> -PopEnabled $true")
+			}
+			if len(r.Fix) == 0 { // smtp: the fix is not a protocol switch
 				r.Fix = []string{"Set-CasMailbox <mailbox> -ImapEnabled $true", "Set-CasMailbox <mailbox> -PopEnabled $true"}
 			}
 		},

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -260,17 +261,15 @@ func WriteText(w io.Writer, r Result, lang string) error {
 		fmt.Fprintln(ew, L.noFindings)
 	}
 	for _, g := range groups {
-		var checks []string
-		proto := ""
-		for n, i := range g.idx {
+		var checks, protos []string
+		for _, i := range g.idx {
 			a := r.Attempts[i]
 			checks = append(checks, checkName(a))
-			if n == 0 {
-				proto = string(a.Protocol)
-			} else if proto != string(a.Protocol) {
-				proto = ""
+			if !slices.Contains(protos, string(a.Protocol)) {
+				protos = append(protos, string(a.Protocol))
 			}
 		}
+		proto := strings.Join(protos, ",")
 		fmt.Fprintf(ew, "== %s: %s (%s)\n", g.cause, diagnose.Title(g.cause, lang), strings.Join(checks, ", "))
 		fmt.Fprintf(ew, "%s:\n", L.evidence)
 		for _, i := range g.idx {

@@ -163,6 +163,10 @@ func TestTextEnglish(t *testing.T) {
 	if strings.Contains(out, "TY1PR01CA0183") {
 		t.Errorf("table shows the host bracket")
 	}
+	block := out[strings.Index(out, "== basic_auth_disabled"):strings.Index(out, "== smtp_auth_disabled_tenant")]
+	if !strings.Contains(block, "permanently retired") || strings.Contains(block, "December 2026") {
+		t.Errorf("the imap+pop block should carry the IMAP/POP caveat only:\n%s", block)
+	}
 	if strings.Count(out, "Set-AuthenticationPolicy -Identity") != 1 {
 		t.Errorf("the remedy of a cause shared by two checks should print once")
 	}
