@@ -1,0 +1,441 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/exoprobe/exoprobe/config"
+	"github.com/exoprobe/exoprobe/diagnose"
+	"github.com/exoprobe/exoprobe/probe"
+	"github.com/exoprobe/exoprobe/probe/token"
+	"github.com/exoprobe/exoprobe/scheduler"
+	"github.com/exoprobe/exoprobe/store"
+)
+
+func init() {
+	register("run", "run the monitoring daemon (scheduler, state, HTTP)", runCmd)
+}
+
+// httpMounts is the seam for the HTTP surface built elsewhere (package web:
+// /metrics, /api/v1/..., the status page): a file of this command adds
+// itself from its init with mountHTTP, and gets the daemon's Runtime.
+var httpMounts []func(mux *http.ServeMux, rt *Runtime)
+
+func mountHTTP(f func(mux *http.ServeMux, rt *Runtime)) { httpMounts = append(httpMounts, f) }
+
+// Runtime is the running daemon as the HTTP surface and the alerts see it.
+type Runtime struct {
+	Scheduler *scheduler.Scheduler
+	// Store is nil without --data-dir (state then lives in memory).
+	Store *store.DB
+	Log   *slog.Logger
+
+	cfgPath string
+	mu      sync.Mutex
+	cfg     *config.Config
+	// Reload figures, for metrics.
+	ReloadsOK, ReloadsFailed atomic.Int64
+	lastReloadErr            error
+	lastReload               time.Time
+}
+
+// Config returns the configuration in force.
+func (rt *Runtime) Config() *config.Config {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	return rt.cfg
+}
+
+// LastReload returns when the last reload attempt ran and its error.
+func (rt *Runtime) LastReload() (time.Time, error) {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	return rt.lastReload, rt.lastReloadErr
+}
+
+// Reload reads the file again; a bad file keeps the old configuration
+// running and returns the error.
+func (rt *Runtime) Reload() error {
+	err := rt.reload()
+	rt.mu.Lock()
+	rt.lastReload, rt.lastReloadErr = time.Now(), err
+	rt.mu.Unlock()
+	if err != nil {
+		rt.ReloadsFailed.Add(1)
+		rt.Log.Error("config reload failed; the previous configuration stays in force", "config", rt.cfgPath, "err", err)
+		return err
+	}
+	rt.ReloadsOK.Add(1)
+	rt.Log.Info("config reloaded", "config", rt.cfgPath, "checks", len(rt.Scheduler.Snapshot()))
+	return nil
+}
+
+func (rt *Runtime) reload() error {
+	cfg, err := config.Load(rt.cfgPath)
+	if err != nil {
+		return err
+	}
+	specs, err := buildSpecs(cfg, rt.Log)
+	if err != nil {
+		return err
+	}
+	if err := rt.Scheduler.SetChecks(specs); err != nil {
+		return err
+	}
+	rt.mu.Lock()
+	rt.cfg = cfg
+	rt.mu.Unlock()
+	return nil
+}
+
+// runOptions are the daemon's flags; demo builds them too.
+type runOptions struct {
+	ConfigPath string
+	DataDir    string
+	Listen     string
+	Logger     *slog.Logger
+	// Prober replaces probe.Run (tests).
+	Prober scheduler.Prober
+	// Ready, if set, receives the listener's address once serving.
+	Ready func(addr string, rt *Runtime)
+}
+
+func runCmd(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfgPath := fs.String("config", "exoprobe.yaml", "configuration file")
+	check := fs.Bool("check-config", false, "validate the configuration and exit (0 valid, 2 invalid)")
+	dataDir := fs.String("data-dir", "", "directory for persistent state (empty: keep state in memory only)")
+	listen := fs.String("listen", "127.0.0.1:9465", "HTTP listen address (/healthz, /-/reload, metrics and status page)")
+	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		return exitUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "run: unexpected arguments %q\n", fs.Args())
+		return exitUsage
+	}
+	if *check {
+		cfg, err := config.Load(*cfgPath)
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			return exitUsage
+		}
+		n := 0
+		for _, t := range cfg.Targets {
+			n += len(t.Checks)
+		}
+		fmt.Fprintf(stdout, "%s: valid: %d targets, %d checks\n", *cfgPath, len(cfg.Targets), n)
+		return exitOK
+	}
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(*logLevel)); err != nil {
+		fmt.Fprintf(stderr, "run: --log-level: %v\n", err)
+		return exitUsage
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lvl}))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err := runDaemon(ctx, runOptions{ConfigPath: *cfgPath, DataDir: *dataDir, Listen: *listen, Logger: log})
+	var ce *configError
+	if errors.As(err, &ce) {
+		fmt.Fprintln(stderr, err)
+		return exitUsage
+	}
+	if err != nil {
+		log.Error("exoprobe run", "err", err)
+		return exitFail
+	}
+	return exitOK
+}
+
+type configError struct{ err error }
+
+func (e *configError) Error() string { return e.err.Error() }
+func (e *configError) Unwrap() error { return e.err }
+
+// runDaemon runs until ctx is done: SIGHUP and POST /-/reload reload the
+// configuration; on return every goroutine has stopped and the state has
+// been flushed.
+func runDaemon(ctx context.Context, o runOptions) error {
+	log := o.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	cfg, err := config.Load(o.ConfigPath)
+	if err != nil {
+		return &configError{err}
+	}
+	specs, err := buildSpecs(cfg, log)
+	if err != nil {
+		return &configError{err}
+	}
+	var st scheduler.Store
+	var db *store.DB
+	if o.DataDir != "" {
+		db, err = store.Open(o.DataDir, store.Options{MaxHistory: cfg.Store.HistoryMax,
+			MaxHistoryAge: cfg.Store.HistoryMaxAge.D(), MaxEvents: cfg.Store.EventsMax})
+		if err != nil {
+			return err
+		}
+		defer db.Close()
+		st = db
+	} else {
+		log.Warn("no --data-dir: state lives in memory and is lost on restart")
+	}
+	prober := o.Prober
+	if prober == nil {
+		prober = scheduler.ProberFunc(probe.Run)
+	}
+	sc := cfg.Scheduler
+	sched, err := scheduler.New(scheduler.Options{
+		Prober: prober, Classifier: diagnose.Classify, Store: st, Logger: log,
+		MaxInFlight: sc.MaxInFlight, MaxPerHost: sc.MaxPerHost, ConfirmDelay: sc.ConfirmDelay.D(),
+		NoConfirm: sc.NoConfirm, FailureThreshold: sc.FailureThreshold, SuccessThreshold: sc.SuccessThreshold,
+		GuardLimit: sc.LockoutGuard.Limit, GuardWindow: sc.LockoutGuard.Window.D(),
+	})
+	if err != nil {
+		return err
+	}
+	if err := sched.SetChecks(specs); err != nil {
+		return &configError{err}
+	}
+	rt := &Runtime{Scheduler: sched, Store: db, Log: log, cfgPath: o.ConfigPath, cfg: cfg}
+
+	ln, err := net.Listen("tcp", o.Listen)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", o.Listen, err)
+	}
+	srv := &http.Server{Handler: newMux(rt), ReadHeaderTimeout: 10 * time.Second}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	errc := make(chan error, 2)
+	wg.Add(3)
+	go func() {
+		defer wg.Done()
+		if err := sched.Run(ctx); err != nil {
+			errc <- err
+			cancel()
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errc <- fmt.Errorf("http: %w", err)
+			cancel()
+		}
+	}()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	go func() {
+		defer wg.Done()
+		defer signal.Stop(hup)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				_ = rt.Reload() // logged and counted inside
+			}
+		}
+	}()
+	log.Info("exoprobe running", "listen", ln.Addr().String(), "checks", len(specs), "data_dir", o.DataDir)
+	if o.Ready != nil {
+		o.Ready(ln.Addr().String(), rt)
+	}
+	<-ctx.Done()
+	shCtx, shCancel := context.WithTimeout(context.Background(), 5*time.Second)
+	_ = srv.Shutdown(shCtx)
+	shCancel()
+	wg.Wait()
+	log.Info("exoprobe stopped")
+	select {
+	case err := <-errc:
+		return err
+	default:
+		return nil
+	}
+}
+
+func newMux(rt *Runtime) *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "ok\n")
+	})
+	mux.HandleFunc("POST /-/reload", func(w http.ResponseWriter, r *http.Request) {
+		if err := rt.Reload(); err != nil {
+			http.Error(w, "reload failed, previous configuration still in force:\n"+err.Error(), http.StatusInternalServerError)
+			return
+		}
+		io.WriteString(w, "reloaded\n")
+	})
+	for _, m := range httpMounts {
+		m(mux, rt)
+	}
+	return mux
+}
+
+// buildSpecs turns the configuration into scheduler checks with probe
+// targets. A target whose credentials cannot be prepared (missing secret
+// file, bad certificate) still gets its checks: their attempts fail and
+// say why, rather than the daemon refusing to start over one target.
+func buildSpecs(cfg *config.Config, log *slog.Logger) ([]scheduler.CheckSpec, error) {
+	reg := &token.Registry{}
+	var specs []scheduler.CheckSpec
+	for i := range cfg.Targets {
+		ct := &cfg.Targets[i]
+		t := &probe.Target{
+			Name: ct.Name, User: ct.User,
+			IMAPAddr: cfg.Addr(ct, "imap"), POPAddr: cfg.Addr(ct, "pop"), SMTPAddr: cfg.Addr(ct, "smtp"),
+			IMAPStartTLS: ct.IMAPStartTLS, POPStartTLS: ct.POPStartTLS, SMTPImplicitTLS: ct.SMTPImplicitTLS,
+			AllowPlaintext: ct.AllowPlaintext, SMTPSubmitCheck: ct.SMTPSubmitCheck,
+		}
+		var httpClient *http.Client
+		if ct.CAFile != "" {
+			pool, err := loadCA(ct.CAFile)
+			if err != nil {
+				return nil, fmt.Errorf("target %q (line %d): %w", ct.Name, ct.Line, err)
+			}
+			t.TLSConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+		}
+		if pw := ct.Password(); pw.IsSet() {
+			t.Password = func(context.Context) (string, error) { return pw.Value() }
+		}
+		switch {
+		case ct.Token().IsSet():
+			t.Token = secretToken{ct.Token()}
+		case cfg.App(ct) != nil:
+			app := cfg.App(ct)
+			if app.CAFile != "" {
+				pool, err := loadCA(app.CAFile)
+				if err != nil {
+					return nil, fmt.Errorf("target %q (line %d): oauth ca_file: %w", ct.Name, ct.Line, err)
+				}
+				httpClient = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
+					TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}
+			}
+			src, err := tokenSource(reg, app, ct, httpClient)
+			if err != nil {
+				log.Warn("target's OAuth app cannot be prepared; its XOAUTH2 checks will fail with this error",
+					"target", ct.Name, "err", err)
+				src = failedToken{err}
+			}
+			t.Token = src
+		}
+		for j := range ct.Checks {
+			ch := &ct.Checks[j]
+			exp := scheduler.ExpectOK
+			if ch.Expect == "fail" {
+				exp = scheduler.ExpectFail
+			}
+			specs = append(specs, scheduler.CheckSpec{
+				Target: t, Labels: ct.Labels,
+				Protocol: probe.Protocol(ch.Protocol), Mechanism: probe.Mechanism(ch.Mechanism), Expect: exp,
+				Interval: cfg.EffectiveInterval(ct, ch), Timeout: cfg.EffectiveTimeout(ct, ch),
+			})
+		}
+	}
+	return specs, nil
+}
+
+func loadCA(path string) (*x509.CertPool, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("ca_file: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(b) {
+		return nil, fmt.Errorf("ca_file %s: no PEM certificate", path)
+	}
+	return pool, nil
+}
+
+// tokenSource builds the app's token source, shared through reg between
+// targets using the same app.
+func tokenSource(reg *token.Registry, app *config.OAuthApp, ct *config.Target, hc *http.Client) (probe.TokenSource, error) {
+	scope := ""
+	if len(app.Scopes) > 0 {
+		scope = app.Scopes[0]
+	}
+	secret := func() (string, error) {
+		if !app.ClientSecret().IsSet() {
+			return "", nil
+		}
+		return app.ClientSecret().Value()
+	}
+	switch {
+	case app.RefreshTokenFile != "":
+		// Delegated: one token per refresh-token file (per user).
+		return reg.Source("rt|"+app.TokenURL+"|"+app.ClientID+"|"+app.RefreshTokenFile, func() (token.Fetcher, error) {
+			s, err := secret()
+			if err != nil {
+				return nil, err
+			}
+			return token.RefreshToken(token.OAuth2{TokenURL: app.TokenURL, ClientID: app.ClientID, ClientSecret: s,
+				Scopes: app.Scopes, HTTPClient: hc}, app.RefreshTokenFile), nil
+		})
+	case app.TokenURL != "":
+		return reg.Source("cc|"+app.TokenURL+"|"+app.ClientID+"|"+scope, func() (token.Fetcher, error) {
+			s, err := secret()
+			if err != nil {
+				return nil, err
+			}
+			return token.GenericClientCredentials(token.OAuth2{TokenURL: app.TokenURL, ClientID: app.ClientID,
+				ClientSecret: s, Scopes: app.Scopes, HTTPClient: hc}), nil
+		})
+	default:
+		return reg.Source("entra|"+app.Authority+"|"+app.Tenant+"|"+app.ClientID+"|"+scope, func() (token.Fetcher, error) {
+			e := token.Entra{Authority: app.Authority, Tenant: app.Tenant, ClientID: app.ClientID, Scope: scope, HTTPClient: hc}
+			if app.CertFile != "" {
+				b, err := os.ReadFile(app.CertFile)
+				if err != nil {
+					return nil, fmt.Errorf("cert_file: %w", err)
+				}
+				e.CertPEM = b
+			} else {
+				s, err := secret()
+				if err != nil {
+					return nil, fmt.Errorf("client secret (%s): %w", app.ClientSecret(), err)
+				}
+				e.ClientSecret = s
+			}
+			return token.ClientCredentials(e)
+		})
+	}
+}
+
+// secretToken reads a ready-made access token at each use, so a token file
+// refreshed by another tool is picked up.
+type secretToken struct{ s config.Secret }
+
+func (t secretToken) Token(ctx context.Context) (probe.Token, error) {
+	v, err := t.s.Value()
+	if err != nil {
+		return probe.Token{}, &probe.TokenError{Flow: "static", Err: err}
+	}
+	return probe.StaticToken(v).Token(ctx)
+}
+
+// failedToken reports, at each XOAUTH2 attempt, why the app could not be
+// set up.
+type failedToken struct{ err error }
+
+func (f failedToken) Token(context.Context) (probe.Token, error) {
+	return probe.Token{}, &probe.TokenError{Err: f.err}
+}
