@@ -235,3 +235,35 @@ func TestBearerReachesTenant(t *testing.T) {
 		t.Fatalf("calls %v token %q", calls, auth.lastTok)
 	}
 }
+
+// With the emulator's retirement knob off (Set-SimTenant
+// -BasicAuthRetiredImapPop:$false) the 2026 server lets the tenant decide
+// Basic logins and offers AUTH=PLAIN again; a policy refusal keeps I12's
+// words, a wrong password the generic I2.
+func TestBasicUnretired2026(t *testing.T) {
+	cases := []struct {
+		name  string
+		basic tenant.Verdict
+		reply string
+	}{
+		{"allowed", tenant.VerdictOK, "a OK LOGIN completed."},
+		{"policy refuses", tenant.VerdictBasicDisabled, "a NO Basic authentication is disabled."},
+		{"wrong password", tenant.VerdictBadCredentials, "a NO LOGIN failed."},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			auth := &fakeAuth{era: tenant.Era2026, basic: tc.basic, basicUnretired: true}
+			_, addr, _ := startServer(t, auth)
+			r := dialRaw(t, addr, true)
+			r.expect(wantGreeting)
+			r.send("c CAPABILITY")
+			r.expect("* CAPABILITY IMAP4 IMAP4rev1 AUTH=PLAIN AUTH=XOAUTH2 SASL-IR UIDPLUS MOVE ID UNSELECT CHILDREN IDLE NAMESPACE LITERAL+")
+			r.expect("c OK CAPABILITY completed.")
+			r.send("a LOGIN u@contoso.com p")
+			r.expect(tc.reply)
+			if calls := auth.Calls(); len(calls) != 1 {
+				t.Fatalf("tenant not asked exactly once: %v", calls)
+			}
+		})
+	}
+}

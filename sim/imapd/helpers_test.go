@@ -90,6 +90,8 @@ type fakeAuth struct {
 	bearer  tenant.Verdict
 	calls   []string
 	lastTok string
+	// basicUnretired models Set-SimTenant -BasicAuthRetiredImapPop:$false.
+	basicUnretired bool
 }
 
 func (f *fakeAuth) AuthenticateBasic(proto tenant.Protocol, user, password string) tenant.Verdict {
@@ -108,6 +110,8 @@ func (f *fakeAuth) AuthenticateBearer(proto tenant.Protocol, user, token string)
 }
 
 func (f *fakeAuth) Era() tenant.Era { return f.era }
+
+func (f *fakeAuth) BasicAllowed(tenant.Protocol) bool { return f.basicUnretired }
 
 func (f *fakeAuth) Calls() []string {
 	f.mu.Lock()

@@ -77,8 +77,12 @@ const notConnectedBADs = 2
 // basicRefusal is the reply to a refused LOGIN or AUTHENTICATE PLAIN. In the
 // 2023 era Exchange says the same generic words whatever the reason (I2, I3,
 // §5a.1).
-func basicRefusal(era tenant.Era, cmd string) string {
-	if era == tenant.Era2026 {
+//
+// In 2026 the explicit I12 words are kept for a Basic refusal; other
+// refusals (only reachable with the retirement knob off) keep the generic
+// words, as a wrong password has always had (inferred).
+func basicRefusal(era tenant.Era, cmd string, v tenant.Verdict) string {
+	if era == tenant.Era2026 && v == tenant.VerdictBasicDisabled {
 		return noBasicDisabled // I12
 	}
 	if cmd == "LOGIN" {

@@ -46,6 +46,9 @@ type Authenticator interface {
 	AuthenticateBasic(proto tenant.Protocol, user, password string) tenant.Verdict
 	AuthenticateBearer(proto tenant.Protocol, user, token string) tenant.Verdict
 	Era() tenant.Era
+	// BasicAllowed is false while Basic for IMAP is retired (always, in
+	// real Exchange Online; the emulator can switch the retirement off).
+	BasicAllowed(proto tenant.Protocol) bool
 }
 
 // Defaults for Config's zero values. The timeouts are Exchange's IMAP4

@@ -73,6 +73,17 @@ func (ss *session) era() tenant.Era {
 	return ss.srv.cfg.Auth.Era()
 }
 
+// basicRetired2026 is the 2026 behaviour: LOGINDISABLED advertised and every
+// Basic login refused before any account lookup (I12, I13). When the
+// emulator's retirement knob is off (Set-SimTenant
+// -BasicAuthRetiredImapPop:$false), the server behaves as before the
+// retirement: AUTH=PLAIN offered and the tenant decides each login. That
+// state does not exist in real Exchange Online; it lets a demo show Basic
+// coming back where it must stay off.
+func (ss *session) basicRetired2026() bool {
+	return ss.era() == tenant.Era2026 && (ss.srv.cfg.Auth == nil || !ss.srv.cfg.Auth.BasicAllowed(tenant.IMAP))
+}
+
 func (ss *session) serve() {
 	ss.log.Debug("connection opened")
 	defer ss.log.Debug("connection closed")
@@ -190,11 +201,11 @@ func (ss *session) capabilities() string {
 	switch {
 	case !ss.secure:
 		return capsPlain
-	case ss.state != stateNotAuthenticated && era == tenant.Era2026:
+	case ss.state != stateNotAuthenticated && ss.basicRetired2026():
 		return capsPostAuth2026
 	case ss.state != stateNotAuthenticated:
 		return capsPostAuth2023
-	case era == tenant.Era2026:
+	case era == tenant.Era2026 && ss.basicRetired2026():
 		return capsPreAuth2026
 	default:
 		return capsPreAuth2023
@@ -241,7 +252,7 @@ func (ss *session) login(tag string, args []arg) error {
 	if len(args) != 2 || args[0].isList || args[1].isList {
 		return ss.tagged(tag, badArgument) // I14
 	}
-	if ss.era() == tenant.Era2026 {
+	if ss.basicRetired2026() {
 		return ss.basicDisabled(tag)
 	}
 	v := ss.srv.cfg.Auth.AuthenticateBasic(tenant.IMAP, args[0].str, args[1].str)
@@ -281,7 +292,7 @@ func (ss *session) finishLogin(tag, cmd, user string, v tenant.Verdict, bearer b
 	if bearer {
 		return ss.tagged(tag, bearerRefusal(v))
 	}
-	return ss.tagged(tag, basicRefusal(ss.era(), cmd))
+	return ss.tagged(tag, basicRefusal(ss.era(), cmd, v))
 }
 
 func (ss *session) authenticate(tag string, args []arg) error {
@@ -314,7 +325,7 @@ func (ss *session) authenticate(tag string, args []arg) error {
 	)
 	switch mech {
 	case "PLAIN":
-		if ss.era() == tenant.Era2026 {
+		if ss.basicRetired2026() {
 			return ss.basicDisabled(tag) // I12
 		}
 		server = gosasl.NewPlainServer(func(identity, username, password string) error {
