@@ -62,7 +62,7 @@ func newCollector(src Source, opt Options) *collector {
 		inFlight:      d("exoprobe_scheduler_in_flight", "Probes running now."),
 		queued:        d("exoprobe_scheduler_queued", "Checks waiting for their next run."),
 		waiting:       d("exoprobe_scheduler_waiting", "Due checks held back by a per-host limit or the lockout guard.", "reason"),
-		lag:           d("exoprobe_scheduler_lag_seconds", "Start lag (actual minus planned start) over the latest probes.", "quantile"),
+		lag:           d("exoprobe_scheduler_lag_seconds", "Start lag (actual minus planned start) over the latest 8192 probes: stat is p50, p99 or max.", "stat"),
 		probes:        d("exoprobe_probes_total", "Probes started, confirm re-probes included."),
 		confirms:      d("exoprobe_confirm_probes_total", "Confirm re-probes started."),
 		panics:        d("exoprobe_probe_panics_total", "Probes that panicked (recorded as failed attempts)."),
@@ -191,9 +191,9 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		gauge(c.queued, float64(s.Queued))
 		gauge(c.waiting, float64(s.HostWait), "host")
 		gauge(c.waiting, float64(s.GuardWait), "guard")
-		gauge(c.lag, s.LagP50.Seconds(), "0.5")
-		gauge(c.lag, s.LagP99.Seconds(), "0.99")
-		gauge(c.lag, s.LagMax.Seconds(), "1")
+		gauge(c.lag, s.LagP50.Seconds(), "p50")
+		gauge(c.lag, s.LagP99.Seconds(), "p99")
+		gauge(c.lag, s.LagMax.Seconds(), "max")
 		counter(c.probes, s.Probes)
 		counter(c.confirms, s.Confirms)
 		counter(c.panics, s.Panics)

@@ -1,0 +1,195 @@
+package web
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/exoprobe/exoprobe/diagnose"
+	"github.com/exoprobe/exoprobe/scheduler"
+)
+
+func withStats(f *fakeSource) *fakeSource {
+	f.stats = &scheduler.Stats{Checks: 8, InFlight: 2, Queued: 6, HostWait: 1, GuardWait: 0, Probes: 40, Confirms: 5,
+		Panics: 0, GuardHolds: 3, ThrottleHolds: 1, DroppedEvents: 0,
+		LagP50: 2 * time.Millisecond, LagP99: 40 * time.Millisecond, LagMax: 120 * time.Millisecond}
+	return f
+}
+
+func registry(src Source, opt Options) *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(newCollector(src, opt))
+	return reg
+}
+
+func TestMetricsPerCheck(t *testing.T) {
+	reg := registry(fixture(), Options{})
+	const want = `
+# HELP exoprobe_probe_success 1 when the latest attempt of the check logged in (and the first mailbox command worked).
+# TYPE exoprobe_probe_success gauge
+exoprobe_probe_success{mechanism="basic",protocol="imap",target="demo"} 0
+exoprobe_probe_success{mechanism="basic",protocol="imap",target="ops/scanner"} 1
+exoprobe_probe_success{mechanism="basic",protocol="smtp",target="demo"} 0
+exoprobe_probe_success{mechanism="xoauth2",protocol="imap",target="demo"} 1
+exoprobe_probe_success{mechanism="xoauth2",protocol="smtp",target="demo"} 0
+# HELP exoprobe_check_expected 1 when the check meets its expectation (confirmed), 0 when it does not; absent while pending.
+# TYPE exoprobe_check_expected gauge
+exoprobe_check_expected{mechanism="basic",protocol="imap",target="demo"} 1
+exoprobe_check_expected{mechanism="basic",protocol="imap",target="ops/scanner"} 0
+exoprobe_check_expected{mechanism="basic",protocol="pop",target="demo"} 1
+exoprobe_check_expected{mechanism="basic",protocol="smtp",target="demo"} 0
+exoprobe_check_expected{mechanism="basic",protocol="smtp",target="locked"} 0
+exoprobe_check_expected{mechanism="xoauth2",protocol="imap",target="demo"} 1
+exoprobe_check_expected{mechanism="xoauth2",protocol="smtp",target="demo"} 0
+# HELP exoprobe_token_expiry_timestamp_seconds Expiry (Unix time) of the access token the latest XOAUTH2 attempt used.
+# TYPE exoprobe_token_expiry_timestamp_seconds gauge
+exoprobe_token_expiry_timestamp_seconds{mechanism="xoauth2",protocol="smtp",target="demo"} 1.7987112e+09
+# HELP exoprobe_lockout_guard_active 1 while the lockout guard holds back Basic logins for the account.
+# TYPE exoprobe_lockout_guard_active gauge
+exoprobe_lockout_guard_active{account="demo@contoso.com"} 0
+exoprobe_lockout_guard_active{account="locked@contoso.com"} 1
+exoprobe_lockout_guard_active{account="scanner@contoso.com"} 0
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want),
+		"exoprobe_probe_success", "exoprobe_check_expected", "exoprobe_token_expiry_timestamp_seconds",
+		"exoprobe_lockout_guard_active"); err != nil {
+		t.Error(err)
+	}
+	if exp := float64(t0.Add(time.Hour).Unix()); exp != 1.7987112e+09 {
+		t.Fatalf("fixture token expiry moved: %v", exp)
+	}
+}
+
+func TestMetricsCauseOneHot(t *testing.T) {
+	src := fixture()
+	mfs, err := registry(src, Options{}).Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	type key struct{ id, cause string }
+	got := map[key]float64{}
+	perCheck := map[string]int{}
+	for _, mf := range mfs {
+		if mf.GetName() != "exoprobe_check_cause" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			l := map[string]string{}
+			for _, lp := range m.GetLabel() {
+				l[lp.GetName()] = lp.GetValue()
+			}
+			if len(l) != 4 {
+				t.Fatalf("label set %v, want target, protocol, mechanism, cause", l)
+			}
+			id := l["target"] + "/" + l["protocol"] + "/" + l["mechanism"]
+			got[key{id, l["cause"]}] = m.GetGauge().GetValue()
+			perCheck[id]++
+		}
+	}
+	for _, st := range src.checks {
+		if perCheck[string(st.ID)] != len(diagnose.Causes()) {
+			t.Errorf("%s: %d cause series, want %d (one per catalog cause)", st.ID, perCheck[string(st.ID)], len(diagnose.Causes()))
+		}
+		hot := 0.0
+		for _, c := range diagnose.Causes() {
+			hot += got[key{string(st.ID), string(c)}]
+		}
+		want := 1.0
+		if st.Cause == "" {
+			want = 0 // pending: no confirmed cause
+		}
+		if hot != want {
+			t.Errorf("%s: %v hot causes, want %v", st.ID, hot, want)
+		}
+	}
+	if got[key{"demo/smtp/basic", "smtp_auth_disabled_tenant"}] != 1 || got[key{"demo/smtp/basic", "ok"}] != 0 {
+		t.Error("demo/smtp/basic cause not smtp_auth_disabled_tenant")
+	}
+
+	// Sparse: only the hot series.
+	n, err := testutil.GatherAndCount(registry(src, Options{SparseCauses: true}), "exoprobe_check_cause")
+	if err != nil || n != len(src.checks)-1 {
+		t.Errorf("sparse causes: %d series (%v), want %d", n, err, len(src.checks)-1)
+	}
+}
+
+func TestMetricsDurationStages(t *testing.T) {
+	const want = `
+# HELP exoprobe_probe_duration_seconds Duration of the latest attempt per stage reached; stage="total" is the whole attempt.
+# TYPE exoprobe_probe_duration_seconds gauge
+exoprobe_probe_duration_seconds{mechanism="basic",protocol="smtp",stage="auth",target="demo"} 1.468
+exoprobe_probe_duration_seconds{mechanism="basic",protocol="smtp",stage="connect",target="demo"} 0.002
+exoprobe_probe_duration_seconds{mechanism="basic",protocol="smtp",stage="tls",target="demo"} 0.03
+exoprobe_probe_duration_seconds{mechanism="basic",protocol="smtp",stage="total",target="demo"} 1.5
+`
+	src := fixture()
+	src.checks = src.checks[:0:0]
+	for _, st := range fixture().checks {
+		if st.ID == "demo/smtp/basic" {
+			src.checks = append(src.checks, st)
+		}
+	}
+	if err := testutil.GatherAndCompare(registry(src, Options{}), strings.NewReader(want), "exoprobe_probe_duration_seconds"); err != nil {
+		t.Error(err)
+	}
+}
+
+func TestMetricsSelf(t *testing.T) {
+	opt := Options{ConfigStatus: func() ConfigStatus {
+		return ConfigStatus{LastReloadOK: false, LastReload: t0.Add(time.Minute), LastSuccess: t0}
+	}}
+	const want = `
+# HELP exoprobe_config_last_reload_successful 1 when the latest configuration load or reload succeeded.
+# TYPE exoprobe_config_last_reload_successful gauge
+exoprobe_config_last_reload_successful 0
+# HELP exoprobe_config_last_reload_success_timestamp_seconds When the configuration was last loaded successfully (Unix time).
+# TYPE exoprobe_config_last_reload_success_timestamp_seconds gauge
+exoprobe_config_last_reload_success_timestamp_seconds 1.7987076e+09
+# HELP exoprobe_scheduler_in_flight Probes running now.
+# TYPE exoprobe_scheduler_in_flight gauge
+exoprobe_scheduler_in_flight 2
+# HELP exoprobe_scheduler_lag_seconds Start lag (actual minus planned start) over the latest 8192 probes: stat is p50, p99 or max.
+# TYPE exoprobe_scheduler_lag_seconds gauge
+exoprobe_scheduler_lag_seconds{stat="p50"} 0.002
+exoprobe_scheduler_lag_seconds{stat="p99"} 0.04
+exoprobe_scheduler_lag_seconds{stat="max"} 0.12
+# HELP exoprobe_probes_total Probes started, confirm re-probes included.
+# TYPE exoprobe_probes_total counter
+exoprobe_probes_total 40
+`
+	reg := registry(statsSource{withStats(fixture())}, opt)
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "exoprobe_config_last_reload_successful",
+		"exoprobe_config_last_reload_success_timestamp_seconds", "exoprobe_scheduler_in_flight",
+		"exoprobe_scheduler_lag_seconds", "exoprobe_probes_total"); err != nil {
+		t.Error(err)
+	}
+	// Without a StatsSource or ConfigStatus the self-metrics are absent,
+	// not zero: a zero would claim a failed reload.
+	if n, _ := testutil.GatherAndCount(registry(fixture(), Options{}), "exoprobe_config_last_reload_successful", "exoprobe_scheduler_in_flight"); n != 0 {
+		t.Errorf("%d self-metric series without sources", n)
+	}
+	problems, err := testutil.CollectAndLint(newCollector(statsSource{withStats(fixture())}, opt))
+	if err != nil || len(problems) > 0 {
+		t.Errorf("lint: %v %v", err, problems)
+	}
+}
+
+func TestMetricsEndpoint(t *testing.T) {
+	h := newTestHandler(statsSource{withStats(fixture())}, Options{})
+	code, hdr, body := get(t, h, "/metrics")
+	if code != http.StatusOK || !strings.HasPrefix(hdr.Get("Content-Type"), "text/plain") {
+		t.Fatalf("metrics: %d %q", code, hdr.Get("Content-Type"))
+	}
+	for _, name := range []string{"exoprobe_probe_success{", "exoprobe_probe_duration_seconds{", "exoprobe_check_expected{",
+		`exoprobe_check_cause{cause="smtp_auth_disabled_tenant",mechanism="basic",protocol="smtp",target="demo"} 1`,
+		"exoprobe_token_expiry_timestamp_seconds{", "exoprobe_lockout_guard_active{", "exoprobe_scheduler_lag_seconds{",
+		"exoprobe_scheduler_in_flight ", "go_goroutines ", "process_start_time_seconds "} {
+		if !strings.Contains(body, name) {
+			t.Errorf("/metrics lacks %s", name)
+		}
+	}
+}

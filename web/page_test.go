@@ -1,0 +1,116 @@
+package web
+
+import (
+	"net/http/httptest"
+	"strings"
+	"testing"
+)
+
+func TestPickLang(t *testing.T) {
+	tests := []struct{ query, accept, want string }{
+		{"", "", "en"},
+		{"", "ja", "ja"},
+		{"", "ja-JP,ja;q=0.9,en;q=0.8", "ja"},
+		{"", "en-US,en;q=0.9,ja;q=0.8", "en"},
+		{"", "fr-FR,fr;q=0.9,ja;q=0.5", "ja"},
+		{"", "fr", "en"},
+		{"", "en;q=0.2, ja;q=0.7", "ja"},
+		{"lang=ja", "en", "ja"},
+		{"lang=en", "ja", "en"},
+		{"lang=ja-JP", "", "ja"},
+		{"lang=xx", "ja", "en"},
+	}
+	for _, tc := range tests {
+		r := httptest.NewRequest("GET", "/?"+tc.query, nil)
+		if tc.accept != "" {
+			r.Header.Set("Accept-Language", tc.accept)
+		}
+		if got := pickLang(r); got != tc.want {
+			t.Errorf("query %q accept %q: %s, want %s", tc.query, tc.accept, got, tc.want)
+		}
+	}
+}
+
+func TestMessagesComplete(t *testing.T) {
+	for k := range messages[langEN] {
+		if _, ok := messages[langJA][k]; !ok {
+			t.Errorf("Japanese lacks %q", k)
+		}
+	}
+	for k := range messages[langJA] {
+		if _, ok := messages[langEN][k]; !ok {
+			t.Errorf("English lacks %q", k)
+		}
+	}
+}
+
+func TestStatusPage(t *testing.T) {
+	h := newTestHandler(fixture(), Options{ConfigStatus: func() ConfigStatus {
+		return ConfigStatus{Error: "line 3: unknown key"}
+	}})
+	tests := []struct {
+		name, path, accept string
+		want, notWant      []string
+	}{
+		{"english", "/", "", []string{
+			`<html lang="en">`, "Mail login monitoring",
+			// cause, title, server's words, remedy with the fix command
+			"smtp_auth_disabled_tenant", "SMTP AUTH is disabled for the organization",
+			"SmtpClientAuthentication is disabled for the Tenant",
+			"Set-TransportConfig -SmtpClientAuthenticationDisabled $False",
+			"Get-TransportConfig | Select SmtpClientAuthenticationDisabled",
+			// posture remedy for the unexpectedly working Basic IMAP
+			"unexpectedly ok", "Set-AuthenticationPolicy -Identity &lt;policy&gt; -AllowBasicAuthImap:$false",
+			// transcript in a details element, redacted
+			`<details class="transcript">`, "C: AUTH PLAIN ****",
+			// events, readiness, config error, guard, refresh
+			"Recent events", "regressed", "Basic authentication retirement readiness", "no XOAUTH2 check for this protocol",
+			"line 3: unknown key", "lockout guard", `<meta http-equiv="refresh" content="10">`,
+			"5m ago", // since t0, rendered at now
+		}, []string{canary}},
+		{"japanese by query", "/?lang=ja", "en", []string{
+			`<html lang="ja">`, "メールログイン監視", "組織全体で SMTP AUTH が無効", "Set-TransportConfig -SmtpClientAuthenticationDisabled $False",
+			"最近のイベント", "基本認証廃止への準備状況", "サーバーの応答", "smtp basic: サーバーの応答",
+		}, []string{"Mail login monitoring", canary}},
+		{"japanese by header", "/", "ja-JP,ja;q=0.9", []string{"メールログイン監視"}, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			hdr := []string{}
+			if tc.accept != "" {
+				hdr = []string{"Accept-Language", tc.accept}
+			}
+			code, rh, body := get(t, h, tc.path, hdr...)
+			if code != 200 || !strings.HasPrefix(rh.Get("Content-Type"), "text/html") {
+				t.Fatalf("%d %q", code, rh.Get("Content-Type"))
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(body, w) {
+					t.Errorf("page lacks %q", w)
+				}
+			}
+			for _, w := range tc.notWant {
+				if strings.Contains(body, w) {
+					t.Errorf("page has %q", w)
+				}
+			}
+		})
+	}
+}
+
+func TestStatusPageEmptyAndEscaping(t *testing.T) {
+	src := &fakeSource{}
+	code, _, body := get(t, newTestHandler(src, Options{Refresh: -1}), "/")
+	if code != 200 || !strings.Contains(body, "No events yet.") || !strings.Contains(body, "No check depends on Basic authentication.") {
+		t.Errorf("empty page: %d\n%s", code, body)
+	}
+	if strings.Contains(body, "http-equiv=\"refresh\"") {
+		t.Error("refresh not turned off")
+	}
+	f := fixture()
+	f.checks[0].LastAttempt.Reply = `<script>alert(1)</script>`
+	_, _, body = get(t, newTestHandler(f, Options{}), "/")
+	if strings.Contains(body, "<script>") {
+		t.Error("server words not escaped")
+	}
+}
