@@ -34,9 +34,10 @@ import (
 	"log/slog"
 	"math/big"
 	"net"
-	"sync"
 	"time"
 	"unicode/utf16"
+
+	"github.com/exoprobe/exoprobe/sim/internal/tcpserve"
 
 	"github.com/exoprobe/exoprobe/sim/tenant"
 )
@@ -87,11 +88,8 @@ type Server struct {
 	greeting string
 	log      *slog.Logger
 
-	mu        sync.Mutex
-	closed    bool
-	listeners map[net.Listener]struct{}
-	conns     map[net.Conn]struct{}
-	wg        sync.WaitGroup
+	// conns runs the accept loop and tracks live connections.
+	conns tcpserve.Server
 }
 
 // NewServer returns a server; zero Config fields take the defaults above.
@@ -112,11 +110,9 @@ func NewServer(cfg Config) *Server {
 		cfg.MaxLineLength = DefaultMaxLineLength
 	}
 	return &Server{
-		cfg:       cfg,
-		greeting:  greetingPrefix + "[" + HostTag(cfg.Host) + "]",
-		log:       cfg.Logger.With("component", "imapd"),
-		listeners: map[net.Listener]struct{}{},
-		conns:     map[net.Conn]struct{}{},
+		cfg:      cfg,
+		greeting: greetingPrefix + "[" + HostTag(cfg.Host) + "]",
+		log:      cfg.Logger.With("component", "imapd"),
 	}
 }
 
@@ -160,90 +156,16 @@ func (s *Server) Serve(ln net.Listener, implicitTLS bool) error {
 	if implicitTLS && s.cfg.TLS == nil {
 		return errors.New("imapd: implicit TLS needs Config.TLS")
 	}
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		ln.Close()
+	err := s.conns.Serve(ln, func(c net.Conn) { s.handle(c, implicitTLS) })
+	if errors.Is(err, tcpserve.ErrClosed) {
 		return nil
 	}
-	s.listeners[ln] = struct{}{}
-	s.mu.Unlock()
-	defer func() {
-		s.mu.Lock()
-		delete(s.listeners, ln)
-		s.mu.Unlock()
-	}()
-
-	var backoff time.Duration
-	for {
-		c, err := ln.Accept()
-		if err != nil {
-			if s.isClosed() {
-				return nil
-			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				// Transient (e.g. out of file descriptors): back off as
-				// net/http does rather than spin.
-				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
-				time.Sleep(backoff)
-				continue
-			}
-			return fmt.Errorf("imapd: accept: %w", err)
-		}
-		backoff = 0
-		if !s.track(c) {
-			c.Close()
-			return nil
-		}
-		go func() {
-			defer s.wg.Done()
-			defer s.untrack(c)
-			s.handle(c, implicitTLS)
-		}()
-	}
-}
-
-func (s *Server) isClosed() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.closed
-}
-
-func (s *Server) track(c net.Conn) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return false
-	}
-	s.conns[c] = struct{}{}
-	s.wg.Add(1)
-	return true
-}
-
-func (s *Server) untrack(c net.Conn) {
-	c.Close()
-	s.mu.Lock()
-	delete(s.conns, c)
-	s.mu.Unlock()
+	return fmt.Errorf("imapd: accept: %w", err)
 }
 
 // Close stops every listener and connection and waits for their goroutines.
 func (s *Server) Close() error {
-	s.mu.Lock()
-	s.closed = true
-	var errs []error
-	for ln := range s.listeners {
-		if err := ln.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
-			errs = append(errs, err)
-		}
-	}
-	for c := range s.conns {
-		c.Close()
-	}
-	s.mu.Unlock()
-	s.wg.Wait()
-	return errors.Join(errs...)
+	return s.conns.Close()
 }
 
 func (s *Server) handle(c net.Conn, implicitTLS bool) {
