@@ -31,6 +31,49 @@ type Result struct {
 	Lang string
 	// Transcript adds each attempt's (redacted) conversation.
 	Transcript bool
+	// Expect is each attempt's expectation, same order as Attempts: "ok"
+	// or "fail" (a posture check: Basic must stay off). Missing entries
+	// and "" mean "ok".
+	Expect []string
+}
+
+// Expectations of a check.
+const (
+	ExpectOK   = "ok"
+	ExpectFail = "fail"
+)
+
+// ExpectAt returns attempt i's expectation, "ok" or "fail".
+func (r Result) ExpectAt(i int) string {
+	if i < len(r.Expect) && r.Expect[i] == ExpectFail {
+		return ExpectFail
+	}
+	return ExpectOK
+}
+
+// AsExpected reports whether attempt i met its expectation: an "ok" check
+// that logged in, or a "fail" check that was refused.
+func (r Result) AsExpected(i int) bool {
+	return r.Attempts[i].OK == (r.ExpectAt(i) == ExpectOK)
+}
+
+// AllAsExpected reports whether every attempt met its expectation.
+func (r Result) AllAsExpected() bool {
+	for i := range r.Attempts {
+		if !r.AsExpected(i) {
+			return false
+		}
+	}
+	return true
+}
+
+func (r Result) anyExpectFail() bool {
+	for i := range r.Attempts {
+		if r.ExpectAt(i) == ExpectFail {
+			return true
+		}
+	}
+	return false
 }
 
 // New classifies the attempts of one target into a Result.
@@ -65,6 +108,11 @@ type AttemptDoc struct {
 	ErrorKind  string   `json:"error_kind,omitempty"`
 	TLSVersion string   `json:"tls_version,omitempty"`
 	Transcript []string `json:"transcript,omitempty"`
+	// Expect is the check's expectation ("ok" or "fail"); AsExpected is
+	// false when it left it (a failure, or an "expect: fail" check that
+	// logged in).
+	Expect     string `json:"expect"`
+	AsExpected bool   `json:"as_expected"`
 }
 
 // FindingDoc is the diagnosis of one failed attempt in the JSON form.
@@ -76,6 +124,9 @@ type FindingDoc struct {
 	Confidence string          `json:"confidence"`
 	Evidence   []string        `json:"evidence"`
 	Remedy     diagnose.Remedy `json:"remedy"`
+	// AsExpected marks the refusal of an "expect: fail" check: the remedy
+	// is the way back to a state the configuration does not want.
+	AsExpected bool `json:"as_expected"`
 }
 
 func normLang(lang string) string {
@@ -133,6 +184,7 @@ func Build(r Result, lang string) Document {
 			Reply: a.Reply, DurationMS: a.Duration.Milliseconds(), Cause: string(f.Cause), Confidence: string(f.Confidence),
 			User: a.User, Server: a.Server, AuthMethod: a.AuthMethod, AuthReply: a.AuthReply,
 			Error: a.Error, ErrorKind: string(a.ErrorKind), TLSVersion: a.TLSVersion,
+			Expect: r.ExpectAt(i), AsExpected: r.AsExpected(i),
 		}
 		if r.Transcript {
 			ad.Transcript = a.Transcript
@@ -144,8 +196,9 @@ func Build(r Result, lang string) Document {
 		d.Findings = append(d.Findings, FindingDoc{
 			Protocol: f.Protocol, Mechanism: f.Mechanism, Cause: string(f.Cause),
 			Title: diagnose.Title(f.Cause, lang), Confidence: string(f.Confidence),
-			Evidence: evidenceIn(f, lang),
-			Remedy:   diagnose.RemedyFor(f.Cause, lang, r.varsFor(a, f.Protocol)),
+			Evidence:   evidenceIn(f, lang),
+			Remedy:     diagnose.RemedyFor(f.Cause, lang, r.varsFor(a, f.Protocol)),
+			AsExpected: r.AsExpected(i),
 		})
 	}
 	return d
@@ -184,6 +237,9 @@ type labels struct {
 	findings, checks, evidence, summary, inspect, fix, steps, caveats   string
 	links, transcript, noFindings, noAttempts                           string
 	conf                                                                map[string]string
+	// Expectations: the EXPECT column, a refusal an "expect: fail" check
+	// wanted, and the posture failure of one that logged in.
+	expect, failExpected, unexpectedOK, asExpected, postureBasic, postureOAuth string
 }
 
 var textLabels = map[string]labels{
@@ -194,7 +250,11 @@ var textLabels = map[string]labels{
 		findings: "Findings", checks: "Checks", evidence: "Evidence", summary: "What it means",
 		inspect: "Inspect (PowerShell)", fix: "Fix (PowerShell)", steps: "Steps", caveats: "Caveats",
 		links: "Links", transcript: "Transcript", noFindings: "No problems found.", noAttempts: "No checks ran.",
-		conf: map[string]string{"definitive": "definitive", "inferred": "inferred", "unsure": "unsure"},
+		conf:   map[string]string{"definitive": "definitive", "inferred": "inferred", "unsure": "unsure"},
+		expect: "EXPECT", failExpected: "fail (expected)", unexpectedOK: "UNEXPECTEDLY OK",
+		asExpected:   "Refused as expected (expect: fail), nothing to do",
+		postureBasic: "The password (Basic) login succeeded, but the configuration expects it to fail: Basic authentication is on for this mailbox and protocol. Check which authentication policy applies and why it allows Basic:",
+		postureOAuth: "The login succeeded, but the configuration expects it to fail: find out who granted this access, or correct the expectation.",
 	},
 	"ja": {
 		target: "対象", protocol: "プロトコル", mechanism: "方式", result: "結果", cause: "原因",
@@ -203,7 +263,11 @@ var textLabels = map[string]labels{
 		findings: "診断結果", checks: "チェック", evidence: "根拠", summary: "意味",
 		inspect: "確認 (PowerShell)", fix: "修正 (PowerShell)", steps: "手順", caveats: "注意事項",
 		links: "リンク", transcript: "通信記録", noFindings: "問題は見つかりませんでした。", noAttempts: "チェックは実行されませんでした。",
-		conf: map[string]string{"definitive": "確定", "inferred": "推定", "unsure": "不明"},
+		conf:   map[string]string{"definitive": "確定", "inferred": "推定", "unsure": "不明"},
+		expect: "想定", failExpected: "失敗 (想定どおり)", unexpectedOK: "想定外の成功",
+		asExpected:   "想定どおり拒否されました (expect: fail)。対処は不要です",
+		postureBasic: "パスワード (基本認証) でのログインが成功しましたが、設定では失敗が想定されています。このメールボックスとプロトコルで基本認証が有効になっています。適用されている認証ポリシーと、基本認証を許可している理由を確認してください:",
+		postureOAuth: "ログインが成功しましたが、設定では失敗が想定されています。このアクセスを許可したのは誰かを確認するか、想定を修正してください。",
 	},
 }
 
@@ -220,19 +284,35 @@ func WriteText(w io.Writer, r Result, lang string) error {
 		fmt.Fprintln(ew, L.noAttempts)
 		return ew.err
 	}
-	rows := [][]string{{L.protocol, L.mechanism, L.result, L.cause, L.confidence, L.time, L.reply}}
+	// The EXPECT column appears only where a posture check makes it
+	// informative, so the everyday table stays as it was.
+	withExpect := r.anyExpectFail()
+	head := []string{L.protocol, L.mechanism}
+	if withExpect {
+		head = append(head, L.expect)
+	}
+	rows := [][]string{append(head, L.result, L.cause, L.confidence, L.time, L.reply)}
 	for i, a := range r.Attempts {
 		f := r.findingAt(i)
 		res := L.pass
-		if !a.OK {
+		switch {
+		case r.ExpectAt(i) == ExpectFail && a.OK:
+			res = L.unexpectedOK
+		case r.ExpectAt(i) == ExpectFail:
+			res = L.failExpected
+		case !a.OK:
 			res = L.fail
 		}
 		said := diagnose.StripNoise(a.Reply)
 		if said == "" && a.Error != "" {
 			said = "(" + a.Error + ")"
 		}
-		rows = append(rows, []string{string(a.Protocol), orDash(string(a.Mechanism)), res, string(f.Cause),
-			L.conf[string(f.Confidence)], fmtDuration(a.Duration), oneLine(said, 80)})
+		row := []string{string(a.Protocol), orDash(string(a.Mechanism))}
+		if withExpect {
+			row = append(row, r.ExpectAt(i))
+		}
+		rows = append(rows, append(row, res, string(f.Cause),
+			L.conf[string(f.Confidence)], fmtDuration(a.Duration), oneLine(said, 80)))
 	}
 	writeTable(ew, rows)
 
@@ -243,8 +323,19 @@ func WriteText(w io.Writer, r Result, lang string) error {
 	}
 	var groups []*group
 	byCause := map[diagnose.Cause]*group{}
+	var expectedRefusals, unexpectedOK []int
 	for i, a := range r.Attempts {
 		f := r.findingAt(i)
+		if r.ExpectAt(i) == ExpectFail {
+			// A posture check: its refusal is the wanted state, so the
+			// remedy (which would undo it) is not offered.
+			if a.OK {
+				unexpectedOK = append(unexpectedOK, i)
+			} else {
+				expectedRefusals = append(expectedRefusals, i)
+			}
+			continue
+		}
 		if a.OK && f.Cause == diagnose.CauseOK {
 			continue
 		}
@@ -257,8 +348,27 @@ func WriteText(w io.Writer, r Result, lang string) error {
 		g.idx = append(g.idx, i)
 	}
 	fmt.Fprintln(ew)
-	if len(groups) == 0 {
+	if len(groups) == 0 && len(unexpectedOK) == 0 {
 		fmt.Fprintln(ew, L.noFindings)
+	}
+	for _, i := range unexpectedOK {
+		a := r.Attempts[i]
+		fmt.Fprintf(ew, "== %s: %s (expect: fail)\n", L.unexpectedOK, checkName(a))
+		if a.Mechanism == probe.Basic {
+			fmt.Fprintf(ew, "  %s\n", L.postureBasic)
+			rem := diagnose.RemedyFor(diagnose.CauseBasicAuthDisabled, lang, r.varsFor(a, string(a.Protocol)))
+			writeList(ew, L.inspect, rem.Inspect, "  PS> ")
+		} else {
+			fmt.Fprintf(ew, "  %s\n", L.postureOAuth)
+		}
+		fmt.Fprintln(ew)
+	}
+	if len(expectedRefusals) > 0 {
+		var checks []string
+		for _, i := range expectedRefusals {
+			checks = append(checks, checkName(r.Attempts[i])+" ("+string(r.findingAt(i).Cause)+")")
+		}
+		fmt.Fprintf(ew, "%s: %s\n\n", L.asExpected, strings.Join(checks, ", "))
 	}
 	for _, g := range groups {
 		var checks, protos []string

@@ -238,3 +238,80 @@ func TestWriteErrorsReported(t *testing.T) {
 		t.Error("WriteJSON hid a write error")
 	}
 }
+
+// An "expect: fail" check: its refusal is as expected (no remedy offered in
+// text), its success is a posture failure named in the table and in JSON.
+func TestExpectations(t *testing.T) {
+	attempts := []probe.Attempt{
+		{Target: "s", User: "s@contoso.com", Protocol: probe.IMAP, Mechanism: probe.Basic, Stage: probe.StageAuth,
+			Reply: "a1 NO Basic authentication is disabled.", ErrorKind: probe.ErrRefused},
+		{Target: "s", User: "s@contoso.com", Protocol: probe.POP, Mechanism: probe.Basic, Stage: probe.StageDone, OK: true},
+		{Target: "s", User: "s@contoso.com", Protocol: probe.SMTP, Mechanism: probe.Basic, Stage: probe.StageDone, OK: true},
+	}
+	r := New("s", attempts, diagnose.Vars{Policy: "Allow SMTP Basic"})
+	r.Expect = []string{ExpectFail, ExpectFail} // the third defaults to ok
+	if r.AsExpected(0) != true || r.AsExpected(1) != false || r.AsExpected(2) != true || r.AllAsExpected() {
+		t.Fatalf("as expected: %v %v %v all %v", r.AsExpected(0), r.AsExpected(1), r.AsExpected(2), r.AllAsExpected())
+	}
+
+	var buf bytes.Buffer
+	if err := WriteJSON(&buf, r); err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Attempts []struct {
+			Expect     *string `json:"expect"`
+			AsExpected *bool   `json:"as_expected"`
+		} `json:"attempts"`
+		Findings []struct {
+			Cause      string `json:"cause"`
+			AsExpected *bool  `json:"as_expected"`
+		} `json:"findings"`
+	}
+	if err := json.Unmarshal(buf.Bytes(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	want := []struct {
+		exp string
+		as  bool
+	}{{"fail", true}, {"fail", false}, {"ok", true}}
+	for i, w := range want {
+		a := doc.Attempts[i]
+		if a.Expect == nil || a.AsExpected == nil || *a.Expect != w.exp || *a.AsExpected != w.as {
+			t.Errorf("attempt %d: expect/as_expected missing or wrong in %s", i, buf.String())
+		}
+	}
+	if len(doc.Findings) != 1 || doc.Findings[0].Cause != "basic_auth_disabled" || doc.Findings[0].AsExpected == nil || !*doc.Findings[0].AsExpected {
+		t.Errorf("findings: %s", buf.String())
+	}
+
+	for _, c := range []struct{ lang, unexpected, expected, inspect string }{
+		{"en", "UNEXPECTEDLY OK", "fail (expected)", "Get-AuthenticationPolicy -Identity 'Allow SMTP Basic'"},
+		{"ja", "想定外の成功", "失敗 (想定どおり)", "Get-AuthenticationPolicy -Identity 'Allow SMTP Basic'"},
+	} {
+		buf.Reset()
+		if err := WriteText(&buf, r, c.lang); err != nil {
+			t.Fatal(err)
+		}
+		out := buf.String()
+		for _, s := range []string{c.unexpected, c.expected, "pop/basic (expect: fail)", c.inspect} {
+			if !strings.Contains(out, s) {
+				t.Errorf("%s: text lacks %q:\n%s", c.lang, s, out)
+			}
+		}
+		// The refusal wanted by the posture check gets no fix that would
+		// turn Basic back on.
+		if strings.Contains(out, "Set-AuthenticationPolicy") {
+			t.Errorf("%s: remedy offered for an expected refusal:\n%s", c.lang, out)
+		}
+	}
+
+	// Without posture checks the table keeps its columns.
+	buf.Reset()
+	if err := WriteText(&buf, sample(), "en"); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(buf.String(), "EXPECT") {
+		t.Errorf("EXPECT column without posture checks:\n%s", buf.String())
+	}
+}
