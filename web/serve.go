@@ -62,6 +62,19 @@ func Serve(ctx context.Context, ln net.Listener, h http.Handler, webConfigFile s
 	return err
 }
 
+// ServeServer runs srv on ln with the web config, for a caller that owns
+// the server's lifecycle (it calls srv.Shutdown; ServeServer then returns
+// http.ErrServerClosed, as http.Server.Serve does).
+func ServeServer(srv *http.Server, ln net.Listener, webConfigFile string, logger *slog.Logger) error {
+	if logger == nil {
+		logger = slog.Default()
+	}
+	systemd := false
+	addrs := []string{ln.Addr().String()}
+	return toolkit.Serve(ln, srv, &toolkit.FlagConfig{WebListenAddresses: &addrs, WebSystemdSocket: &systemd,
+		WebConfigFile: &webConfigFile}, logger)
+}
+
 // ListenAndServe listens on addr (host:port) and calls Serve.
 func ListenAndServe(ctx context.Context, addr string, h http.Handler, webConfigFile string, logger *slog.Logger) error {
 	var lc net.ListenConfig

@@ -24,6 +24,7 @@ import (
 	"github.com/exoprobe/exoprobe/probe/token"
 	"github.com/exoprobe/exoprobe/scheduler"
 	"github.com/exoprobe/exoprobe/store"
+	"github.com/exoprobe/exoprobe/web"
 )
 
 func init() {
@@ -51,6 +52,15 @@ type Runtime struct {
 	ReloadsOK, ReloadsFailed atomic.Int64
 	lastReloadErr            error
 	lastReload               time.Time
+	lastSuccess              time.Time
+}
+
+// LastSuccess returns when a configuration was last loaded by a reload
+// (zero before the first successful reload).
+func (rt *Runtime) LastSuccess() time.Time {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	return rt.lastSuccess
 }
 
 // Config returns the configuration in force.
@@ -73,6 +83,9 @@ func (rt *Runtime) Reload() error {
 	err := rt.reload()
 	rt.mu.Lock()
 	rt.lastReload, rt.lastReloadErr = time.Now(), err
+	if err == nil {
+		rt.lastSuccess = rt.lastReload
+	}
 	rt.mu.Unlock()
 	if err != nil {
 		rt.ReloadsFailed.Add(1)
@@ -107,7 +120,10 @@ type runOptions struct {
 	ConfigPath string
 	DataDir    string
 	Listen     string
-	Logger     *slog.Logger
+	// WebConfigFile is an exporter-toolkit web config (TLS, basic auth)
+	// for the HTTP listener; "" serves plain HTTP.
+	WebConfigFile string
+	Logger        *slog.Logger
 	// Prober replaces probe.Run (tests).
 	Prober scheduler.Prober
 	// Ready, if set, receives the listener's address once serving.
@@ -122,6 +138,7 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	dataDir := fs.String("data-dir", "", "directory for persistent state (empty: keep state in memory only)")
 	listen := fs.String("listen", "127.0.0.1:9465", "HTTP listen address (/healthz, /-/reload, metrics and status page)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	webConfig := fs.String("web.config.file", "", "exporter-toolkit web config file enabling TLS and/or basic auth on the HTTP listener")
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
 	}
@@ -132,6 +149,10 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	if *check {
 		cfg, err := config.Load(*cfgPath)
 		if err != nil {
+			fmt.Fprintln(stderr, err)
+			return exitUsage
+		}
+		if err := web.ValidateConfig(*webConfig); err != nil {
 			fmt.Fprintln(stderr, err)
 			return exitUsage
 		}
@@ -150,7 +171,7 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lvl}))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	err := runDaemon(ctx, runOptions{ConfigPath: *cfgPath, DataDir: *dataDir, Listen: *listen, Logger: log})
+	err := runDaemon(ctx, runOptions{ConfigPath: *cfgPath, DataDir: *dataDir, Listen: *listen, WebConfigFile: *webConfig, Logger: log})
 	var ce *configError
 	if errors.As(err, &ce) {
 		fmt.Fprintln(stderr, err)
@@ -236,7 +257,7 @@ func runDaemon(ctx context.Context, o runOptions) error {
 	}()
 	go func() {
 		defer wg.Done()
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := web.ServeServer(srv, ln, o.WebConfigFile, log); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			errc <- fmt.Errorf("http: %w", err)
 			cancel()
 		}

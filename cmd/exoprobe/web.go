@@ -1,0 +1,45 @@
+package main
+
+import (
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/exoprobe/exoprobe/web"
+)
+
+// The HTTP surface of `run` (and so of `demo`): metrics, JSON API and the
+// status page from package web, mounted on the daemon's mux. The daemon's
+// own /healthz and POST /-/reload stay more specific and win.
+func init() {
+	mountHTTP(func(mux *http.ServeMux, rt *Runtime) {
+		started := time.Now()
+		mux.Handle("/", web.NewHandler(rt.Scheduler, web.Options{
+			Logger:       rt.Log,
+			ConfigStatus: func() web.ConfigStatus { return configStatus(rt, started) },
+			Ready: func() error {
+				if rt.Config() == nil {
+					return errors.New("no configuration loaded")
+				}
+				return nil
+			},
+		}))
+	})
+}
+
+// configStatus maps the daemon's reload record to web's view: the first
+// load succeeded when the daemon started (it does not start otherwise).
+func configStatus(rt *Runtime, started time.Time) web.ConfigStatus {
+	at, err := rt.LastReload()
+	cs := web.ConfigStatus{LastReloadOK: err == nil, LastReload: at, LastSuccess: rt.LastSuccess()}
+	if at.IsZero() {
+		cs.LastReload = started
+	}
+	if cs.LastSuccess.IsZero() {
+		cs.LastSuccess = started
+	}
+	if err != nil {
+		cs.Error = err.Error()
+	}
+	return cs
+}

@@ -1,0 +1,368 @@
+// Package demo is exoprobe's self-contained demonstration: a configuration
+// that watches the emulator's demo tenant, and a scenario played on the
+// emulator through the same cmdlets exoprobe's remedies print — SMTP AUTH
+// disabled for the tenant and fixed again, Basic IMAP re-enabled where it
+// must stay off, security defaults switched on and off — each step waiting
+// for the event the daemon must raise.
+package demo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/exoprobe/exoprobe/diagnose"
+	"github.com/exoprobe/exoprobe/probe"
+	"github.com/exoprobe/exoprobe/scheduler"
+	"github.com/exoprobe/exoprobe/sim"
+	"github.com/exoprobe/exoprobe/sim/tenant"
+)
+
+// Timing of the demo daemon: short enough that a newcomer sees every step
+// within a minute.
+type Timing struct {
+	Interval, Timeout, ConfirmDelay time.Duration
+}
+
+// DefaultTiming is 6 s between probes and a 2 s confirm re-probe, divided
+// by speed (2 is twice as fast). Intervals stay at or above a second, the
+// configuration's minimum.
+func DefaultTiming(speed float64) Timing {
+	if speed <= 0 {
+		speed = 1
+	}
+	d := func(base time.Duration, floor time.Duration) time.Duration {
+		return max(time.Duration(float64(base)/speed).Round(100*time.Millisecond), floor)
+	}
+	iv := d(6*time.Second, time.Second)
+	// The emulator answers at once; the timeout only has to fit the
+	// interval, which the configuration requires.
+	return Timing{Interval: iv, Timeout: iv, ConfirmDelay: d(2*time.Second, 200*time.Millisecond)}
+}
+
+// The demo's targets and checks.
+const (
+	TargetDemo    = "demo"
+	TargetScanner = "scanner"
+	// PolicyName is the authentication policy the demo users have.
+	PolicyName = tenant.DemoPolicy
+)
+
+// Check ids the scenario's events name.
+var (
+	SMTPBasic   = scheduler.MakeID(TargetDemo, probe.SMTP, probe.Basic)
+	SMTPXOAUTH2 = scheduler.MakeID(TargetDemo, probe.SMTP, probe.XOAUTH2)
+	IMAPBasic   = scheduler.MakeID(TargetDemo, probe.IMAP, probe.Basic)
+)
+
+// WriteConfig writes the demo configuration for the emulator's endpoints
+// into dir — exoprobe.yaml plus the password and client secret files it
+// references (0600) — and returns the configuration's path.
+func WriteConfig(dir string, ep sim.Endpoints, t Timing) (string, error) {
+	if ep.Demo == nil {
+		return "", errors.New("demo: the emulator has no demo tenant")
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", fmt.Errorf("demo: %w", err)
+	}
+	var scannerPW string
+	for _, u := range ep.Users {
+		if strings.EqualFold(u.UPN, "scanner@"+domainOf(ep.Demo.User)) {
+			scannerPW = u.Password
+		}
+	}
+	files := map[string]string{"demo-password": ep.Demo.Password, "client-secret": ep.Demo.ClientSecret}
+	if scannerPW != "" {
+		files["scanner-password"] = scannerPW
+	}
+	for name, v := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(v+"\n"), 0o600); err != nil {
+			return "", fmt.Errorf("demo: %w", err)
+		}
+	}
+	q := func(s string) string { return fmt.Sprintf("%q", s) }
+	var b strings.Builder
+	fmt.Fprintf(&b, `# Written by "exoprobe demo": the emulator's demo tenant, short intervals.
+defaults:
+  interval: %s
+  timeout: %s
+  hosts: {imap: %s, pop: %s, smtp: %s}
+scheduler:
+  confirm_delay: %s
+  # The scenario makes Basic logins fail on purpose; none of them is a bad
+  # password, so the lockout guard never needs to step in.
+oauth_apps:
+  demo-app:
+    tenant: %s
+    authority: %s
+    client_id: %s
+    client_secret_file: %s
+    ca_file: %s
+    scopes: [%s]
+targets:
+  - name: %s
+    user: %s
+    labels: {team: demo}
+    ca_file: %s
+    password_file: %s
+    oauth: demo-app
+    checks:
+      - {protocol: smtp, mechanism: basic, expect: ok}
+      - {protocol: smtp, mechanism: xoauth2, expect: ok}
+      - {protocol: imap, mechanism: xoauth2, expect: ok}
+      - {protocol: pop, mechanism: xoauth2, expect: ok}
+      - {protocol: imap, mechanism: basic, expect: fail}   # posture: Basic IMAP must stay off
+`,
+		t.Interval, t.Timeout, q(ep.IMAP.TLS), q(ep.POP.TLS), q(ep.SMTP.StartTLS), t.ConfirmDelay,
+		q(ep.Demo.Tenant), q(ep.Authority), q(ep.Demo.ClientID),
+		q(filepath.Join(dir, "client-secret")), q(ep.CAFile), q(ep.Demo.Scope),
+		TargetDemo, q(ep.Demo.User), q(ep.CAFile), q(filepath.Join(dir, "demo-password")))
+	if scannerPW != "" {
+		fmt.Fprintf(&b, `  - name: %s
+    user: %s
+    labels: {team: facilities}
+    ca_file: %s
+    password_file: %s
+    checks:
+      - {protocol: smtp, mechanism: basic, expect: ok}       # a scanner: Basic only, no OAuth yet
+`, TargetScanner, q("scanner@"+domainOf(ep.Demo.User)), q(ep.CAFile), q(filepath.Join(dir, "scanner-password")))
+	}
+	path := filepath.Join(dir, "exoprobe.yaml")
+	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
+		return "", fmt.Errorf("demo: %w", err)
+	}
+	return path, nil
+}
+
+func domainOf(upn string) string {
+	if i := strings.LastIndexByte(upn, '@'); i >= 0 {
+		return upn[i+1:]
+	}
+	return upn
+}
+
+// Expect is an event a step must produce.
+type Expect struct {
+	Check scheduler.CheckID
+	Kind  scheduler.EventKind
+	Cause diagnose.Cause
+}
+
+func (e Expect) String() string { return fmt.Sprintf("%s %s (%s)", e.Kind, e.Check, e.Cause) }
+
+// Matches reports whether ev is the expected event.
+func (e Expect) Matches(ev scheduler.Event) bool {
+	return ev.CheckID == e.Check && ev.Kind == e.Kind && ev.Cause == e.Cause
+}
+
+// Step is one change on the emulated tenant and what exoprobe must notice.
+type Step struct {
+	// Say is what the step does, in plain words.
+	Say string
+	// Cmdlets run on the emulator, in order.
+	Cmdlets []string
+	// Expect lists the events that show the step was noticed.
+	Expect []Expect
+	// Then is said once the events were seen.
+	Then string
+}
+
+const stsNow = "$([System.DateTime]::UtcNow)"
+
+// Baseline puts the tenant in the demo's starting state, whatever a
+// previous run (same --data-dir) left behind.
+func Baseline(user string) []string {
+	return []string{
+		"Set-TransportConfig -SmtpClientAuthenticationDisabled $False",
+		"Update-MgPolicyIdentitySecurityDefaultEnforcementPolicy -IsEnabled:$false",
+		fmt.Sprintf("Set-AuthenticationPolicy -Identity %q -AllowBasicAuthImap:$false", PolicyName),
+		"Set-SimTenant -BasicAuthRetiredImapPop:$true",
+		fmt.Sprintf("Set-User -Identity %s -STSRefreshTokensValidFrom %s", user, stsNow),
+	}
+}
+
+// Scenario is the demo's story for the demo user.
+func Scenario(user string) []Step {
+	fixSMTP := diagnose.RemedyFor(diagnose.CauseSMTPAuthDisabledTenant, "en", diagnose.Vars{}).Fix
+	return []Step{
+		{
+			Say:     "an admin disables SMTP AUTH for the whole tenant",
+			Cmdlets: []string{"Set-TransportConfig -SmtpClientAuthenticationDisabled $True"},
+			Expect: []Expect{
+				{SMTPBasic, scheduler.EventRegressed, diagnose.CauseSMTPAuthDisabledTenant},
+				{SMTPXOAUTH2, scheduler.EventRegressed, diagnose.CauseSMTPAuthDisabledTenant},
+			},
+			Then: "SMTP logins regressed with cause smtp_auth_disabled_tenant; the status page shows the server's words and the remedy",
+		},
+		{
+			Say:     "applying the remedy's fix command",
+			Cmdlets: fixSMTP,
+			Expect: []Expect{
+				{SMTPBasic, scheduler.EventRecovered, diagnose.CauseOK},
+				{SMTPXOAUTH2, scheduler.EventRecovered, diagnose.CauseOK},
+			},
+			Then: "SMTP logins recovered",
+		},
+		{
+			Say: "someone re-enables Basic authentication for IMAP, where it must stay off",
+			Cmdlets: []string{
+				"Set-SimTenant -BasicAuthRetiredImapPop:$false",
+				fmt.Sprintf("Set-AuthenticationPolicy -Identity %q -AllowBasicAuthImap", PolicyName),
+				fmt.Sprintf("Set-User -Identity %s -STSRefreshTokensValidFrom %s", user, stsNow),
+			},
+			Expect: []Expect{{IMAPBasic, scheduler.EventUnexpectedlyOK, diagnose.CauseOK}},
+			Then:   "posture event: Basic IMAP logs in (unexpectedly_ok)",
+		},
+		{
+			Say: "turning Basic IMAP back off",
+			Cmdlets: []string{
+				fmt.Sprintf("Set-AuthenticationPolicy -Identity %q -AllowBasicAuthImap:$false", PolicyName),
+				fmt.Sprintf("Set-User -Identity %s -STSRefreshTokensValidFrom %s", user, stsNow),
+				"Set-SimTenant -BasicAuthRetiredImapPop:$true",
+			},
+			Expect: []Expect{{IMAPBasic, scheduler.EventRecovered, diagnose.CauseBasicAuthDisabled}},
+			Then:   "Basic IMAP is refused again, as expected",
+		},
+		{
+			Say:     "an admin switches Entra security defaults on",
+			Cmdlets: []string{"Update-MgPolicyIdentitySecurityDefaultEnforcementPolicy -IsEnabled:$true"},
+			Expect:  []Expect{{SMTPBasic, scheduler.EventRegressed, diagnose.CauseSecurityDefaults}},
+			Then:    "Basic SMTP regressed with cause security_defaults; XOAUTH2 keeps working",
+		},
+		{
+			Say:     "switching security defaults off again",
+			Cmdlets: []string{"Update-MgPolicyIdentitySecurityDefaultEnforcementPolicy -IsEnabled:$false"},
+			Expect:  []Expect{{SMTPBasic, scheduler.EventRecovered, diagnose.CauseOK}},
+			Then:    "Basic SMTP recovered",
+		},
+	}
+}
+
+// Player plays a scenario.
+type Player struct {
+	Steps []Step
+	// Exec runs one cmdlet line on the emulator.
+	Exec func(ctx context.Context, line string) (string, error)
+	// Events are the daemon's events (scheduler.Subscribe), subscribed
+	// before the first step.
+	Events <-chan scheduler.Event
+	// Out receives the story in plain words.
+	Out io.Writer
+	// StepTimeout bounds the wait for a step's events (default 1 minute);
+	// Pause is the time left to look at the page after a step (default 5s).
+	StepTimeout, Pause time.Duration
+	// Loop plays the scenario again until ctx is done.
+	Loop bool
+	// OnApplied, if set, is called once a step's cmdlets ran.
+	OnApplied func(i int, s Step, at time.Time)
+}
+
+// ErrStepTimeout reports a step whose events did not come in time.
+var ErrStepTimeout = errors.New("demo: expected events did not come in time")
+
+// Run plays the steps until ctx is done (or once, without Loop). A step
+// whose events do not come within StepTimeout is reported and the story
+// goes on; Run then returns ErrStepTimeout at the end of a single play.
+func (p *Player) Run(ctx context.Context) error {
+	if p.StepTimeout <= 0 {
+		p.StepTimeout = time.Minute
+	}
+	if p.Pause <= 0 {
+		p.Pause = 5 * time.Second
+	}
+	n := len(p.Steps)
+	for round := 1; ; round++ {
+		var missed bool
+		for i, s := range p.Steps {
+			fmt.Fprintf(p.Out, "step %d/%d: %s\n", i+1, n, s.Say)
+			for _, line := range s.Cmdlets {
+				fmt.Fprintf(p.Out, "    PS> %s\n", line)
+				if _, err := p.Exec(ctx, line); err != nil {
+					if ctx.Err() != nil {
+						return nil
+					}
+					return fmt.Errorf("demo: step %d: %s: %w", i+1, line, err)
+				}
+			}
+			if p.OnApplied != nil {
+				p.OnApplied(i, s, time.Now())
+			}
+			fmt.Fprintf(p.Out, "    waiting for: %s\n", joinExpect(s.Expect))
+			ok, err := p.await(ctx, s.Expect)
+			if err != nil {
+				return nil // ctx done: Ctrl-C
+			}
+			if !ok {
+				missed = true
+				fmt.Fprintf(p.Out, "    not seen within %s; going on\n", p.StepTimeout)
+			} else if s.Then != "" {
+				fmt.Fprintf(p.Out, "    seen: %s\n", s.Then)
+			}
+			if !sleep(ctx, p.Pause) {
+				return nil
+			}
+		}
+		if !p.Loop {
+			if missed {
+				return ErrStepTimeout
+			}
+			return nil
+		}
+		fmt.Fprintf(p.Out, "scenario played %d time(s); starting again (Ctrl-C to stop)\n", round)
+	}
+}
+
+func joinExpect(es []Expect) string {
+	s := make([]string, len(es))
+	for i, e := range es {
+		s[i] = e.String()
+	}
+	return strings.Join(s, ", ")
+}
+
+// await waits for every expected event; err is ctx's.
+func (p *Player) await(ctx context.Context, want []Expect) (bool, error) {
+	left := append([]Expect(nil), want...)
+	timer := time.NewTimer(p.StepTimeout)
+	defer timer.Stop()
+	for len(left) > 0 {
+		select {
+		case <-ctx.Done():
+			return false, ctx.Err()
+		case <-timer.C:
+			return false, nil
+		case ev, ok := <-p.Events:
+			if !ok {
+				return false, context.Canceled
+			}
+			for i, e := range left {
+				if e.Matches(ev) {
+					fmt.Fprintf(p.Out, "    event: %s %s cause=%s", ev.Kind, ev.CheckID, ev.Cause)
+					if ev.PrevCause != "" {
+						fmt.Fprintf(p.Out, " (was %s)", ev.PrevCause)
+					}
+					fmt.Fprintln(p.Out)
+					left = append(left[:i], left[i+1:]...)
+					break
+				}
+			}
+		}
+	}
+	return true, nil
+}
+
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
