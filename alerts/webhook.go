@@ -1,0 +1,169 @@
+package alerts
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/exoprobe/exoprobe/diagnose"
+)
+
+// WebhookVersion is the version of the generic webhook's JSON schema. It
+// changes only when a field is removed or changes meaning; new fields may
+// appear at any time.
+const WebhookVersion = "1"
+
+// WebhookPayload is the body of the generic webhook: one POST per
+// notification, Content-Type application/json.
+//
+// Headers:
+//
+//	Idempotency-Key: <id>   the same for every retry of one notification
+//	X-Exoprobe-Signature: sha256=<hex HMAC-SHA256 of the body>   when a secret is configured
+//
+// Fields (schema version "1"):
+//
+//	version      "1"
+//	id           notification id (also the Idempotency-Key)
+//	group_key    "<problem>/<scope>", stable while the problem lasts
+//	kind         regressed | cause_changed | unexpectedly_ok | recovered | test
+//	status       firing | resolved
+//	repeat       true for reminders of a group still firing
+//	problem      the cause id, or "unexpectedly_ok" for posture alerts
+//	scope        tenant domain (or target name)
+//	severity     critical (security posture) | error | info
+//	title, text  human text in the sink's language (lang)
+//	starts_at, ends_at (resolved only), time   RFC 3339
+//	status_url   the status page
+//	firing[], resolved[]   checks: check_id, target, user, labels, protocol,
+//	             mechanism, expect, kind, cause, prev_cause, since, reply,
+//	             confidence, new, resolved_at, now_cause
+//	remedy       {summary, inspect[], fix[], steps[], caveats[], links[]} (firing only)
+type WebhookPayload struct {
+	Version string `json:"version"`
+	Notification
+	Lang     string           `json:"lang"`
+	Severity string           `json:"severity"`
+	Title    string           `json:"title"`
+	Text     string           `json:"text"`
+	Remedy   *diagnose.Remedy `json:"remedy,omitempty"`
+}
+
+// Webhook posts WebhookPayload to a URL.
+type Webhook struct {
+	Name string
+	URL  Secret
+	// HMACKey signs the body (X-Exoprobe-Signature) when set.
+	HMACKey Secret
+	Lang    string
+	Client  *http.Client
+}
+
+// SignatureHeader carries the body's HMAC-SHA256.
+const SignatureHeader = "X-Exoprobe-Signature"
+
+// Sign returns the signature header's value for a body.
+func Sign(key, body []byte) string {
+	mac := hmac.New(sha256.New, key)
+	mac.Write(body)
+	return "sha256=" + hex.EncodeToString(mac.Sum(nil))
+}
+
+// VerifySignature checks a received body against the header's value, in
+// constant time; receivers in Go can use it as is.
+func VerifySignature(key, body []byte, header string) bool {
+	return hmac.Equal([]byte(Sign(key, body)), []byte(header))
+}
+
+// Payload builds the body for one notification.
+func (w *Webhook) Payload(n *Notification) WebhookPayload {
+	c := Render(n, w.Lang)
+	p := WebhookPayload{Version: WebhookVersion, Notification: *n, Lang: c.Lang, Severity: c.Severity,
+		Title: c.Title, Text: c.Text()}
+	if n.Status == StatusFiring {
+		p.Remedy = &diagnose.Remedy{Summary: c.Summary, Inspect: c.Inspect, Fix: c.Fix, Steps: c.Steps,
+			Caveats: c.Caveats, Links: nil}
+	}
+	return p
+}
+
+func (w *Webhook) Notify(ctx context.Context, ns []Notification) (bool, error) {
+	for i := range ns {
+		body, err := json.Marshal(w.Payload(&ns[i]))
+		if err != nil {
+			return false, fmt.Errorf("%s: %w", w.Name, err)
+		}
+		h := map[string]string{"Idempotency-Key": ns[i].ID}
+		if w.HMACKey.IsSet() {
+			h[SignatureHeader] = Sign([]byte(w.HMACKey.Value()), body)
+		}
+		_, _, retry, err := post(ctx, w.Client, w.Name, w.URL, body, h, w.HMACKey)
+		if err != nil {
+			return retry, err
+		}
+	}
+	return false, nil
+}
+
+// post sends a JSON body and classifies the answer: 2xx is success, 408,
+// 429 and 5xx are worth retrying, other 4xx are not. Errors never carry the
+// URL (it is often the credential) nor any of the secrets.
+func post(ctx context.Context, client *http.Client, sink string, u Secret, body []byte, headers map[string]string,
+	secrets ...Secret) (status int, resp []byte, retry bool, err error) {
+	if client == nil {
+		client = defaultClient
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.Value(), bytes.NewReader(body))
+	if err != nil {
+		// The parse error quotes the URL: say only that it is bad.
+		return 0, nil, false, &DeliveryError{Reason: ReasonOther, Msg: sink + ": invalid URL"}
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "exoprobe-alerts")
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
+	res, err := client.Do(req)
+	if err != nil {
+		return 0, nil, true, transportError(sink, err, append(secrets, u)...)
+	}
+	defer res.Body.Close()
+	resp, _ = io.ReadAll(io.LimitReader(res.Body, 64<<10))
+	if res.StatusCode/100 == 2 {
+		return res.StatusCode, resp, false, nil
+	}
+	snippet := strings.TrimSpace(string(resp))
+	if len(snippet) > 200 {
+		snippet = snippet[:200] + "…"
+	}
+	msg := fmt.Sprintf("%s: HTTP %d %s", sink, res.StatusCode, scrub(snippet, append(secrets, u)...))
+	switch {
+	case res.StatusCode >= 500:
+		return res.StatusCode, resp, true, &DeliveryError{Reason: ReasonHTTP5xx, Status: res.StatusCode, Msg: msg}
+	case res.StatusCode < 400:
+		return res.StatusCode, resp, false, &DeliveryError{Reason: ReasonOther, Status: res.StatusCode,
+			Msg: msg + " (redirects are not followed)"}
+	case res.StatusCode == http.StatusTooManyRequests || res.StatusCode == http.StatusRequestTimeout:
+		return res.StatusCode, resp, true, &DeliveryError{Reason: ReasonHTTP4xx, Status: res.StatusCode, Msg: msg}
+	default:
+		return res.StatusCode, resp, false, &DeliveryError{Reason: ReasonHTTP4xx, Status: res.StatusCode, Msg: msg}
+	}
+}
+
+// defaultClient: no redirects followed (a redirect could carry the body,
+// and the URL's token, somewhere unexpected); per-try timeouts come from
+// the worker's context.
+var defaultClient = &http.Client{
+	Timeout: 60 * time.Second,
+	CheckRedirect: func(*http.Request, []*http.Request) error {
+		return http.ErrUseLastResponse
+	},
+}
