@@ -1,0 +1,77 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sort"
+	"time"
+
+	"github.com/exoprobe/exoprobe/alerts"
+	"github.com/exoprobe/exoprobe/config"
+)
+
+func init() {
+	register("alerts", "alert sinks: `alerts test --sink NAME` sends a sample alert to check the wiring", alertsCmd)
+}
+
+func alertsCmd(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] != "test" {
+		fmt.Fprintln(stderr, "usage: exoprobe alerts test --sink NAME [--config FILE] [--lang en|ja]")
+		return exitUsage
+	}
+	fs := flag.NewFlagSet("alerts test", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfgPath := fs.String("config", "exoprobe.yaml", "configuration file")
+	sinkName := fs.String("sink", "", "name of the sink under alerts.sinks (required)")
+	lang := fs.String("lang", "", "override the sink's language (en or ja)")
+	tries := fs.Int("tries", 3, "tries for temporary failures")
+	if err := fs.Parse(args[1:]); err != nil {
+		return exitUsage
+	}
+	cfg, err := config.Load(*cfgPath)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return exitUsage
+	}
+	ac, err := alerts.ParseConfig(&cfg.Alerts)
+	if err != nil {
+		fmt.Fprintf(stderr, "config %s: %v\n", *cfgPath, err)
+		return exitUsage
+	}
+	var names []string
+	var pick *alerts.SinkConfig
+	for i := range ac.Sinks {
+		names = append(names, ac.Sinks[i].Name)
+		if ac.Sinks[i].Name == *sinkName {
+			pick = &ac.Sinks[i]
+		}
+	}
+	sort.Strings(names)
+	if pick == nil {
+		fmt.Fprintf(stderr, "alerts test: no sink %q in %s (sinks: %v)\n", *sinkName, *cfgPath, names)
+		return exitUsage
+	}
+	if *lang != "" {
+		pick.Lang = *lang
+	}
+	one := alerts.Config{Sinks: []alerts.SinkConfig{*pick}, RepeatInterval: ac.RepeatInterval}
+	sinks, _, err := one.Build()
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return exitUsage
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	start := time.Now()
+	if err := alerts.SendTest(ctx, sinks[0], ac.StatusURL, *tries, alerts.Backoff{Base: time.Second, Max: 10 * time.Second}); err != nil {
+		fmt.Fprintf(stderr, "alerts test: %s (%s): failed (%s): %v\n", pick.Name, pick.Type, alerts.ReasonOf(err), err)
+		return exitFail
+	}
+	fmt.Fprintf(stdout, "alerts test: %s (%s): sample alert accepted in %v\n", pick.Name, pick.Type,
+		time.Since(start).Round(time.Millisecond))
+	return exitOK
+}
