@@ -1,0 +1,181 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/exoprobe/exoprobe/demo"
+	"github.com/exoprobe/exoprobe/scheduler"
+	"github.com/exoprobe/exoprobe/web"
+)
+
+func httpGet(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %d %v", url, resp.StatusCode, err)
+	}
+	return string(b)
+}
+
+// TestDemoEndToEnd runs `exoprobe demo` in-process (emulator, daemon, web,
+// scenario) with compressed time, and checks through the HTTP API that
+// every step produces its event (kind and cause) within one interval plus
+// the confirm delay, and that /metrics and the status page carry it.
+func TestDemoEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end demo takes ~30 s")
+	}
+	const speed = 3
+	timing := demo.DefaultTiming(speed)
+	// One interval until the next probe sees the change, the confirm
+	// delay, and slack for probes in flight on a loaded 2-core machine.
+	within := timing.Interval + timing.ConfirmDelay + 3*time.Second
+
+	var addr string
+	var failures []string
+	var mu sync.Mutex
+	fail := func(format string, args ...any) {
+		mu.Lock()
+		defer mu.Unlock()
+		failures = append(failures, fmt.Sprintf(format, args...))
+	}
+	steps := 0
+	out := &syncBuffer{}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+
+	onApplied := func(i int, s demo.Step, at time.Time) {
+		// Called by the player before it waits for the events itself;
+		// the daemon keeps probing meanwhile.
+		steps++
+		deadline := at.Add(within)
+		left := append([]demo.Expect(nil), s.Expect...)
+		for len(left) > 0 && time.Now().Before(deadline) {
+			body := httpGet(t, "http://"+addr+"/api/v1/events?limit=50")
+			var r web.EventsResponse
+			if err := json.Unmarshal([]byte(body), &r); err != nil {
+				fail("step %d: events JSON: %v", i+1, err)
+				return
+			}
+			left = slicesDeleteFunc(left, func(e demo.Expect) bool {
+				for _, ev := range r.Events {
+					if !ev.Time.Before(at) && e.Matches(ev) {
+						return true
+					}
+				}
+				return false
+			})
+			if len(left) > 0 {
+				time.Sleep(100 * time.Millisecond) // polling interval, not synchronisation
+			}
+		}
+		if len(left) > 0 {
+			fail("step %d (%s): within %s no event %v", i+1, s.Say, within, left)
+		}
+		if i == 4 { // security defaults on: regression shown everywhere
+			checkServing(t, addr, fail)
+		}
+	}
+	err := runDemo(ctx, demoOptions{Listen: "127.0.0.1:0", Speed: speed, Once: true, Pause: 100 * time.Millisecond,
+		StepTimeout: within, Ready: func(a string) { addr = a }, OnApplied: onApplied}, out)
+	if err != nil {
+		t.Errorf("runDemo: %v", err)
+	}
+	for _, f := range failures {
+		t.Error(f)
+	}
+	if steps != len(demo.Scenario("u@x")) {
+		t.Errorf("%d steps played, want %d", steps, len(demo.Scenario("u@x")))
+	}
+	story := out.String()
+	for _, w := range []string{"status page: http://127.0.0.1:", "step 1/6: an admin disables SMTP AUTH",
+		"step 2/6: applying the remedy's fix command", "PS> Set-TransportConfig -SmtpClientAuthenticationDisabled $False",
+		"event: unexpectedly_ok demo/imap/basic", "demo stopped"} {
+		if !strings.Contains(story, w) {
+			t.Errorf("story lacks %q:\n%s", w, story)
+		}
+	}
+	if strings.Contains(story, "not seen within") {
+		t.Errorf("a step was not seen:\n%s", story)
+	}
+}
+
+func slicesDeleteFunc(s []demo.Expect, del func(demo.Expect) bool) []demo.Expect {
+	out := s[:0]
+	for _, e := range s {
+		if !del(e) {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// checkServing looks at /metrics, the status API, readiness and the page
+// while Basic SMTP is down for security defaults.
+func checkServing(t *testing.T, addr string, fail func(string, ...any)) {
+	base := "http://" + addr
+	metrics := httpGet(t, base+"/metrics")
+	for _, w := range []string{
+		`exoprobe_probe_success{mechanism="xoauth2",protocol="imap",target="demo"} 1`,
+		`exoprobe_check_cause{cause="security_defaults",mechanism="basic",protocol="smtp",target="demo"} 1`,
+		`exoprobe_check_expected{mechanism="basic",protocol="smtp",target="demo"} 0`,
+		`exoprobe_check_expected{mechanism="basic",protocol="imap",target="demo"} 1`,
+		`exoprobe_probe_duration_seconds{mechanism="basic",protocol="smtp",stage="total",target="demo"}`,
+		`exoprobe_token_expiry_timestamp_seconds{mechanism="xoauth2",protocol="smtp",target="demo"}`,
+		`exoprobe_lockout_guard_active{account="demo@contoso.com"} 0`,
+		`exoprobe_config_last_reload_successful 1`,
+		`exoprobe_scheduler_in_flight`, `exoprobe_scheduler_lag_seconds{stat="p99"}`, `exoprobe_probes_total`,
+	} {
+		if !strings.Contains(metrics, w) {
+			fail("/metrics lacks %s", w)
+		}
+	}
+	var st web.StatusResponse
+	if err := json.Unmarshal([]byte(httpGet(t, base+"/api/v1/status")), &st); err != nil {
+		fail("status JSON: %v", err)
+	}
+	var smtp *scheduler.CheckState
+	for i := range st.Checks {
+		if st.Checks[i].ID == demo.SMTPBasic {
+			smtp = &st.Checks[i]
+		}
+	}
+	if smtp == nil || smtp.Status != scheduler.StatusFailing || smtp.Cause != "security_defaults" {
+		fail("status of %s = %+v", demo.SMTPBasic, smtp)
+	}
+	var rd web.Readiness
+	if err := json.Unmarshal([]byte(httpGet(t, base+"/api/v1/readiness")), &rd); err != nil {
+		fail("readiness JSON: %v", err)
+	}
+	// demo's Basic SMTP has a working XOAUTH2 check; the scanner has none.
+	verdicts := map[scheduler.CheckID]web.Verdict{}
+	for _, it := range rd.Items {
+		verdicts[it.BasicCheck] = it.Verdict
+	}
+	if verdicts[demo.SMTPBasic] != web.VerdictReady || verdicts["scanner/smtp/basic"] != web.VerdictNoXOAUTH2 || rd.Ready {
+		fail("readiness = %+v", rd)
+	}
+	history := httpGet(t, base+"/api/v1/checks/demo%2Fsmtp%2Fbasic/history?limit=5")
+	if !strings.Contains(history, `"cause": "security_defaults"`) {
+		fail("history lacks the security_defaults attempt: %s", history)
+	}
+	page := httpGet(t, base+"/?lang=ja")
+	for _, w := range []string{"メールログイン監視", "security_defaults", "退行", "smtp_auth_disabled_tenant"} {
+		if !strings.Contains(page, w) {
+			fail("status page lacks %q", w)
+		}
+	}
+}
