@@ -138,6 +138,7 @@ type TokenInfo struct {
 	TenantID  string    `json:"tid,omitempty"`
 	AppID     string    `json:"appid,omitempty"`
 	UPN       string    `json:"upn,omitempty"`
+	ObjectID  string    `json:"oid,omitempty"` // the service principal's in an application token, the user's in a delegated one
 	Roles     []string  `json:"roles,omitempty"`
 	Scopes    []string  `json:"scp,omitempty"`
 	ExpiresAt time.Time `json:"exp,omitempty"`

@@ -21,6 +21,11 @@ type Claims struct {
 	Roles     []string
 	Scopes    []string
 	ExpiresAt time.Time
+	// ObjectID is oid: in an application token, the object id of the app's
+	// enterprise application (service principal), which remedies need for
+	// New-ServicePrincipal and Add-MailboxPermission; in a delegated token,
+	// the user's.
+	ObjectID string
 }
 
 // Resource identifiers an access token for Exchange Online's IMAP, POP and
@@ -83,6 +88,7 @@ func ParseClaims(token string) (Claims, error) {
 		Roles             json.RawMessage `json:"roles"`
 		Scp               json.RawMessage `json:"scp"`
 		Exp               json.Number     `json:"exp"`
+		Oid               string          `json:"oid"`
 	}
 	dec := json.NewDecoder(strings.NewReader(string(payload)))
 	dec.UseNumber()
@@ -96,6 +102,7 @@ func ParseClaims(token string) (Claims, error) {
 		UPN:      firstNonEmpty(raw.UPN, raw.PreferredUsername, raw.UniqueName, raw.Email),
 		Roles:    stringOrList(raw.Roles, false),
 		Scopes:   stringOrList(raw.Scp, true),
+		ObjectID: raw.Oid,
 	}
 	if raw.Exp != "" {
 		if f, err := raw.Exp.Float64(); err == nil && f > 0 && f < 1e11 {
@@ -161,6 +168,7 @@ func Inspect(tok Token, p Protocol, user string, now time.Time) *TokenInfo {
 	info.Audience = strings.Join(c.Audience, " ")
 	info.TenantID, info.AppID, info.UPN = c.TenantID, c.AppID, c.UPN
 	info.Roles, info.Scopes = c.Roles, c.Scopes
+	info.ObjectID = c.ObjectID
 	if !c.ExpiresAt.IsZero() {
 		info.ExpiresAt = c.ExpiresAt
 	}

@@ -64,3 +64,14 @@ func FuzzParseClaims(f *testing.F) {
 		_ = Inspect(Token{AccessToken: tok}, SMTP, "", time.Now())
 	})
 }
+
+// The oid claim reaches TokenInfo: remedies fill <ObjectId> from an
+// application token's oid (the enterprise application's object id).
+func TestInspectObjectID(t *testing.T) {
+	tok := testJWT(map[string]any{"aud": "https://outlook.office365.com", "roles": []string{"IMAP.AccessAsApp"},
+		"oid": "b7e4d2c1-6a5f-4b3e-8d9c-0a1b2c3d4e5f", "exp": time.Now().Add(time.Hour).Unix()})
+	info := Inspect(Token{AccessToken: tok, Flow: "client_credentials"}, IMAP, "a@b", time.Now())
+	if info.ObjectID != "b7e4d2c1-6a5f-4b3e-8d9c-0a1b2c3d4e5f" {
+		t.Errorf("ObjectID = %q", info.ObjectID)
+	}
+}

@@ -159,6 +159,11 @@ func (r *Result) varsFor(a probe.Attempt, protocol string) diagnose.Vars {
 	if v.Tenant == "" && a.Token != nil {
 		v.Tenant = a.Token.TenantID
 	}
+	// Only an application token's oid is the service principal's object
+	// id (<ObjectId>); a delegated token's is the user's.
+	if v.ObjectID == "" && a.Token != nil && a.Token.Flow == "client_credentials" {
+		v.ObjectID = a.Token.ObjectID
+	}
 	v.Protocol = protocol
 	return v
 }

@@ -315,3 +315,23 @@ func TestExpectations(t *testing.T) {
 		t.Errorf("EXPECT column without posture checks:\n%s", buf.String())
 	}
 }
+
+// <ObjectId> comes from an application token's oid, never from a delegated
+// token's (that is the user's object id).
+func TestObjectIDFromAppToken(t *testing.T) {
+	for _, c := range []struct {
+		flow, want string
+	}{
+		{"client_credentials", "New-ServicePrincipal -AppId app-1 -ObjectId sp-oid-1"},
+		{"refresh_token", "New-ServicePrincipal -AppId app-1 -ObjectId <ObjectId>"},
+	} {
+		a := probe.Attempt{Protocol: probe.IMAP, Mechanism: probe.XOAUTH2, Stage: probe.StageAuth, User: "a@b",
+			Token: &probe.TokenInfo{Flow: c.flow, AppID: "app-1", ObjectID: "sp-oid-1"}}
+		r := Result{Target: "a@b", Attempts: []probe.Attempt{a},
+			Findings: []diagnose.Finding{{Cause: diagnose.CauseOAuthNotAuthorized, Protocol: "imap", Mechanism: "xoauth2"}}}
+		d := Build(r, "en")
+		if len(d.Findings) != 1 || len(d.Findings[0].Remedy.Fix) == 0 || d.Findings[0].Remedy.Fix[0] != c.want {
+			t.Errorf("%s: fix = %+v, want first line %q", c.flow, d.Findings, c.want)
+		}
+	}
+}
