@@ -13,10 +13,10 @@ import (
 // cause, and the remedy's fix lines, run verbatim through `sim exec`, must
 // turn the same check green.
 type loopCase struct {
-	name  string
+	name   string
 	break_ []string // cmdlet lines that break the login
-	user  string   // local part; "" is demo
-	creds creds
+	user   string   // local part; "" is demo
+	creds  creds
 	// protocols/mechanisms of the check: only what the fix can turn green
 	// (Basic IMAP/POP stays retired in the 2026 era whatever the policy).
 	protocols, mechanisms string
