@@ -9,16 +9,20 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/exoprobe/exoprobe/config"
 	"github.com/exoprobe/exoprobe/diagnose"
 	"github.com/exoprobe/exoprobe/probe"
 	"github.com/exoprobe/exoprobe/probe/token"
 	"github.com/exoprobe/exoprobe/report"
+	"github.com/exoprobe/exoprobe/scheduler"
 )
 
 func init() {
@@ -35,8 +39,13 @@ server's words, time) and then each finding with its remedy.
 Secrets are read from files or environment variables only, never from the
 command line (it shows in ps and shell history).
 
-Exit status: 0 all checks as expected, 1 some check failed, 2 usage or
-configuration error.
+With --config, each check's expect: is honoured: an "expect: fail" check
+(Basic must stay off) that is refused is as expected; one that logs in is
+reported UNEXPECTEDLY OK and fails the run. --protocols and --mechanisms
+narrow the file's checks; --timeout overrides its timeouts.
+
+Exit status: 0 every check met its expectation, 1 some check failed or
+left its expectation, 2 usage or configuration error.
 
 flags:
 `
@@ -53,6 +62,8 @@ type checkFlags struct {
 	caFile, protocols, mechanisms, endpoints, output, lang, config string
 	timeout                                                        time.Duration
 	transcript                                                     bool
+	// set holds the flags given on the command line (not defaults).
+	set map[string]bool
 }
 
 // usageError is a bad flag combination or configuration: exit 2.
@@ -114,16 +125,20 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "exoprobe check: unexpected argument %q (secrets go in files or environment variables)\n", fs.Arg(0))
 		return exitUsage
 	}
-	plans, err := f.plans()
+	f.set = map[string]bool{}
+	fs.Visit(func(fl *flag.Flag) { f.set[fl.Name] = true })
+	plans, err := f.plans(stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "exoprobe check: %v\n", err)
 		return exitUsage
 	}
 
-	progress := len(plans) > 1 && isTerminal(stderr)
-	results := runPlans(context.Background(), plans, f.timeout, func(done, total int, name string) {
+	// Progress only where a person watches (a terminal) and a wait is
+	// likely (several targets); it never mixes into stdout.
+	progress := len(plans) > 1 && checkIsTerminal(stderr)
+	results := runPlans(context.Background(), plans, f.timeout, func(done, total int, line string) {
 		if progress {
-			fmt.Fprintf(stderr, "\r[%d/%d] %s\x1b[K", done, total, name)
+			fmt.Fprintf(stderr, "\r[%d/%d] %s\x1b[K", done, total, line)
 		}
 	})
 	if progress {
@@ -134,10 +149,8 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 	for i := range results {
 		results[i].Lang = f.lang
 		results[i].Transcript = f.transcript
-		for _, a := range results[i].Attempts {
-			if !a.OK {
-				code = exitFail
-			}
+		if !results[i].AllAsExpected() {
+			code = exitFail
 		}
 	}
 	switch f.output {
@@ -168,7 +181,11 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 type plan struct {
 	target *probe.Target
 	checks []probe.Check
-	vars   diagnose.Vars
+	// expect and timeout are per check, same order; a missing expect is
+	// "ok" and a zero timeout is --timeout.
+	expect  []string
+	timeout []time.Duration
+	vars    diagnose.Vars
 }
 
 // endpointsFile is the part of the emulator's endpoints.json that check
@@ -198,7 +215,7 @@ type endpointsFile struct {
 	} `json:"demo"`
 }
 
-func (f *checkFlags) plans() ([]plan, error) {
+func (f *checkFlags) plans(stderr io.Writer) ([]plan, error) {
 	switch f.output {
 	case "text", "json":
 	default:
@@ -213,8 +230,7 @@ func (f *checkFlags) plans() ([]plan, error) {
 		return nil, usagef("--timeout must be positive")
 	}
 	if f.config != "" {
-		// The config package (config.Load) is not in the tree yet.
-		return nil, usagef("--config is not supported yet; give one target with flags")
+		return f.configPlans(stderr)
 	}
 	p, err := f.singlePlan()
 	if err != nil {
@@ -478,10 +494,98 @@ func tlsConfig(caFile string) (*tls.Config, error) {
 	return &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}, nil
 }
 
+// targetFlags describe one target; with --config the file does.
+var targetFlags = []string{
+	"user", "password-file", "password-env", "token-file", "token-env", "tenant", "client-id",
+	"client-secret-file", "client-secret-env", "cert-file", "authority", "token-url", "scope",
+	"refresh-token-file", "ropc", "imap-addr", "pop-addr", "smtp-addr", "imap-starttls", "pop-starttls",
+	"smtp-implicit-tls", "allow-plaintext", "submit-check", "pop-auth-plain", "pop-xoauth2-oneline",
+	"ca-file", "endpoints",
+}
+
+// configPlans makes one plan per target of the config file, with the
+// daemon's own conversion of targets and credentials (buildSpecs), so that
+// check and run cannot disagree about a config. --protocols and
+// --mechanisms, when given, narrow the checks; --timeout, when given,
+// overrides the file's timeouts.
+func (f *checkFlags) configPlans(stderr io.Writer) ([]plan, error) {
+	for _, name := range targetFlags {
+		if f.set[name] {
+			return nil, usagef("--%s cannot be combined with --config: targets, servers and credentials come from the file", name)
+		}
+	}
+	var protos, mechs []string
+	var err error
+	if f.set["protocols"] {
+		if protos, err = parseList(f.protocols, []string{"imap", "pop", "smtp"}, "--protocols"); err != nil {
+			return nil, err
+		}
+	}
+	if f.set["mechanisms"] {
+		if mechs, err = parseList(f.mechanisms, []string{"basic", "xoauth2"}, "--mechanisms"); err != nil {
+			return nil, err
+		}
+	}
+	cfg, err := config.Load(f.config)
+	if err != nil {
+		// config's errors carry the file name and line numbers.
+		return nil, usageError{err.Error()}
+	}
+	// buildSpecs warns about a target whose OAuth app cannot be set up;
+	// that target's XOAUTH2 checks then fail and say why.
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	specs, err := buildSpecs(cfg, log)
+	if err != nil {
+		return nil, usagef("config %s: %v", f.config, err)
+	}
+	vars := map[string]diagnose.Vars{}
+	for i := range cfg.Targets {
+		ct := &cfg.Targets[i]
+		v := diagnose.Vars{Mailbox: ct.User, User: ct.User}
+		if app := cfg.App(ct); app != nil {
+			v.AppID, v.Tenant = app.ClientID, app.Tenant
+		}
+		vars[ct.Name] = v
+	}
+	var plans []plan
+	index := map[*probe.Target]int{}
+	for _, sp := range specs {
+		if (protos != nil && !slices.Contains(protos, string(sp.Protocol))) ||
+			(mechs != nil && !slices.Contains(mechs, string(sp.Mechanism))) {
+			continue
+		}
+		i, ok := index[sp.Target]
+		if !ok {
+			i = len(plans)
+			index[sp.Target] = i
+			plans = append(plans, plan{target: sp.Target, vars: vars[sp.Target.Name]})
+		}
+		p := &plans[i]
+		exp := report.ExpectOK
+		if sp.Expect == scheduler.ExpectFail {
+			exp = report.ExpectFail
+		}
+		timeout := sp.Timeout
+		if f.set["timeout"] {
+			timeout = f.timeout
+		}
+		p.checks = append(p.checks, probe.Check{Target: sp.Target, Protocol: sp.Protocol, Mechanism: sp.Mechanism})
+		p.expect = append(p.expect, exp)
+		p.timeout = append(p.timeout, timeout)
+	}
+	if len(plans) == 0 {
+		if protos != nil || mechs != nil {
+			return nil, usagef("no check of %s matches --protocols/--mechanisms", f.config)
+		}
+		return nil, usagef("%s has no checks", f.config)
+	}
+	return plans, nil
+}
+
 // runPlans runs every check of every plan at once (targets in parallel,
 // each target's checks in parallel) and returns one report per target in
 // plan order, attempts in check order.
-func runPlans(ctx context.Context, plans []plan, timeout time.Duration, progress func(done, total int, name string)) []report.Result {
+func runPlans(ctx context.Context, plans []plan, timeout time.Duration, progress func(done, total int, line string)) []report.Result {
 	results := make([]report.Result, len(plans))
 	total := 0
 	for _, p := range plans {
@@ -497,12 +601,21 @@ func runPlans(ctx context.Context, plans []plan, timeout time.Duration, progress
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				actx, cancel := context.WithTimeout(ctx, timeout)
+				d := timeout
+				if j < len(p.timeout) && p.timeout[j] > 0 {
+					d = p.timeout[j]
+				}
+				actx, cancel := context.WithTimeout(ctx, d)
 				defer cancel()
-				attempts[i][j] = probe.Run(actx, c)
+				a := probe.Run(actx, c)
+				attempts[i][j] = a
+				res := "ok"
+				if !a.OK {
+					res = "failed at " + string(a.Stage)
+				}
 				mu.Lock()
 				done++
-				progress(done, total, p.target.Name)
+				progress(done, total, fmt.Sprintf("%s %s/%s: %s", p.target.Name, c.Protocol, c.Mechanism, res))
 				mu.Unlock()
 			}()
 		}
@@ -510,9 +623,13 @@ func runPlans(ctx context.Context, plans []plan, timeout time.Duration, progress
 	wg.Wait()
 	for i, p := range plans {
 		results[i] = report.New(p.target.Name, attempts[i], p.vars)
+		results[i].Expect = p.expect
 	}
 	return results
 }
+
+// checkIsTerminal is isTerminal; tests replace it to see the progress.
+var checkIsTerminal = isTerminal
 
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)

@@ -94,7 +94,7 @@ func TestCheckUsageErrors(t *testing.T) {
 		{"--user", "a@b", "--password-file", pwFile, "--output", "yaml"},
 		{"--user", "a@b", "--password-file", pwFile, "hunter2"}, // a password on the command line
 		{"--user", "a@b", "--password-env", "EXOPROBE_TEST_UNSET_VAR"},
-		{"--config", "x.yaml"},
+		{"--config", "x.yaml"}, // no such file
 		{"--no-such-flag"},
 	}
 	for _, args := range cases {
