@@ -178,3 +178,45 @@ func TestServePlain(t *testing.T) {
 		t.Errorf("Serve: %v", err)
 	}
 }
+
+// TestServeServerBasicAuthOnly: a web config with users but no TLS still
+// demands auth; the caller's Shutdown ends it with http.ErrServerClosed.
+func TestServeServerBasicAuthOnly(t *testing.T) {
+	dir := t.TempDir()
+	hash, err := bcrypt.GenerateFromPassword([]byte("pw"), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	webCfg := filepath.Join(dir, "web.yml")
+	os.WriteFile(webCfg, []byte("basic_auth_users:\n  u: "+string(hash)+"\n"), 0o600)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: newTestHandler(fixture(), Options{})}
+	done := make(chan error, 1)
+	go func() { done <- ServeServer(srv, ln, webCfg, slog.New(slog.DiscardHandler)) }()
+	url := "http://" + ln.Addr().String() + "/api/v1/status"
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("no auth: %d", resp.StatusCode)
+	}
+	req, _ := http.NewRequest("GET", url, nil)
+	req.SetBasicAuth("u", "pw")
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("with auth: %d", resp.StatusCode)
+	}
+	srv.Shutdown(context.Background())
+	if err := <-done; err != http.ErrServerClosed {
+		t.Errorf("ServeServer after Shutdown: %v", err)
+	}
+}
