@@ -34,6 +34,9 @@ func (s *session) runIMAP(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// The mark comes before New: go-imap's reader goroutine starts reading
+	// (and so recording) at once, possibly past the greeting.
+	mark := s.tr.mark()
 	c := imapclient.New(s.wrap(conn, hidden), nil)
 	// Close waits for go-imap's reader goroutine, which ends once the
 	// connection is closed (at the latest by the attempt's deadline).
@@ -41,8 +44,13 @@ func (s *session) runIMAP(ctx context.Context) error {
 
 	if hidden == "" {
 		s.enter(StageGreeting)
-		mark := s.tr.mark()
 		if err := c.WaitGreeting(); err != nil {
+			// When the greeting came and the CAPABILITY exchange go-imap
+			// starts by itself then broke, WaitGreeting picks either at
+			// random (a select over both): the transcript decides.
+			if first := s.tr.serverLines(mark); len(first) > 0 && strings.HasPrefix(first[0], "* OK") {
+				return s.imapFail(c, StageCapability, mark, "CAPABILITY", err)
+			}
 			return s.imapFail(c, StageGreeting, mark, "", err)
 		}
 		if first := s.tr.serverLines(mark); len(first) > 0 && strings.HasPrefix(first[0], "* PREAUTH") {
@@ -70,7 +78,7 @@ func (s *session) runIMAP(ctx context.Context) error {
 	if err := s.needTLS(); err != nil {
 		return err
 	}
-	mark := s.tr.mark()
+	mark = s.tr.mark()
 	verb := "AUTHENTICATE"
 	switch {
 	case s.c.Mechanism == XOAUTH2:

@@ -230,7 +230,7 @@ func TestMalformedReplies(t *testing.T) {
 			defer f.Close()
 			a := runWithin(t, 3*time.Second, Check{Target: testTarget(f.addr, tc.p), Protocol: tc.p, Mechanism: Basic})
 			if a.OK || a.ErrorKind != ErrProtocol || a.Stage != tc.stage {
-				t.Fatalf("ok %v stage %s kind %q err %q", a.OK, a.Stage, a.ErrorKind, a.Error)
+				t.Fatalf("ok %v stage %s kind %q err %q\n%s", a.OK, a.Stage, a.ErrorKind, a.Error, strings.Join(a.Transcript, "\n"))
 			}
 			if !strings.Contains(a.Error, tc.inErr) || !strings.Contains(a.Error, "malformed or unexpected reply") {
 				t.Errorf("Error %q does not say what was wrong (want %q)", a.Error, tc.inErr)
