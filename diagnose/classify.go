@@ -398,6 +398,7 @@ func problemCode(p string) string {
 
 var problemJA = map[string]string{
 	probe.ProblemAudGraph:     "トークンの aud が Microsoft Graph です。Exchange の IMAP/POP/SMTP はこれを拒否します",
+	probe.ProblemAudUnusual:   "トークンの aud が https://ps.outlook.com (マルチテナントの管理者の同意に使うリソース) です。IMAP/POP/SMTP が受け付けるリソースではなく、IMAP で拒否された公開報告があります (MailKit#1811)。https://outlook.office365.com/.default を要求してください",
 	probe.ProblemExpired:      "トークンの有効期限が切れています",
 	probe.ProblemMissingScope: "委任トークンの scp にこのプロトコルのスコープがありません",
 	probe.ProblemMissingRole:  "アプリケーション トークンの roles にこのプロトコルのロールがありません",
@@ -412,7 +413,7 @@ func refineOAuth(all []probe.Attempt, i int, v verdict, exchange bool) verdict {
 		var invalid, notAuth []string
 		for _, p := range t.Problems {
 			switch problemCode(p) {
-			case probe.ProblemAudGraph, probe.ProblemExpired, probe.ProblemMissingScope, probe.ProblemUserMismatch:
+			case probe.ProblemAudGraph, probe.ProblemAudUnusual, probe.ProblemExpired, probe.ProblemMissingScope, probe.ProblemUserMismatch:
 				invalid = append(invalid, p)
 			case probe.ProblemMissingRole, probe.ProblemNoPermission:
 				notAuth = append(notAuth, p)

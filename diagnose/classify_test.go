@@ -121,6 +121,10 @@ func TestCrossAttempt(t *testing.T) {
 		{"imap AUTHENTICATE PLAIN generic, xoauth2 works", []probe.Attempt{basic(probe.IMAP, i5), ok(probe.IMAP, probe.XOAUTH2)}, []Cause{CauseBasicAuthDisabled, CauseOK}, Inferred},
 		{"xoauth2 graph audience", []probe.Attempt{xo(probe.IMAP, i5, &probe.TokenInfo{Audience: "https://graph.microsoft.com", Problems: []string{probe.ProblemAudGraph + ": aud is Microsoft Graph"}})},
 			[]Cause{CauseOAuthTokenInvalid}, Inferred},
+		// exo-responses.md §3: a client-credentials token with aud
+		// https://ps.outlook.com still failed IMAP (MailKit#1811).
+		{"xoauth2 ps.outlook.com audience", []probe.Attempt{xo(probe.IMAP, i5, &probe.TokenInfo{Flow: "client_credentials", Audience: "https://ps.outlook.com", Roles: []string{"IMAP.AccessAsApp"}, Problems: []string{probe.ProblemAudUnusual + ": aud is https://ps.outlook.com"}})},
+			[]Cause{CauseOAuthTokenInvalid}, Inferred},
 		{"xoauth2 expired", []probe.Attempt{xo(probe.SMTP, "535 5.7.3 Authentication unsuccessful [SN2PR00CA0018.namprd00.prod.outlook.com]", &probe.TokenInfo{Problems: []string{probe.ProblemExpired + ": the token expired at 2026-01-01T00:00:00Z"}})},
 			[]Cause{CauseOAuthTokenInvalid}, Inferred},
 		{"xoauth2 missing role", []probe.Attempt{xo(probe.POP, p6, &probe.TokenInfo{Flow: "client_credentials", Roles: []string{"IMAP.AccessAsApp"}, Problems: []string{probe.ProblemMissingRole + ": roles [IMAP.AccessAsApp] lack POP.AccessAsApp"}})},

@@ -30,12 +30,19 @@ type Claims struct {
 
 // Resource identifiers an access token for Exchange Online's IMAP, POP and
 // SMTP carries in aud, and Microsoft Graph's, which those servers refuse.
+//
+// https://ps.outlook.com is Exchange's too, but only the resource of the
+// multi-tenant admin-consent URL for POP/IMAP; a client-credentials token
+// issued for it still failed IMAP in MailKit#1811 (exo-responses.md §3),
+// and the emulator refuses it. Such a token gets the Exchange checks plus
+// ProblemAudUnusual, never a clean bill.
 var (
 	exchangeAudiences = []string{
 		"https://outlook.office.com", "https://outlook.office365.com",
-		"https://ps.outlook.com", "00000002-0000-0ff1-ce00-000000000000",
+		"00000002-0000-0ff1-ce00-000000000000",
 	}
-	graphAudiences = []string{"https://graph.microsoft.com", "00000003-0000-0000-c000-000000000000"}
+	unusualExchangeAudiences = []string{"https://ps.outlook.com"}
+	graphAudiences           = []string{"https://graph.microsoft.com", "00000003-0000-0000-c000-000000000000"}
 )
 
 // What each protocol needs in roles (application tokens) or scp (delegated).
@@ -51,8 +58,11 @@ var (
 // Problem codes open each TokenInfo.Problems entry ("code: explanation") so
 // that diagnosis can branch on them without parsing prose.
 const (
-	ProblemNotJWT       = "not_jwt"
-	ProblemAudGraph     = "aud_graph"
+	ProblemNotJWT   = "not_jwt"
+	ProblemAudGraph = "aud_graph"
+	// ProblemAudUnusual: aud is an Exchange resource the mail servers are
+	// not known to accept (https://ps.outlook.com).
+	ProblemAudUnusual   = "aud_unusual"
 	ProblemMissingRole  = "missing_role"
 	ProblemMissingScope = "missing_scope"
 	ProblemNoPermission = "no_permission"
@@ -189,6 +199,12 @@ func (c Claims) Problems(p Protocol, user string, now time.Time) []string {
 		return out
 	}
 	if !anyIn(c.Audience, exchangeAudiences) {
+		if !anyIn(c.Audience, unusualExchangeAudiences) {
+			return out
+		}
+		// Like a Graph token: the audience is the fix, and roles/scp of a
+		// token for another resource say nothing about the right one.
+		out = append(out, fmt.Sprintf("%s: aud is %s, the resource of Exchange's multi-tenant admin consent, not the one IMAP/POP/SMTP accept (a token for it was refused by IMAP in a public report, MailKit#1811); request the scope https://outlook.office365.com/.default (application) or https://outlook.office.com/<protocol scope> (delegated)", ProblemAudUnusual, strings.Join(c.Audience, " ")))
 		return out
 	}
 	delegated := len(c.Scopes) > 0

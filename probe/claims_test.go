@@ -23,6 +23,10 @@ func TestClaimsProblems(t *testing.T) {
 		{"expired", map[string]any{"aud": "https://outlook.office.com", "scp": "IMAP.AccessAsUser.All", "upn": "a@b", "exp": now.Add(-time.Minute).Unix()}, IMAP, "a@b", []string{ProblemExpired}},
 		{"delegated missing scope", map[string]any{"aud": "https://outlook.office.com", "scp": "IMAP.AccessAsUser.All SMTP.Send", "upn": "a@b", "exp": exp}, POP, "A@B", []string{ProblemMissingScope}},
 		{"upn mismatch", map[string]any{"aud": "https://outlook.office.com/", "scp": "POP.AccessAsUser.All", "preferred_username": "x@b", "exp": exp}, POP, "a@b", []string{ProblemUserMismatch}},
+		{"ps.outlook.com app token", map[string]any{"aud": "https://ps.outlook.com", "roles": []string{"IMAP.AccessAsApp"}, "exp": exp}, IMAP, "a@b", []string{ProblemAudUnusual}},
+		{"ps.outlook.com token without roles: the audience is the fix", map[string]any{"aud": "https://ps.outlook.com/", "exp": exp}, SMTP, "a@b", []string{ProblemAudUnusual}},
+		{"ps.outlook.com expired", map[string]any{"aud": "https://ps.outlook.com", "exp": now.Add(-time.Minute).Unix()}, POP, "a@b", []string{ProblemExpired, ProblemAudUnusual}},
+		{"ps.outlook.com beside outlook.office365.com", map[string]any{"aud": []string{"https://ps.outlook.com", "https://outlook.office365.com"}, "roles": []string{"IMAP.AccessAsApp"}, "exp": exp}, IMAP, "a@b", nil},
 		{"other server's token", map[string]any{"aud": "dovecot", "exp": exp}, IMAP, "a@b", nil},
 		{"aud list", map[string]any{"aud": []string{"x", "https://graph.microsoft.com"}, "exp": exp}, IMAP, "a@b", []string{ProblemAudGraph}},
 	}

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/exoprobe/exoprobe/diagnose"
 	"github.com/exoprobe/exoprobe/probe"
 	"github.com/exoprobe/exoprobe/probe/token"
 	"github.com/exoprobe/exoprobe/sim"
@@ -217,5 +218,37 @@ func TestSimCertificateCredential(t *testing.T) {
 	a := run(t, tg, probe.SMTP, probe.XOAUTH2)
 	if !a.OK {
 		t.Fatalf("stage %s err %q token %+v", a.Stage, a.Error, a.Token)
+	}
+}
+
+// A client-credentials token for https://ps.outlook.com (the resource of
+// Exchange's multi-tenant admin consent) is refused by the emulator, as by
+// IMAP in MailKit#1811: the probe must not call such a token fine, and the
+// diagnosis must blame the token.
+func TestSimPSOutlookAudience(t *testing.T) {
+	s, tg := simTarget(t)
+	ep := s.Endpoints()
+	pem, _ := os.ReadFile(ep.CAFile)
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pem)
+	fetch, err := token.ClientCredentials(token.Entra{
+		Authority: ep.Authority, ClientID: ep.Demo.ClientID, ClientSecret: ep.Demo.ClientSecret,
+		Scope:      "https://ps.outlook.com/.default",
+		HTTPClient: &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tg.Token = token.NewCached(fetch)
+	a := run(t, tg, probe.IMAP, probe.XOAUTH2)
+	if a.OK || a.Stage != probe.StageAuth || a.Token == nil || !strings.HasPrefix(strings.TrimSuffix(a.Token.Audience, "/"), "https://ps.outlook.com") {
+		t.Fatalf("ok %v stage %s token %+v reply %q", a.OK, a.Stage, a.Token, a.Reply)
+	}
+	if len(a.Token.Problems) != 1 || !strings.HasPrefix(a.Token.Problems[0], probe.ProblemAudUnusual+":") {
+		t.Errorf("problems %q, want only %s", a.Token.Problems, probe.ProblemAudUnusual)
+	}
+	f := diagnose.Classify([]probe.Attempt{a})[0]
+	if f.Cause != diagnose.CauseOAuthTokenInvalid || !strings.Contains(strings.Join(f.Evidence, "\n"), "ps.outlook.com") {
+		t.Errorf("finding %s %s %q", f.Cause, f.Confidence, f.Evidence)
 	}
 }
