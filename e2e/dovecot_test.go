@@ -229,6 +229,18 @@ func TestDovecot(t *testing.T) {
 			}
 		}
 	})
+	t.Run("no-secrets-in-transcript", func(t *testing.T) {
+		t.Parallel()
+		tok := d.token(nil)
+		forms := secretForms(d.user, d.password, tok)
+		for _, form := range [][]string{{"--transcript"}, {"--transcript", "--output", "json"}} {
+			r := run(t, "", append(d.checkArgs(t, d.password, tok), form...)...)
+			if r.code != 0 || !strings.Contains(r.stdout, "XOAUTH2") {
+				fail(t, "want exit 0 and a transcript\n%s", r)
+			}
+			assertNoSecrets(t, "dovecot "+strings.Join(form, " "), r, forms)
+		}
+	})
 	t.Run("starttls", func(t *testing.T) {
 		t.Parallel()
 		args := append(d.checkArgs(t, d.password, d.token(nil)), "--protocols", "imap", "--imap-starttls", "--imap-addr", d.imap, "--output", "json")
