@@ -152,31 +152,9 @@ func toRemedyView(r diagnose.Remedy) *remedyView {
 	return &remedyView{Summary: r.Summary, Inspect: r.Inspect, Fix: r.Fix, Steps: r.Steps, Caveats: r.Caveats, Links: r.Links}
 }
 
-// postureRemedy answers an expect: fail check that logs in: Basic must be
-// turned back off for the protocol, and refresh tokens revoked so the
-// change reaches the user now.
+// postureRemedy answers an expect: fail check that logs in.
 func postureRemedy(st *scheduler.CheckState, lang string) *remedyView {
-	param := map[probe.Protocol]string{probe.IMAP: "AllowBasicAuthImap", probe.POP: "AllowBasicAuthPop", probe.SMTP: "AllowBasicAuthSmtp"}[st.Protocol]
-	if param == "" {
-		param = "AllowBasicAuthImap:$false -AllowBasicAuthPop:$false -AllowBasicAuthSmtp"
-	}
-	user := st.User
-	if user == "" {
-		user = "<user>"
-	}
-	return &remedyView{
-		Summary: msg(lang, "posture.summary"),
-		Inspect: []string{
-			"Get-User -Identity " + user + " | Select AuthenticationPolicy",
-			"Get-OrganizationConfig | Select DefaultAuthenticationPolicy",
-			"Get-AuthenticationPolicy | Select Name,AllowBasicAuthImap,AllowBasicAuthPop,AllowBasicAuthSmtp",
-		},
-		Fix: []string{
-			"Set-AuthenticationPolicy -Identity <policy> -" + param + ":$false",
-			"Set-User -Identity " + user + " -STSRefreshTokensValidFrom $([System.DateTime]::UtcNow)",
-		},
-		Links: []string{"https://learn.microsoft.com/exchange/clients-and-mobile-in-exchange-online/disable-basic-authentication-in-exchange-online"},
-	}
+	return toRemedyView(diagnose.PostureRemedy(lang, diagnose.Vars{Mailbox: st.User, User: st.User, Protocol: string(st.Protocol)}))
 }
 
 func serverWords(a *probe.Attempt) string {

@@ -1,0 +1,47 @@
+package diagnose
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestPostureRemedy(t *testing.T) {
+	cases := []struct {
+		proto    string
+		wantFix  string
+		notInFix []string
+	}{
+		{"imap", "-AllowBasicAuthImap:$false", []string{"AllowBasicAuthSmtp", "SmtpClientAuthenticationDisabled"}},
+		{"pop", "-AllowBasicAuthPop:$false", []string{"AllowBasicAuthImap"}},
+		// Basic SMTP is turned off by policy, never with the tenant-wide
+		// switch that would also stop XOAUTH2 submission.
+		{"smtp", "-AllowBasicAuthSmtp:$false", []string{"SmtpClientAuthenticationDisabled", "AllowBasicAuthPop"}},
+		{"", "-AllowBasicAuthImap:$false -AllowBasicAuthPop:$false -AllowBasicAuthSmtp:$false", nil},
+	}
+	for _, tc := range cases {
+		for _, lang := range []string{"en", "ja"} {
+			r := PostureRemedy(lang, Vars{Protocol: tc.proto, Mailbox: "scanner@contoso.com", Policy: "Allow SMTP Basic"})
+			fix := strings.Join(r.Fix, "\n")
+			if !strings.Contains(fix, "Set-AuthenticationPolicy -Identity 'Allow SMTP Basic' "+tc.wantFix) {
+				t.Errorf("%s/%s: fix %q lacks %q", tc.proto, lang, fix, tc.wantFix)
+			}
+			if !strings.Contains(fix, "Set-User -Identity scanner@contoso.com -STSRefreshTokensValidFrom") {
+				t.Errorf("%s/%s: fix %q does not revoke the user's tokens", tc.proto, lang, fix)
+			}
+			for _, bad := range tc.notInFix {
+				if strings.Contains(fix, bad) {
+					t.Errorf("%s/%s: fix %q touches %s", tc.proto, lang, fix, bad)
+				}
+			}
+			if r.Summary == "" || len(r.Inspect) == 0 || len(r.Caveats) == 0 {
+				t.Errorf("%s/%s: incomplete remedy %+v", tc.proto, lang, r)
+			}
+			if strings.Contains(strings.Join(r.Inspect, "\n")+fix, "<user>") {
+				t.Errorf("%s/%s: <user> not filled from the mailbox", tc.proto, lang)
+			}
+		}
+	}
+	if PostureRemedy("ja", Vars{}).Summary == PostureRemedy("en", Vars{}).Summary {
+		t.Error("Japanese summary is the English one")
+	}
+}
