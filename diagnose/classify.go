@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/exoprobe/exoprobe/probe"
+	"github.com/exoprobe/exoprobe/redact"
 )
 
 // evidence collects lines in English and Japanese side by side.
@@ -49,6 +50,8 @@ func Classify(attempts []probe.Attempt) []Finding {
 // ClassifyReply diagnoses a server reply pasted from an application's log,
 // client wrappers included (see Unwrap). mech may be "" when unknown.
 func ClassifyReply(proto probe.Protocol, mech probe.Mechanism, text string) Finding {
+	// Pasted text may carry credentials; evidence quotes it.
+	text = redact.Text(text)
 	a := probe.Attempt{Protocol: proto, Mechanism: mech, Stage: probe.StageAuth, ErrorKind: probe.ErrRefused}
 	if codes := codesIn(text); len(codes) > 0 {
 		// A token-endpoint error pasted as is.

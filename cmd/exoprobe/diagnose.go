@@ -11,6 +11,7 @@ import (
 
 	"github.com/exoprobe/exoprobe/diagnose"
 	"github.com/exoprobe/exoprobe/probe"
+	"github.com/exoprobe/exoprobe/redact"
 	"github.com/exoprobe/exoprobe/report"
 )
 
@@ -108,6 +109,9 @@ func runDiagnose(args []string, stdout, stderr io.Writer) int {
 	if strings.TrimSpace(text) == "" {
 		return bad("no reply text given")
 	}
+	// A pasted log may carry the client's side too (AUTH blobs, PASS,
+	// bearer tokens): scrub it before any of it is echoed.
+	text = redact.Text(text)
 
 	f := diagnose.ClassifyReply(p, m, text)
 	a := probe.Attempt{Protocol: p, Mechanism: m, Stage: probe.StageAuth, Reply: diagnose.Unwrap(text)}
