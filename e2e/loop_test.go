@@ -4,9 +4,6 @@ import (
 	"regexp"
 	"strings"
 	"testing"
-
-	"github.com/exoprobe/exoprobe/sim"
-	"github.com/exoprobe/exoprobe/sim/tenant"
 )
 
 // loopCase is one broken state of the closed loop: check must name the
@@ -86,14 +83,23 @@ func TestClosedLoop(t *testing.T) {
 			if len(fix) == 0 {
 				t.Fatalf("no finding %s with fix lines:\n%s", c.want, r)
 			}
+			// check cannot know which authentication policy applies to a
+			// mailbox (no protocol reveals it): the remedy leaves <policy>
+			// and its Inspect lines say how to find it. Do what an admin
+			// does: run them and read the name off their output.
+			var inspect []string
+			for _, f := range d.Findings {
+				if *f.Cause == c.want {
+					inspect = append(inspect, f.Remedy.Inspect...)
+				}
+			}
 			for i, l := range fix {
 				for _, m := range placeholder.FindAllString(l, -1) {
-					t.Errorf("fix line still has the placeholder %s after check filled it from the target: %q", m, l)
-					// Go on with the value an admin would look up, so the
-					// rest of the loop is still tested.
-					if m == "<policy>" {
-						fix[i] = strings.ReplaceAll(fix[i], m, psQuote(effectivePolicy(s, c.user)))
+					if m != "<policy>" {
+						t.Errorf("fix line still has the placeholder %s after check filled it from the target: %q", m, l)
+						continue
 					}
+					fix[i] = strings.ReplaceAll(fix[i], m, psQuote(policyFromInspect(t, ep, inspect)))
 				}
 			}
 			for _, l := range fix {
@@ -113,23 +119,37 @@ func TestClosedLoop(t *testing.T) {
 	}
 }
 
-// effectivePolicy is the authentication policy that applies to a demo user:
-// what Get-User and Get-OrganizationConfig would show an admin.
-func effectivePolicy(s *sim.Sim, local string) string {
-	upn := s.Endpoints().Demo.User
-	if local != "" {
-		upn = local + "@contoso.com"
+// policyFromInspect runs the remedy's inspect lines that name the
+// authentication policy (the user's assignment, else the organization's
+// default) through `exoprobe sim exec` and returns the name they print.
+func policyFromInspect(t *testing.T, ep string, inspect []string) string {
+	t.Helper()
+	for _, prop := range []string{"| Select AuthenticationPolicy", "| Select DefaultAuthenticationPolicy"} {
+		for _, l := range inspect {
+			if !strings.HasSuffix(l, prop) {
+				continue
+			}
+			if placeholder.MatchString(l) {
+				t.Fatalf("inspect line has an unfilled placeholder: %q", l)
+			}
+			r := run(t, "", "sim", "exec", "--endpoints", ep, l)
+			if r.code != 0 {
+				t.Fatalf("inspect line %q: %s", l, r)
+			}
+			// A Select table: header, dashes, value.
+			var rows []string
+			for _, row := range strings.Split(r.stdout, "\n") {
+				if strings.TrimSpace(row) != "" {
+					rows = append(rows, strings.TrimSpace(row))
+				}
+			}
+			if len(rows) >= 3 && strings.HasPrefix(rows[1], "---") {
+				return rows[2]
+			}
+		}
 	}
-	var name string
-	s.Tenant().View(func(st *tenant.State) {
-		if u := st.FindUser(upn); u != nil {
-			name = u.AuthenticationPolicy
-		}
-		if name == "" {
-			name = st.DefaultAuthenticationPolicy
-		}
-	})
-	return name
+	t.Fatalf("no inspect line named the policy: %q", inspect)
+	return ""
 }
 
 func psQuote(v string) string { return "'" + strings.ReplaceAll(v, "'", "''") + "'" }
