@@ -1,7 +1,9 @@
 package probe
 
 import (
+	"bytes"
 	"encoding/base64"
+	"fmt"
 	"strings"
 	"sync"
 )
@@ -24,7 +26,16 @@ type transcript struct {
 	secret    bool
 	keep      int
 	firstSent bool
+
+	// size is the bytes kept in lines; past maxTranscript further lines
+	// are only counted (dropped), so a server that streams without end
+	// cannot grow an attempt's memory until its deadline.
+	size, dropped int
 }
+
+// maxTranscript bounds one attempt's transcript; a real login takes a few
+// KiB.
+const maxTranscript = 1 << 20
 
 const (
 	dirClient = 0
@@ -64,7 +75,7 @@ func (t *transcript) write(dir int, b []byte) {
 	defer t.mu.Unlock()
 	p := &t.partial[dir]
 	for len(b) > 0 {
-		i := strings.IndexByte(string(b), '\n')
+		i := bytes.IndexByte(b, '\n')
 		if i < 0 {
 			p.Write(b)
 			// A server that never ends its line must not grow this
@@ -89,6 +100,11 @@ func (t *transcript) flushLocked(dir int) {
 	} else {
 		line = "S: " + line
 	}
+	if t.size+len(line) > maxTranscript {
+		t.dropped++
+		return
+	}
+	t.size += len(line)
 	t.lines = append(t.lines, t.scrubLocked(line))
 }
 
@@ -128,7 +144,9 @@ func (t *transcript) scrub(s string) string {
 	return t.scrubLocked(s)
 }
 
-// finish flushes unterminated lines and returns the transcript.
+// finish flushes unterminated lines and returns the transcript, scrubbed
+// once more with every secret: a line recorded before a secret was
+// registered (read ahead, or a server that knew it) must not keep it.
 func (t *transcript) finish() []string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -137,7 +155,14 @@ func (t *transcript) finish() []string {
 			t.flushLocked(dir)
 		}
 	}
-	return append([]string(nil), t.lines...)
+	out := make([]string, len(t.lines), len(t.lines)+1)
+	for i, l := range t.lines {
+		out[i] = t.scrubLocked(l)
+	}
+	if t.dropped > 0 {
+		out = append(out, fmt.Sprintf("-- %d more lines not kept (transcript limit %d KiB) --", t.dropped, maxTranscript>>10))
+	}
+	return out
 }
 
 // mark returns a position to search server lines from.
