@@ -150,6 +150,7 @@ type result struct {
 	shutdown              time.Duration
 	inFlightMax, hostWait int
 	heapInuse             uint64
+	commits               int64
 	cpuCores, gomaxprocs  int
 }
 
@@ -359,6 +360,7 @@ loop:
 		r.fileBytesPerAttempt = float64(db1.FileBytes-db0.FileBytes) / float64(n)
 	}
 	r.fileBytes = db1.FileBytes
+	r.commits = db1.Commits - db0.Commits
 	return r, nil
 }
 
@@ -438,10 +440,10 @@ func (r *result) print(w io.Writer) {
 		ms(r.lagP50), ms(r.lagP99), ms(r.lagMax), us(r.cpuPerProbe), us(r.serverCPUPerProbe),
 		mib(float64(r.hwm)), r.histBytesPerAttempt, mib(storeDay), mib(7*storeDay))
 	fmt.Fprintf(os.Stderr, "  %s: %d probes in %v (in flight ≤ %d, waiting for a host slot ≤ %d); scheduler.Stats lag p50 %s p99 %s (last 8192);"+
-		" SetChecks %v; shutdown %v; RSS at end %s (Go heap in use %s; the rest is mostly the store's mmap); store file %s (%.0f file B/attempt in the window); GOMAXPROCS %d of %d CPUs\n",
+		" SetChecks %v; shutdown %v; RSS at end %s (Go heap in use %s; the rest is mostly the store's mmap); store file %s (%.0f file B/attempt in the window; %d commits, %.0f attempts each); GOMAXPROCS %d of %d CPUs\n",
 		r.cfg.server, r.probes, r.window.Round(time.Millisecond), r.inFlightMax, r.hostWait, ms(r.statsP50), ms(r.statsP99),
 		r.setChecks.Round(time.Millisecond), r.shutdown.Round(time.Millisecond), mib(float64(r.rss)), mib(float64(r.heapInuse)), mib(float64(r.fileBytes)),
-		r.fileBytesPerAttempt, r.gomaxprocs, r.cpuCores)
+		r.fileBytesPerAttempt, r.commits, float64(r.probes)/float64(max(r.commits, 1)), r.gomaxprocs, r.cpuCores)
 	keys := make([]string, 0, len(r.outcomes))
 	for k := range r.outcomes {
 		keys = append(keys, k)
