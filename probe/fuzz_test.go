@@ -189,11 +189,11 @@ func FuzzIMAPTagged(f *testing.F) {
 		for _, line := range strings.Split(conv, "\n") {
 			if rest, ok := strings.CutPrefix(line, "C"); ok {
 				tr.write(dirClient, []byte(rest+"\r\n"))
-				client = append(client, strings.TrimSuffix(rest, "\r"))
+				client = append(client, rest)
 			} else {
 				rest := strings.TrimPrefix(line, "S")
 				tr.write(dirServer, []byte(rest+"\r\n"))
-				server = append(server, strings.TrimSuffix(rest, "\r"))
+				server = append(server, rest)
 			}
 		}
 		s := &session{tr: tr}
