@@ -1042,6 +1042,25 @@ func TestPrometheusRulesUseExportedMetrics(t *testing.T) {
 			t.Errorf("alert %s missing", want)
 		}
 	}
+	// The rules' job="exoprobe" is the job the scrape snippet defines.
+	sb, err := os.ReadFile("prometheus/scrape-config.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sc struct {
+		ScrapeConfigs []struct {
+			JobName string `yaml:"job_name"`
+		} `yaml:"scrape_configs"`
+	}
+	if err := yaml.Unmarshal(sb, &sc); err != nil {
+		t.Fatal(err)
+	}
+	if len(sc.ScrapeConfigs) != 1 || sc.ScrapeConfigs[0].JobName != "exoprobe" {
+		t.Errorf("scrape-config.yml jobs %+v, want one job exoprobe (the rules select job=\"exoprobe\")", sc.ScrapeConfigs)
+	}
+	if !bytes.Contains(b, []byte(`up{job="exoprobe"}`)) {
+		t.Error(`the rules no longer watch up{job="exoprobe"}`)
+	}
 	anyExoprobeName(t, "prometheus/exoprobe-rules.yml", metrics)
 	anyExoprobeName(t, "prometheus/exoprobe-rules.test.yml", metrics)
 	anyExoprobeName(t, "prometheus/scrape-config.yml", metrics)
