@@ -153,11 +153,22 @@ func TestDaemonEndToEnd(t *testing.T) {
 		logEvent{Check: smtpBasic, Kind: scheduler.EventRegressed, Cause: diagnose.CauseSMTPAuthDisabledTenant},
 		logEvent{Check: smtpXOAUTH2, Kind: scheduler.EventRegressed, Cause: diagnose.CauseSMTPAuthDisabledTenant})...)
 
-	// 3. kill -9 right after the regression is recorded. The log line is
-	// written just before the store commit; the next attempt on the tap
-	// means the commit (milliseconds) is long done.
-	n := smtpTap.count()
-	waitUntil(t, time.Now().Add(interval+slack), "the next smtp attempt", func() (bool, string) { return smtpTap.count() > n, "" })
+	// 3. kill -9 right after the regression is recorded: as soon as the
+	// events API lists it (it reads the store: committed). Without the web
+	// surface, the log line comes just before the commit; the next attempt
+	// on the tap means the commit (milliseconds) is long done.
+	var before *scheduler.CheckState
+	if _, ok := d.apiEvents(t); ok {
+		waitUntil(t, time.Now().Add(slack), "the regressions in /api/v1/events", func() (bool, string) {
+			evs, _ := d.apiEvents(t)
+			return countEvents(evs, smtpBasic, scheduler.EventRegressed) == 1 &&
+				countEvents(evs, smtpXOAUTH2, scheduler.EventRegressed) == 1, fmt.Sprintf("%d events", len(evs))
+		})
+		before = d.apiCheck(t, smtpBasic)
+	} else {
+		n := smtpTap.count()
+		waitUntil(t, time.Now().Add(interval+slack), "the next smtp attempt", func() (bool, string) { return smtpTap.count() > n, "" })
+	}
 	d.kill9(t)
 	stored := storedEvents(t, dataDir)
 	if got := countEvents(stored, smtpBasic, scheduler.EventRegressed); got != 1 {
@@ -165,9 +176,17 @@ func TestDaemonEndToEnd(t *testing.T) {
 	}
 
 	// 4. Restart on the same data dir while SMTP AUTH is still off: the
-	// known regression is not announced again.
+	// check's state is back as it was (status, cause, since) and the known
+	// regression is not announced again.
 	d = start()
-	n = smtpTap.count()
+	if before != nil {
+		after := d.apiCheck(t, smtpBasic)
+		if after.Status != scheduler.StatusFailing || after.Cause != diagnose.CauseSMTPAuthDisabledTenant || !after.Since.Equal(before.Since) {
+			t.Fatalf("state after kill -9 and restart: %s %s since %v; before: %s %s since %v",
+				after.Status, after.Cause, after.Since, before.Status, before.Cause, before.Since)
+		}
+	}
+	n := smtpTap.count()
 	waitUntil(t, time.Now().Add(2*interval+slack), "two smtp attempts after the restart", func() (bool, string) {
 		return smtpTap.count() >= n+2, fmt.Sprintf("%d attempts", smtpTap.count()-n)
 	})
@@ -503,6 +522,32 @@ func (d *daemon) apiEvents(t *testing.T) (_ []scheduler.Event, ok bool) {
 		t.Fatalf("/api/v1/events: %v", err)
 	}
 	return body.Events, true
+}
+
+// apiCheck reads one check's state from /api/v1/status.
+func (d *daemon) apiCheck(t *testing.T, id scheduler.CheckID) *scheduler.CheckState {
+	t.Helper()
+	resp, err := http.Get("http://" + d.addr + "/api/v1/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body struct {
+		Checks []scheduler.CheckState `json:"checks"`
+	}
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("/api/v1/status: %s", resp.Status)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		t.Fatalf("/api/v1/status: %v", err)
+	}
+	for i := range body.Checks {
+		if body.Checks[i].ID == id {
+			return &body.Checks[i]
+		}
+	}
+	t.Fatalf("/api/v1/status has no check %s", id)
+	return nil
 }
 
 // logEvent is an event as the daemon logs it ("check changed").
