@@ -6,7 +6,7 @@
 // and reports the scheduler's start lag, CPU per probe, peak RSS and what
 // the store grows by per day at the real interval.
 //
-// The servers run in a child process (this binary again, with -serve), so
+// The servers run in a child process (this binary again), so
 // that the daemon's CPU figures are its own:
 //
 //   - -server fake: package fakemail, plaintext and stateless. At 60,000
@@ -54,8 +54,6 @@ import (
 )
 
 func main() {
-	serve := flag.String("serve", "", "internal: run the servers (fake or sim) and print their addresses")
-	serveDir := flag.String("serve-dir", "", "internal: the emulator's data dir")
 	server := flag.String("server", "fake", "fake (package fakemail, plaintext) or sim (the emulator, TLS)")
 	targets := flag.Int("targets", 10000, "targets; each has 3 protocols × 2 mechanisms")
 	interval := flag.Duration("interval", 30*time.Second, "compressed check interval")
@@ -66,13 +64,7 @@ func main() {
 	keep := flag.String("data-dir", "", "store directory (default: a temporary one, removed)")
 	cpuProfile := flag.String("cpuprofile", "", "write the daemon side's CPU profile of the measured interval here")
 	flag.Parse()
-	if *serve != "" {
-		if err := runServers(*serve, *serveDir); err != nil {
-			fmt.Fprintln(os.Stderr, "fleet -serve:", err)
-			os.Exit(1)
-		}
-		return
-	}
+	serveIfChild()
 	r, err := bench(config{server: *server, targets: *targets, interval: *interval, real: *real,
 		maxInFlight: *maxInFlight, maxPerHost: *maxPerHost, dataDir: *keep, cpuProfile: *cpuProfile})
 	if err != nil {
@@ -97,6 +89,27 @@ type config struct {
 type servers struct {
 	IMAP, POP, SMTP string
 	Endpoints       string // sim only
+}
+
+// The child process is this binary again with these set in its
+// environment (an environment variable rather than a flag, so that a test
+// binary can be the child too).
+const (
+	envServe    = "EXOPROBE_FLEET_SERVE"
+	envServeDir = "EXOPROBE_FLEET_SERVE_DIR"
+)
+
+// serveIfChild runs the servers and exits when this process is the child.
+func serveIfChild() {
+	kind := os.Getenv(envServe)
+	if kind == "" {
+		return
+	}
+	if err := runServers(kind, os.Getenv(envServeDir)); err != nil {
+		fmt.Fprintln(os.Stderr, "fleet servers:", err)
+		os.Exit(1)
+	}
+	os.Exit(0)
 }
 
 // runServers is the child: it serves until its stdin closes (the parent
@@ -166,7 +179,8 @@ func bench(c config) (*result, error) {
 	}
 
 	// The servers, in a child process of their own.
-	child := exec.Command(os.Args[0], "-serve", c.server, "-serve-dir", filepath.Join(tmp, "sim"))
+	child := exec.Command(os.Args[0])
+	child.Env = append(os.Environ(), envServe+"="+c.server, envServeDir+"="+filepath.Join(tmp, "sim"))
 	child.Stderr = os.Stderr
 	stdin, err := child.StdinPipe()
 	if err != nil {
