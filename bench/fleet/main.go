@@ -63,10 +63,11 @@ func main() {
 	header := flag.Bool("header", false, "print the table's header first")
 	keep := flag.String("data-dir", "", "store directory (default: a temporary one, removed)")
 	cpuProfile := flag.String("cpuprofile", "", "write the daemon side's CPU profile of the measured interval here")
+	memProfile := flag.String("memprofile", "", "write the daemon side's heap profile at the end of the measured interval here")
 	flag.Parse()
 	serveIfChild()
 	r, err := bench(config{server: *server, targets: *targets, interval: *interval, real: *real,
-		maxInFlight: *maxInFlight, maxPerHost: *maxPerHost, dataDir: *keep, cpuProfile: *cpuProfile})
+		maxInFlight: *maxInFlight, maxPerHost: *maxPerHost, dataDir: *keep, cpuProfile: *cpuProfile, memProfile: *memProfile})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "fleet:", err)
 		os.Exit(1)
@@ -83,6 +84,7 @@ type config struct {
 	interval, real          time.Duration
 	maxInFlight, maxPerHost int
 	dataDir, cpuProfile     string
+	memProfile              string
 }
 
 // servers is what the child prints: where to connect.
@@ -346,6 +348,18 @@ loop:
 	mu.Unlock()
 	r.window = time.Since(w0)
 	cpu1, srv1 := selfCPU(), procCPU(child.Process.Pid)
+	if c.memProfile != "" {
+		f, err := os.Create(c.memProfile)
+		if err != nil {
+			return nil, err
+		}
+		runtime.GC()
+		err = pprof.WriteHeapProfile(f)
+		f.Close()
+		if err != nil {
+			return nil, err
+		}
+	}
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	r.heapInuse = ms.HeapInuse
