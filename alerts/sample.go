@@ -17,7 +17,7 @@ func Sample(sink, statusURL string, now time.Time) Notification {
 	m := Member{CheckID: "scanner/smtp/basic", Target: "scanner", User: "scanner@contoso.com", Protocol: "smtp",
 		Mechanism: "basic", Expect: scheduler.ExpectOK, Kind: scheduler.EventRegressed,
 		Cause: diagnose.CauseSMTPAuthDisabledTenant, Since: since, New: true,
-		Reply: "535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the Tenant. Visit https://aka.ms/smtp_auth_disabled for more information.",
+		Reply:      "535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the Tenant. Visit https://aka.ms/smtp_auth_disabled for more information.",
 		Confidence: diagnose.Definitive}
 	return Notification{ID: fmt.Sprintf("test-%d-%08x", now.Unix(), rand.Uint32()), Sink: sink,
 		GroupKey: "test/contoso.com", Kind: KindTest, Status: StatusFiring, Problem: string(m.Cause),
