@@ -368,13 +368,6 @@ func WriteText(w io.Writer, r Result, lang string) error {
 		}
 		fmt.Fprintln(ew)
 	}
-	if len(expectedRefusals) > 0 {
-		var checks []string
-		for _, i := range expectedRefusals {
-			checks = append(checks, checkName(r.Attempts[i])+" ("+string(r.findingAt(i).Cause)+")")
-		}
-		fmt.Fprintf(ew, "%s: %s\n\n", L.asExpected, strings.Join(checks, ", "))
-	}
 	for _, g := range groups {
 		var checks, protos []string
 		for _, i := range g.idx {
@@ -403,6 +396,13 @@ func WriteText(w io.Writer, r Result, lang string) error {
 		writeList(ew, L.caveats, rem.Caveats, "  - ")
 		writeList(ew, L.links, rem.Links, "  ")
 		fmt.Fprintln(ew)
+	}
+	if len(expectedRefusals) > 0 {
+		var checks []string
+		for _, i := range expectedRefusals {
+			checks = append(checks, checkName(r.Attempts[i])+" ("+string(r.findingAt(i).Cause)+")")
+		}
+		fmt.Fprintf(ew, "%s: %s\n", L.asExpected, strings.Join(checks, ", "))
 	}
 	if r.Transcript {
 		fmt.Fprintf(ew, "%s\n", L.transcript)
