@@ -119,8 +119,10 @@ func TestHTTPSinkPayloads(t *testing.T) {
 				}
 			}},
 		{name: "pagerduty trigger", status: 202, answer: `{"status":"success","message":"Event processed","dedup_key":"x"}`,
-			mk: func(u string) Notifier { return &PagerDuty{Name: "p", RoutingKey: NewSecret("R0UT1NG"), URL: NewSecret(u)} },
-			n:  sample(), check: func(t *testing.T, b []byte, _ http.Header) {
+			mk: func(u string) Notifier {
+				return &PagerDuty{Name: "p", RoutingKey: NewSecret("R0UT1NG"), URL: NewSecret(u)}
+			},
+			n: sample(), check: func(t *testing.T, b []byte, _ http.Header) {
 				e := decode[PagerDutyEvent](t, b)
 				if e.RoutingKey != "R0UT1NG" || e.EventAction != "trigger" || e.DedupKey != "exoprobe/test/contoso.com" ||
 					e.Payload == nil || e.Payload.Summary == "" || e.Payload.Source == "" || e.Payload.Severity != "info" {
@@ -128,16 +130,20 @@ func TestHTTPSinkPayloads(t *testing.T) {
 				}
 			}},
 		{name: "pagerduty resolve", status: 202, answer: `{"status":"success"}`,
-			mk: func(u string) Notifier { return &PagerDuty{Name: "p", RoutingKey: NewSecret("R0UT1NG"), URL: NewSecret(u)} },
-			n:  resolvedSample(), check: func(t *testing.T, b []byte, _ http.Header) {
+			mk: func(u string) Notifier {
+				return &PagerDuty{Name: "p", RoutingKey: NewSecret("R0UT1NG"), URL: NewSecret(u)}
+			},
+			n: resolvedSample(), check: func(t *testing.T, b []byte, _ http.Header) {
 				e := decode[map[string]any](t, b)
 				if e["event_action"] != "resolve" || e["dedup_key"] != "exoprobe/test/contoso.com" || e["payload"] != nil {
 					t.Fatalf("pagerduty resolve: %s", b)
 				}
 			}},
 		{name: "pagerduty invalid event", status: 400, answer: `{"status":"invalid event","message":"Event object is invalid"}`,
-			mk: func(u string) Notifier { return &PagerDuty{Name: "p", RoutingKey: NewSecret("R0UT1NG"), URL: NewSecret(u)} },
-			n:  sample(), wantErr: ReasonRejected},
+			mk: func(u string) Notifier {
+				return &PagerDuty{Name: "p", RoutingKey: NewSecret("R0UT1NG"), URL: NewSecret(u)}
+			},
+			n: sample(), wantErr: ReasonRejected},
 		{name: "alertmanager firing", status: 200, mk: func(u string) Notifier {
 			return &Alertmanager{Name: "am", URL: NewSecret(u), Labels: map[string]string{"team": "mail"}}
 		}, n: sample(), check: func(t *testing.T, b []byte, _ http.Header) {
@@ -259,7 +265,9 @@ type smtpBackend struct {
 	tls  []bool
 }
 
-func (b *smtpBackend) NewSession(c *smtp.Conn) (smtp.Session, error) { return &smtpSession{b: b, c: c}, nil }
+func (b *smtpBackend) NewSession(c *smtp.Conn) (smtp.Session, error) {
+	return &smtpSession{b: b, c: c}, nil
+}
 
 type smtpSession struct {
 	b    *smtpBackend
