@@ -195,7 +195,7 @@ func Render(n *Notification, lang string) Content {
 	if n.Status == StatusFiring && first != nil {
 		var r diagnose.Remedy
 		if posture {
-			r = postureRemedy(lang, first)
+			r = diagnose.PostureRemedy(lang, diagnose.Vars{Mailbox: first.User, User: first.User, Protocol: first.Protocol})
 		} else {
 			r = diagnose.RemedyFor(diagnose.Cause(n.Problem), lang, diagnose.Vars{
 				Mailbox: first.User, User: first.User, Protocol: first.Protocol, Tenant: n.Scope})
@@ -228,38 +228,6 @@ func earliest(ms []Member) time.Time {
 		}
 	}
 	return t
-}
-
-// postureRemedy: the catalog's remedies turn logins on; a posture alert
-// needs the opposite — find out what let Basic back in and turn it off.
-func postureRemedy(lang string, m *Member) diagnose.Remedy {
-	mbx := m.User
-	if mbx == "" {
-		mbx = "<mailbox>"
-	}
-	r := diagnose.Remedy{
-		Inspect: []string{
-			"Get-CASMailbox -Identity " + mbx + " | Format-List ImapEnabled,PopEnabled,SmtpClientAuthenticationDisabled",
-			"Get-AuthenticationPolicy | Format-List Name,AllowBasicAuthImap,AllowBasicAuthPop,AllowBasicAuthSmtp",
-			"Get-OrganizationConfig | Format-List DefaultAuthenticationPolicy",
-			"Get-TransportConfig | Format-List SmtpClientAuthenticationDisabled",
-		},
-	}
-	switch m.Protocol {
-	case "smtp":
-		r.Fix = []string{"Set-TransportConfig -SmtpClientAuthenticationDisabled $true",
-			"Set-CASMailbox -Identity " + mbx + " -SmtpClientAuthenticationDisabled $true"}
-	case "imap":
-		r.Fix = []string{"Set-AuthenticationPolicy -Identity <policy> -AllowBasicAuthImap:$false"}
-	case "pop":
-		r.Fix = []string{"Set-AuthenticationPolicy -Identity <policy> -AllowBasicAuthPop:$false"}
-	}
-	if lang == "ja" {
-		r.Caveats = []string{"監査ログ (Search-UnifiedAuditLog) で、設定を変更した管理者と時刻を確認してください。"}
-	} else {
-		r.Caveats = []string{"Check the audit log (Search-UnifiedAuditLog) for who changed the setting and when."}
-	}
-	return r
 }
 
 // Text is the content as plain text (email bodies, webhook "text").
