@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"io"
 	"net"
+	"sync/atomic"
 	"time"
 )
 
@@ -21,6 +22,13 @@ type probeConn struct {
 	// hidden is read before the wire and not recorded: the synthetic
 	// greeting handed to a library after we did STARTTLS ourselves.
 	hidden io.Reader
+	// blankEmptySASL, set around an IMAP AUTHENTICATE, sends go-imap's
+	// empty continuation response "=" as the empty line RFC 3501 §6.2.2
+	// asks for. go-imap always encodes an empty response as "=" (RFC 4959's
+	// form for an empty initial response on the command line); Dovecot
+	// answers it with "BAD Invalid base64 data in continued response"
+	// instead of its real refusal after an XOAUTH2 error challenge.
+	blankEmptySASL atomic.Bool
 }
 
 func (c *probeConn) Read(b []byte) (int, error) {
@@ -41,6 +49,16 @@ func (c *probeConn) Read(b []byte) (int, error) {
 }
 
 func (c *probeConn) Write(b []byte) (int, error) {
+	if c.blankEmptySASL.Load() && string(b) == "=\r\n" {
+		if _, err := c.write([]byte("\r\n")); err != nil {
+			return 0, err
+		}
+		return len(b), nil
+	}
+	return c.write(b)
+}
+
+func (c *probeConn) write(b []byte) (int, error) {
 	// Recorded before sending: the reply can be read (and recorded by the
 	// library's reader goroutine) before Write returns.
 	if c.tr != nil {

@@ -37,7 +37,8 @@ func (s *session) runIMAP(ctx context.Context) error {
 	// The mark comes before New: go-imap's reader goroutine starts reading
 	// (and so recording) at once, possibly past the greeting.
 	mark := s.tr.mark()
-	c := imapclient.New(s.wrap(conn, hidden), nil)
+	pc := s.wrap(conn, hidden)
+	c := imapclient.New(pc, nil)
 	// Close waits for go-imap's reader goroutine, which ends once the
 	// connection is closed (at the latest by the attempt's deadline).
 	defer c.Close()
@@ -85,6 +86,7 @@ func (s *session) runIMAP(ctx context.Context) error {
 		s.a.AuthMethod = "AUTHENTICATE XOAUTH2"
 		s.tr.addSecretBlob(sasl.XOAUTH2Response(s.t.User, token))
 		s.tr.secretMode(true, 3)
+		pc.blankEmptySASL.Store(true)
 		err = c.Authenticate(sasl.NewXOAUTH2Client(s.t.User, token))
 	case caps.Has(imap.CapLoginDisabled) && caps.Has(imap.AuthCap(gosasl.Plain)):
 		pw, perr := s.password(ctx)
@@ -94,6 +96,7 @@ func (s *session) runIMAP(ctx context.Context) error {
 		s.a.AuthMethod = "AUTHENTICATE PLAIN"
 		s.tr.addSecretBlob([]byte("\x00" + s.t.User + "\x00" + pw))
 		s.tr.secretMode(true, 3)
+		pc.blankEmptySASL.Store(true)
 		err = c.Authenticate(gosasl.NewPlainClient("", s.t.User, pw))
 	default:
 		// Also when LOGINDISABLED comes without AUTH=PLAIN: over TLS the
@@ -108,6 +111,7 @@ func (s *session) runIMAP(ctx context.Context) error {
 		err = c.Login(s.t.User, pw).Wait()
 	}
 	s.tr.secretMode(false, 0)
+	pc.blankEmptySASL.Store(false)
 	s.a.AuthReply = s.imapTagged(mark, verb)
 	if err != nil {
 		return s.imapFail(c, StageAuth, mark, verb, err)

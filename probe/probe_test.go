@@ -423,3 +423,44 @@ func TestConnectRefused(t *testing.T) {
 		t.Fatalf("stage %s kind %q err %q", a.Stage, a.ErrorKind, a.Error)
 	}
 }
+
+// Dovecot (and Google) answer a refused XOAUTH2 with an error challenge and
+// wait for an empty response before their NO. go-imap encodes an empty
+// response as "="; the probe must send the empty line RFC 3501 asks for, or
+// the real refusal is lost behind "BAD Invalid base64 data".
+func TestIMAPXOAUTH2ErrorChallenge(t *testing.T) {
+	const refusal = "NO [AUTHENTICATIONFAILED] Authentication failed."
+	f := newFake(t, true, func(c *fconn) {
+		c.send("* OK [CAPABILITY IMAP4rev1 SASL-IR AUTH=PLAIN AUTH=XOAUTH2] Dovecot ready.")
+		for {
+			l := c.recv()
+			tg := tag(l)
+			switch f := strings.Fields(strings.ToUpper(l)); {
+			case len(f) >= 2 && f[1] == "CAPABILITY":
+				c.send("* CAPABILITY IMAP4rev1 SASL-IR AUTH=PLAIN AUTH=XOAUTH2", tg+" OK Pre-login capabilities listed.")
+			case len(f) >= 2 && f[1] == "AUTHENTICATE":
+				c.send("+ eyJzdGF0dXMiOiI0MDEiLCJzY2hlbWVzIjoiYmVhcmVyIn0=")
+				if resp := c.recv(); resp != "" {
+					c.send(tg + " BAD Invalid base64 data in continued response")
+					continue
+				}
+				c.send(tg + " " + refusal)
+			case len(f) >= 2 && f[1] == "LOGOUT":
+				c.send("* BYE Logging out", tg+" OK Logout completed.")
+				return
+			default:
+				c.send(tg + " BAD Error in IMAP command")
+			}
+		}
+	})
+	defer f.Close()
+	a := runWithin(t, 3*time.Second, Check{Target: testTarget(f.addr, IMAP), Protocol: IMAP, Mechanism: XOAUTH2})
+	if a.OK || a.Stage != StageAuth || !strings.HasSuffix(a.AuthReply, " "+refusal) {
+		t.Fatalf("ok %v stage %s auth reply %q\n%s", a.OK, a.Stage, a.AuthReply, strings.Join(a.Transcript, "\n"))
+	}
+	// The empty line is what went on the wire (the transcript shows "C: ").
+	if !slices.Contains(a.Transcript, "C: ") {
+		t.Errorf("no empty continuation response in the transcript:\n%s", strings.Join(a.Transcript, "\n"))
+	}
+	assertNoSecrets(t, a, "")
+}
