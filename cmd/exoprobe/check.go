@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -23,6 +22,7 @@ import (
 	"github.com/exoprobe/exoprobe/probe/token"
 	"github.com/exoprobe/exoprobe/report"
 	"github.com/exoprobe/exoprobe/scheduler"
+	"github.com/exoprobe/exoprobe/sim"
 )
 
 func init() {
@@ -188,33 +188,6 @@ type plan struct {
 	vars    diagnose.Vars
 }
 
-// endpointsFile is the part of the emulator's endpoints.json that check
-// reads (keys as written by package sim).
-type endpointsFile struct {
-	IMAP struct {
-		TLS      string `json:"tls"`
-		StartTLS string `json:"starttls"`
-	} `json:"imap"`
-	POP struct {
-		TLS      string `json:"tls"`
-		StartTLS string `json:"starttls"`
-	} `json:"pop"`
-	SMTP struct {
-		StartTLS string `json:"starttls"`
-	} `json:"smtp"`
-	Authority string `json:"authority"`
-	CAFile    string `json:"ca_file"`
-	TenantID  string `json:"tenant_id"`
-	Demo      *struct {
-		Tenant       string `json:"tenant"`
-		User         string `json:"user"`
-		Password     string `json:"password"`
-		ClientID     string `json:"client_id"`
-		ClientSecret string `json:"client_secret"`
-		Scope        string `json:"scope"`
-	} `json:"demo"`
-}
-
 func (f *checkFlags) plans(stderr io.Writer) ([]plan, error) {
 	switch f.output {
 	case "text", "json":
@@ -267,15 +240,13 @@ func secretFrom(file, env, what string) (func(context.Context) (string, error), 
 }
 
 func (f *checkFlags) singlePlan() (plan, error) {
-	var ep endpointsFile
+	var ep sim.Endpoints
 	if f.endpoints != "" {
-		b, err := os.ReadFile(f.endpoints)
+		e, err := sim.ReadEndpoints(f.endpoints)
 		if err != nil {
 			return plan{}, usagef("--endpoints: %v", err)
 		}
-		if err := json.Unmarshal(b, &ep); err != nil {
-			return plan{}, usagef("--endpoints %s: %v", f.endpoints, err)
-		}
+		ep = *e
 	}
 	pick := func(flagVal string, starttls bool, tlsAddr, stAddr string) string {
 		if flagVal != "" {

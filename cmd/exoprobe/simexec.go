@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -77,31 +76,22 @@ func simExec(args []string, stdout, stderr io.Writer) int {
 // readAdminEndpoint reads admin_url and the admin token from endpoints.json.
 // A relative admin_token_file is taken relative to endpoints.json.
 func readAdminEndpoint(path string) (url, token string, err error) {
-	b, err := os.ReadFile(path)
+	ep, err := sim.ReadEndpoints(path)
 	if err != nil {
 		return "", "", fmt.Errorf("read endpoints: %w (start the emulator with `exoprobe sim`, or pass --endpoints DIR/endpoints.json)", err)
-	}
-	var ep struct {
-		AdminURL       string `json:"admin_url"`
-		AdminTokenFile string `json:"admin_token_file"`
-	}
-	if err := json.Unmarshal(b, &ep); err != nil {
-		return "", "", fmt.Errorf("read endpoints %s: %w", path, err)
 	}
 	if ep.AdminURL == "" || ep.AdminTokenFile == "" {
 		return "", "", fmt.Errorf("read endpoints %s: admin_url or admin_token_file missing", path)
 	}
-	tf := ep.AdminTokenFile
-	if !filepath.IsAbs(tf) {
-		tf = filepath.Join(filepath.Dir(path), tf)
+	if !filepath.IsAbs(ep.AdminTokenFile) {
+		ep.AdminTokenFile = filepath.Join(filepath.Dir(path), ep.AdminTokenFile)
 	}
-	tb, err := os.ReadFile(tf)
+	token, err = ep.AdminToken()
 	if err != nil {
-		return "", "", fmt.Errorf("read admin token: %w", err)
+		return "", "", err
 	}
-	token = strings.TrimSpace(string(tb))
 	if token == "" {
-		return "", "", fmt.Errorf("read admin token: %s is empty", tf)
+		return "", "", fmt.Errorf("read admin token: %s is empty", ep.AdminTokenFile)
 	}
 	return strings.TrimRight(ep.AdminURL, "/"), token, nil
 }
