@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/exoprobe/exoprobe/alerts"
 	"github.com/exoprobe/exoprobe/scheduler"
 )
 
@@ -72,6 +73,13 @@ type Options struct {
 	Now func() time.Time
 	// Title of the status page (default "exoprobe").
 	Title string
+	// Registry, when set, is the registry /metrics serves and the
+	// handler's collectors join, so that other parts of the daemon (the
+	// alerts) publish on the same endpoint. Nil: a registry of its own.
+	Registry *prometheus.Registry
+	// AlertDeliveries, when set, feeds the status page's list of recent
+	// alert deliveries (newest first, at most limit).
+	AlertDeliveries func(limit int) []alerts.Delivery
 }
 
 func (o *Options) defaults() {
@@ -112,7 +120,11 @@ type handler struct {
 //	POST /-/reload                       when Options.Reload is set
 func NewHandler(src Source, opt Options) http.Handler {
 	opt.defaults()
-	h := &handler{src: src, opt: opt, reg: prometheus.NewRegistry()}
+	reg := opt.Registry
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+	}
+	h := &handler{src: src, opt: opt, reg: reg}
 	h.reg.MustRegister(newCollector(src, opt),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

@@ -43,6 +43,16 @@ type pageData struct {
 	EventsError     bool
 	Readiness       readinessView
 	ConfigError     string
+	// ShowAlerts is false when the daemon sends no alerts.
+	ShowAlerts bool
+	Alerts     []deliveryView
+}
+
+type deliveryView struct {
+	Time, Sink, SinkType, Status, StatusLabel string
+	Title, Error                              string
+	Checks                                    int
+	OK, Final                                 bool
 }
 
 type summaryItem struct {
@@ -264,6 +274,19 @@ func (h *handler) buildPage(lang string) pageData {
 			row.XOAUTH2Status = msg(lang, "status."+string(it.XOAUTH2Status))
 		}
 		d.Readiness.Items = append(d.Readiness.Items, row)
+	}
+	if h.opt.AlertDeliveries != nil {
+		d.ShowAlerts = true
+		for _, dl := range h.opt.AlertDeliveries(h.opt.PageEvents) {
+			v := deliveryView{Time: fmtTime(dl.Time), Sink: dl.Sink, SinkType: dl.SinkType, Status: string(dl.Status),
+				StatusLabel: msg(lang, "alert."+string(dl.Status)), Title: dl.Title, Checks: dl.Checks, OK: dl.OK, Final: dl.Final}
+			if !dl.OK {
+				// The manager's errors are already free of secrets; scrub
+				// anyway, as for every text the page did not write.
+				v.Error = scrubText(string(dl.Reason) + ": " + dl.Error)
+			}
+			d.Alerts = append(d.Alerts, v)
+		}
 	}
 	if h.opt.ConfigStatus != nil {
 		if cs := h.opt.ConfigStatus(); !cs.LastReloadOK && cs.Error != "" {

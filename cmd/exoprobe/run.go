@@ -13,11 +13,15 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"reflect"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/exoprobe/exoprobe/alerts"
 	"github.com/exoprobe/exoprobe/config"
 	"github.com/exoprobe/exoprobe/diagnose"
 	"github.com/exoprobe/exoprobe/probe"
@@ -25,6 +29,7 @@ import (
 	"github.com/exoprobe/exoprobe/scheduler"
 	"github.com/exoprobe/exoprobe/store"
 	"github.com/exoprobe/exoprobe/web"
+	"go.yaml.in/yaml/v3"
 )
 
 func init() {
@@ -44,6 +49,10 @@ type Runtime struct {
 	// Store is nil without --data-dir (state then lives in memory).
 	Store *store.DB
 	Log   *slog.Logger
+	// Metrics is the registry /metrics serves; the alerts register there.
+	Metrics *prometheus.Registry
+	// Alerts is nil when alerting is off (no --data-dir: no outbox).
+	Alerts *alerts.Manager
 
 	cfgPath string
 	mu      sync.Mutex
@@ -106,13 +115,59 @@ func (rt *Runtime) reload() error {
 	if err != nil {
 		return err
 	}
+	if _, _, err := alertsSection(cfg); err != nil {
+		return err
+	}
 	if err := rt.Scheduler.SetChecks(specs); err != nil {
 		return err
 	}
 	rt.mu.Lock()
+	old := rt.cfg
 	rt.cfg = cfg
 	rt.mu.Unlock()
+	if !alertsEqual(&old.Alerts, &cfg.Alerts) {
+		// The Manager's sinks, routes and timers are fixed when it starts;
+		// rebuilding it under a running outbox is not worth the risk.
+		rt.Log.Warn("the alerts section changed: the new alert settings take effect after a restart; "+
+			"until then the previous ones stay in force", "config", rt.cfgPath)
+	}
 	return nil
+}
+
+// alertsSection parses and builds the alerts section, so that a bad one
+// fails a load or a reload like any other configuration error.
+func alertsSection(cfg *config.Config) (*alerts.Config, []alerts.Sink, error) {
+	ac, err := alerts.ParseConfig(&cfg.Alerts)
+	if err != nil {
+		return nil, nil, err
+	}
+	sinks, _, err := ac.Build()
+	if err != nil {
+		return nil, nil, err
+	}
+	return ac, sinks, nil
+}
+
+// alertsEqual compares two alerts sections by what they say, not where
+// they stand in the file (targets added above move their lines).
+func alertsEqual(a, b *yaml.Node) bool {
+	pa, errA := alerts.ParseConfig(a)
+	pb, errB := alerts.ParseConfig(b)
+	if errA != nil || errB != nil {
+		return false
+	}
+	for _, c := range []*alerts.Config{pa, pb} {
+		for i := range c.Sinks {
+			c.Sinks[i].Line = 0
+		}
+		for i := range c.Routes {
+			c.Routes[i].Line = 0
+		}
+		for i := range c.Silences {
+			c.Silences[i].Line = 0
+		}
+	}
+	return reflect.DeepEqual(pa, pb)
 }
 
 // runOptions are the daemon's flags; demo builds them too.
@@ -128,6 +183,9 @@ type runOptions struct {
 	Prober scheduler.Prober
 	// Ready, if set, receives the listener's address once serving.
 	Ready func(addr string, rt *Runtime)
+	// ExtraSinks are added to the alerts section's sinks (the demo's
+	// built-in sink and its --webhook/--alertmanager receivers).
+	ExtraSinks []alerts.Sink
 }
 
 func runCmd(args []string, stdout, stderr io.Writer) int {
@@ -150,6 +208,10 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 		cfg, err := config.Load(*cfgPath)
 		if err != nil {
 			fmt.Fprintln(stderr, err)
+			return exitUsage
+		}
+		if _, _, err := alertsSection(cfg); err != nil {
+			fmt.Fprintf(stderr, "config %s: %v\n", *cfgPath, err)
 			return exitUsage
 		}
 		if err := web.ValidateConfig(*webConfig); err != nil {
@@ -205,6 +267,11 @@ func runDaemon(ctx context.Context, o runOptions) error {
 	if err != nil {
 		return &configError{err}
 	}
+	alertCfg, alertSinks, err := alertsSection(cfg)
+	if err != nil {
+		return &configError{fmt.Errorf("config %s: %w", o.ConfigPath, err)}
+	}
+	alertSinks = append(alertSinks, o.ExtraSinks...)
 	var st scheduler.Store
 	var db *store.DB
 	if o.DataDir != "" {
@@ -218,6 +285,39 @@ func runDaemon(ctx context.Context, o runOptions) error {
 	} else {
 		log.Warn("no --data-dir: state lives in memory and is lost on restart")
 	}
+	ln, err := net.Listen("tcp", o.Listen)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", o.Listen, err)
+	}
+	defer ln.Close()
+	reg := prometheus.NewRegistry()
+	var mgr *alerts.Manager
+	switch {
+	case len(alertSinks) == 0:
+	case db == nil:
+		// The outbox is what makes "none lost, none doubled" true; without
+		// a store a restart would lose or repeat alerts, so none are sent.
+		log.Warn("no --data-dir: alerts are disabled (their durable outbox needs the store)", "sinks", len(alertSinks))
+	default:
+		ao, err := alertCfg.Options(alertSinks)
+		if err != nil {
+			return &configError{fmt.Errorf("config %s: %w", o.ConfigPath, err)}
+		}
+		ao.DB, ao.Registerer, ao.Logger = db.Bolt(), reg, log
+		if ao.StatusURL == "" {
+			ao.StatusURL = statusURL(ln.Addr().String(), o.WebConfigFile)
+		}
+		if mgr, err = alerts.New(ao); err != nil {
+			return &configError{fmt.Errorf("config %s: %w", o.ConfigPath, err)}
+		}
+		// The scheduler's commit puts each event into the outbox in the
+		// same transaction: a kill -9 right after cannot lose its alert.
+		db.OnCommit(mgr.CommitHook)
+	}
+	var evSinks []scheduler.EventSink
+	if mgr != nil {
+		evSinks = append(evSinks, mgr) // wakes the router without waiting for its tick
+	}
 	prober := o.Prober
 	if prober == nil {
 		prober = scheduler.ProberFunc(probe.Run)
@@ -227,7 +327,7 @@ func runDaemon(ctx context.Context, o runOptions) error {
 		Prober: prober, Classifier: diagnose.Classify, Store: st, Logger: log,
 		MaxInFlight: sc.MaxInFlight, MaxPerHost: sc.MaxPerHost, ConfirmDelay: sc.ConfirmDelay.D(),
 		NoConfirm: sc.NoConfirm, FailureThreshold: sc.FailureThreshold, SuccessThreshold: sc.SuccessThreshold,
-		GuardLimit: sc.LockoutGuard.Limit, GuardWindow: sc.LockoutGuard.Window.D(),
+		GuardLimit: sc.LockoutGuard.Limit, GuardWindow: sc.LockoutGuard.Window.D(), Sinks: evSinks,
 	})
 	if err != nil {
 		return err
@@ -235,19 +335,24 @@ func runDaemon(ctx context.Context, o runOptions) error {
 	if err := sched.SetChecks(specs); err != nil {
 		return &configError{err}
 	}
-	rt := &Runtime{Scheduler: sched, Store: db, Log: log, cfgPath: o.ConfigPath, cfg: cfg}
+	rt := &Runtime{Scheduler: sched, Store: db, Log: log, Metrics: reg, Alerts: mgr, cfgPath: o.ConfigPath, cfg: cfg}
 
-	ln, err := net.Listen("tcp", o.Listen)
-	if err != nil {
-		return fmt.Errorf("listen %s: %w", o.Listen, err)
-	}
 	srv := &http.Server{Handler: newMux(rt), ReadHeaderTimeout: 10 * time.Second}
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	errc := make(chan error, 2)
+	errc := make(chan error, 3)
 	wg.Add(3)
+	if mgr != nil {
+		// Stopped by cancel before db.Close (deferred earlier, runs later).
+		wg.Go(func() {
+			if err := mgr.Run(ctx); err != nil {
+				errc <- fmt.Errorf("alerts: %w", err)
+				cancel()
+			}
+		})
+	}
 	go func() {
 		defer wg.Done()
 		if err := sched.Run(ctx); err != nil {
@@ -276,7 +381,8 @@ func runDaemon(ctx context.Context, o runOptions) error {
 			}
 		}
 	}()
-	log.Info("exoprobe running", "listen", ln.Addr().String(), "checks", len(specs), "data_dir", o.DataDir)
+	log.Info("exoprobe running", "listen", ln.Addr().String(), "checks", len(specs), "data_dir", o.DataDir,
+		"alert_sinks", len(mgrSinks(mgr)))
 	if o.Ready != nil {
 		o.Ready(ln.Addr().String(), rt)
 	}
@@ -306,10 +412,52 @@ func newMux(rt *Runtime) *http.ServeMux {
 		}
 		io.WriteString(w, "reloaded\n")
 	})
+	if rt.Alerts != nil {
+		h := rt.Alerts.SilencesHandler()
+		mux.Handle("/api/v1/silences", h)
+		mux.Handle("/api/v1/silences/", h)
+	}
 	for _, m := range httpMounts {
 		m(mux, rt)
 	}
 	return mux
+}
+
+func mgrSinks(m *alerts.Manager) map[string]string {
+	if m == nil {
+		return nil
+	}
+	return m.Sinks()
+}
+
+// statusURL is the status page's address for links in alerts when the
+// configuration gives none (alerts.status_url): the listener's, with a
+// wildcard host replaced by this machine's name, https when the web config
+// turns TLS on.
+func statusURL(addr, webConfig string) string {
+	scheme := "http"
+	if webConfig != "" {
+		var wc struct {
+			TLS struct {
+				CertFile string `yaml:"cert_file"`
+				Cert     string `yaml:"cert"`
+			} `yaml:"tls_server_config"`
+		}
+		if b, err := os.ReadFile(webConfig); err == nil && yaml.Unmarshal(b, &wc) == nil &&
+			(wc.TLS.CertFile != "" || wc.TLS.Cert != "") {
+			scheme = "https"
+		}
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err == nil {
+		if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+			if h, herr := os.Hostname(); herr == nil && h != "" {
+				host = h
+			}
+		}
+		addr = net.JoinHostPort(host, port)
+	}
+	return scheme + "://" + addr + "/"
 }
 
 // buildSpecs turns the configuration into scheduler checks with probe

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/exoprobe/exoprobe/alerts"
 	"github.com/exoprobe/exoprobe/web"
 )
 
@@ -14,9 +15,15 @@ import (
 func init() {
 	mountHTTP(func(mux *http.ServeMux, rt *Runtime) {
 		started := time.Now()
+		var deliveries func(int) []alerts.Delivery
+		if rt.Alerts != nil {
+			deliveries = rt.Alerts.Recent
+		}
 		mux.Handle("/", web.NewHandler(rt.Scheduler, web.Options{
-			Logger:       rt.Log,
-			ConfigStatus: func() web.ConfigStatus { return configStatus(rt, started) },
+			Logger:          rt.Log,
+			Registry:        rt.Metrics,
+			AlertDeliveries: deliveries,
+			ConfigStatus:    func() web.ConfigStatus { return configStatus(rt, started) },
 			Ready: func() error {
 				if rt.Config() == nil {
 					return errors.New("no configuration loaded")
