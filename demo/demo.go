@@ -27,6 +27,9 @@ import (
 // within a minute.
 type Timing struct {
 	Interval, Timeout, ConfirmDelay time.Duration
+	// GroupWait and GroupInterval are the alerts' grouping timers
+	// (production defaults 30s and 5m): alerts follow events in seconds.
+	GroupWait, GroupInterval time.Duration
 }
 
 // DefaultTiming is 6 s between probes and a 2 s confirm re-probe, divided
@@ -42,7 +45,11 @@ func DefaultTiming(speed float64) Timing {
 	iv := d(6*time.Second, time.Second)
 	// The emulator answers at once; the timeout only has to fit the
 	// interval, which the configuration requires.
-	return Timing{Interval: iv, Timeout: iv, ConfirmDelay: d(2*time.Second, 200*time.Millisecond)}
+	// Half an interval is enough for both SMTP checks of the first step to
+	// land in one group in most runs (their phases are spread over the
+	// interval); a late one joins with an update after the group interval.
+	return Timing{Interval: iv, Timeout: iv, ConfirmDelay: d(2*time.Second, 200*time.Millisecond),
+		GroupWait: d(3*time.Second, 500*time.Millisecond), GroupInterval: iv}
 }
 
 // The demo's targets and checks.
@@ -59,6 +66,10 @@ var (
 	SMTPXOAUTH2 = scheduler.MakeID(TargetDemo, probe.SMTP, probe.XOAUTH2)
 	IMAPBasic   = scheduler.MakeID(TargetDemo, probe.IMAP, probe.Basic)
 )
+
+// AlertSink is the demo's built-in alert sink (type memory): its
+// deliveries are listed on the status page.
+const AlertSink = "status-page"
 
 // WriteConfig writes the demo configuration for the emulator's endpoints
 // into dir — exoprobe.yaml plus the password and client secret files it
@@ -96,6 +107,11 @@ scheduler:
   confirm_delay: %s
   # The scenario makes Basic logins fail on purpose; none of them is a bad
   # password, so the lockout guard never needs to step in.
+alerts:
+  group_wait: %s
+  group_interval: %s
+  sinks:
+    - {name: %s, type: memory}   # listed on the status page; exoprobe demo --webhook/--alertmanager add real ones
 oauth_apps:
   demo-app:
     tenant: %s
@@ -119,6 +135,7 @@ targets:
       - {protocol: imap, mechanism: basic, expect: fail}   # posture: Basic IMAP must stay off
 `,
 		t.Interval, t.Timeout, q(ep.IMAP.TLS), q(ep.POP.TLS), q(ep.SMTP.StartTLS), t.ConfirmDelay,
+		t.GroupWait, t.GroupInterval, AlertSink,
 		q(ep.Demo.Tenant), q(ep.Authority), q(ep.Demo.ClientID),
 		q(filepath.Join(dir, "client-secret")), q(ep.CAFile), q(ep.Demo.Scope),
 		TargetDemo, q(ep.Demo.User), q(ep.CAFile), q(filepath.Join(dir, "demo-password")))

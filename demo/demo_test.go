@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/exoprobe/exoprobe/alerts"
 	"github.com/exoprobe/exoprobe/config"
 	"github.com/exoprobe/exoprobe/diagnose"
 	"github.com/exoprobe/exoprobe/scheduler"
@@ -66,6 +67,16 @@ func TestWriteConfigIsValid(t *testing.T) {
 	}
 	if cfg.Scheduler.ConfirmDelay.D() != tm.ConfirmDelay {
 		t.Errorf("confirm delay %s", cfg.Scheduler.ConfirmDelay.D())
+	}
+	ac, err := alerts.ParseConfig(&cfg.Alerts)
+	if err != nil {
+		t.Fatalf("the demo's alerts section: %v", err)
+	}
+	if len(ac.Sinks) != 1 || ac.Sinks[0].Name != AlertSink || ac.Sinks[0].Type != "memory" {
+		t.Errorf("demo alert sinks = %+v, want the built-in memory sink", ac.Sinks)
+	}
+	if time.Duration(ac.GroupWait) != tm.GroupWait || time.Duration(ac.GroupInterval) != tm.GroupInterval || tm.GroupWait > 5*time.Second {
+		t.Errorf("demo alert timers: group_wait %v, group_interval %v; timing %+v", ac.GroupWait, ac.GroupInterval, tm)
 	}
 }
 

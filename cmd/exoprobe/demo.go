@@ -10,9 +10,11 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
+	"github.com/exoprobe/exoprobe/alerts"
 	"github.com/exoprobe/exoprobe/demo"
 	"github.com/exoprobe/exoprobe/sim"
 )
@@ -35,6 +37,11 @@ type demoOptions struct {
 	Ready func(addr string)
 	// OnApplied, if set, is told when a step's cmdlets ran.
 	OnApplied func(i int, s demo.Step, at time.Time)
+	// Sinks are real receivers of the demo's alerts (--webhook,
+	// --alertmanager), next to the built-in one the status page lists.
+	Sinks []alerts.Sink
+	// Timing overrides demo.DefaultTiming(Speed) when its Interval is set.
+	Timing demo.Timing
 }
 
 func demoCmd(args []string, stdout, stderr io.Writer) int {
@@ -45,6 +52,25 @@ func demoCmd(args []string, stdout, stderr io.Writer) int {
 	speed := fs.Float64("speed", 1, "time compression: 2 probes twice as often")
 	once := fs.Bool("once", false, "play the scenario once and exit (non-zero when a step was not seen)")
 	logLevel := fs.String("log-level", "warn", "daemon log level on stderr: debug, info, warn or error")
+	var sinks []alerts.Sink
+	sinkFlag := func(typ string) func(string) error {
+		return func(u string) error {
+			n := 1
+			for _, s := range sinks {
+				if s.Type == typ {
+					n++
+				}
+			}
+			s, err := alerts.SinkFromURL(typ, fmt.Sprintf("%s-%d", typ, n), u, "")
+			if err != nil {
+				return err
+			}
+			sinks = append(sinks, s)
+			return nil
+		}
+	}
+	fs.Func("webhook", "also send the demo's alerts to this webhook URL (exoprobe's JSON schema; repeatable)", sinkFlag("webhook"))
+	fs.Func("alertmanager", "also send the demo's alerts to this Alertmanager (base URL, e.g. http://127.0.0.1:9093; repeatable)", sinkFlag("alertmanager"))
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
 	}
@@ -59,7 +85,7 @@ func demoCmd(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	err := runDemo(ctx, demoOptions{Listen: *listen, DataDir: *dataDir, Speed: *speed, Once: *once,
+	err := runDemo(ctx, demoOptions{Listen: *listen, DataDir: *dataDir, Speed: *speed, Once: *once, Sinks: sinks,
 		Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lvl}))}, stdout)
 	if err != nil {
 		fmt.Fprintf(stderr, "demo: %v\n", err)
@@ -109,6 +135,9 @@ func runDemo(ctx context.Context, o demoOptions, stdout io.Writer) (err error) {
 		}
 	}
 	timing := demo.DefaultTiming(o.Speed)
+	if o.Timing.Interval > 0 {
+		timing = o.Timing
+	}
 	cfgPath, err := demo.WriteConfig(filepath.Join(dir, "config"), ep, timing)
 	if err != nil {
 		return err
@@ -122,7 +151,7 @@ func runDemo(ctx context.Context, o demoOptions, stdout io.Writer) (err error) {
 	daemonErr := make(chan error, 1)
 	go func() {
 		daemonErr <- runDaemon(ctx, runOptions{ConfigPath: cfgPath, DataDir: filepath.Join(dir, "state"), Listen: o.Listen,
-			Logger: log, Ready: func(addr string, rt *Runtime) { readyc <- ready{addr, rt} }})
+			Logger: log, ExtraSinks: o.Sinks, Ready: func(addr string, rt *Runtime) { readyc <- ready{addr, rt} }})
 	}()
 	var r ready
 	select {
@@ -137,6 +166,7 @@ func runDemo(ctx context.Context, o demoOptions, stdout io.Writer) (err error) {
 	fmt.Fprintf(stdout, "status page: http://%s/\n", r.addr)
 	fmt.Fprintf(stdout, "emulator: IMAP %s, POP %s, SMTP %s (data in %s)\n", ep.IMAP.TLS, ep.POP.TLS, ep.SMTP.StartTLS, dir)
 	fmt.Fprintf(stdout, "checks run every %s; a change is confirmed %s later. Ctrl-C stops.\n", timing.Interval, timing.ConfirmDelay)
+	fmt.Fprintf(stdout, "alerts: listed on the status page%s, %s after an event\n", receivers(o.Sinks), timing.GroupWait)
 	if o.Ready != nil {
 		o.Ready(r.addr)
 	}
@@ -159,4 +189,17 @@ func runDemo(ctx context.Context, o demoOptions, stdout io.Writer) (err error) {
 		fmt.Fprintln(stdout, "demo stopped")
 	}
 	return playErr
+}
+
+// receivers names the demo's real alert receivers (never their URLs: a
+// webhook's URL may be its credential).
+func receivers(ss []alerts.Sink) string {
+	if len(ss) == 0 {
+		return ""
+	}
+	names := make([]string, len(ss))
+	for i, s := range ss {
+		names[i] = s.Name
+	}
+	return " and sent to " + strings.Join(names, ", ")
 }

@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/exoprobe/exoprobe/alerts"
 	"github.com/exoprobe/exoprobe/demo"
 	"github.com/exoprobe/exoprobe/scheduler"
 	"github.com/exoprobe/exoprobe/web"
@@ -89,10 +91,36 @@ func TestDemoEndToEnd(t *testing.T) {
 			checkServing(t, addr, fail)
 		}
 	}
-	err := runDemo(ctx, demoOptions{Listen: "127.0.0.1:0", Speed: speed, Once: true, Pause: 100 * time.Millisecond,
-		StepTimeout: within, Ready: func(a string) { addr = a }, OnApplied: onApplied}, out)
+	// A real receiver next to the built-in sink, as --webhook adds one.
+	hook := &hookRecorder{}
+	hookSrv := httptest.NewServer(hook)
+	defer hookSrv.Close()
+	sink, err := alerts.SinkFromURL("webhook", "webhook-1", hookSrv.URL, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = runDemo(ctx, demoOptions{Listen: "127.0.0.1:0", Speed: speed, Once: true, Pause: 100 * time.Millisecond,
+		StepTimeout: within, Ready: func(a string) { addr = a }, OnApplied: onApplied, Sinks: []alerts.Sink{sink}}, out)
 	if err != nil {
 		t.Errorf("runDemo: %v", err)
+	}
+	// The webhook got the first step's alert and the second's resolve, for
+	// the tenant-wide problem, each once.
+	got := hook.received()
+	var firing, resolved int
+	for _, p := range got {
+		if p.Problem == "smtp_auth_disabled_tenant" {
+			switch p.Status {
+			case alerts.StatusFiring:
+				firing++
+			case alerts.StatusResolved:
+				resolved++
+			}
+		}
+	}
+	if firing < 1 || resolved != 1 || hook.dups() != 0 {
+		t.Errorf("webhook: %d firing, %d resolved smtp_auth_disabled_tenant notifications, %d duplicates; all: %+v",
+			firing, resolved, hook.dups(), got)
 	}
 	for _, f := range failures {
 		t.Error(f)
@@ -111,6 +139,45 @@ func TestDemoEndToEnd(t *testing.T) {
 	if strings.Contains(story, "not seen within") {
 		t.Errorf("a step was not seen:\n%s", story)
 	}
+}
+
+// hookRecorder is a webhook receiver keeping every payload.
+type hookRecorder struct {
+	mu   sync.Mutex
+	got  []alerts.WebhookPayload
+	keys map[string]int
+}
+
+func (h *hookRecorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	var p alerts.WebhookPayload
+	if err := json.NewDecoder(r.Body).Decode(&p); err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.keys == nil {
+		h.keys = map[string]int{}
+	}
+	h.keys[r.Header.Get("Idempotency-Key")]++
+	h.got = append(h.got, p)
+}
+
+func (h *hookRecorder) received() []alerts.WebhookPayload {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]alerts.WebhookPayload(nil), h.got...)
+}
+
+// dups counts deliveries repeating an idempotency key.
+func (h *hookRecorder) dups() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	n := 0
+	for _, c := range h.keys {
+		n += c - 1
+	}
+	return n
 }
 
 func slicesDeleteFunc(s []demo.Expect, del func(demo.Expect) bool) []demo.Expect {
@@ -172,8 +239,20 @@ func checkServing(t *testing.T, addr string, fail func(string, ...any)) {
 	if !strings.Contains(history, `"cause": "security_defaults"`) {
 		fail("history lacks the security_defaults attempt: %s", history)
 	}
+	// The first steps' alerts went out by now (group wait ≪ a step): the
+	// built-in sink's deliveries are listed and counted.
+	for _, w := range []string{`exoprobe_alerts_sent_total{kind="regressed",sink="status-page"}`,
+		`exoprobe_alerts_sent_total{kind="recovered",sink="webhook-1"}`, `exoprobe_alert_outbox_depth{sink="status-page"}`} {
+		if !strings.Contains(metrics, w) {
+			fail("/metrics lacks %s", w)
+		}
+	}
+	if en := httpGet(t, base+"/"); !strings.Contains(en, "Recent alert deliveries") ||
+		!strings.Contains(en, "status-page") || !strings.Contains(en, "SMTP AUTH") {
+		fail("status page lacks the alert deliveries")
+	}
 	page := httpGet(t, base+"/?lang=ja")
-	for _, w := range []string{"メールログイン監視", "security_defaults", "退行", "smtp_auth_disabled_tenant"} {
+	for _, w := range []string{"メールログイン監視", "security_defaults", "退行", "smtp_auth_disabled_tenant", "最近のアラート送信", "送信済み"} {
 		if !strings.Contains(page, w) {
 			fail("status page lacks %q", w)
 		}
