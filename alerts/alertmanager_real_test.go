@@ -2,78 +2,22 @@ package alerts
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"testing"
 	"time"
 
-	"github.com/exoprobe/exoprobe/internal/testenv"
+	"github.com/exoprobe/exoprobe/internal/amtest"
 )
 
 // A real Alertmanager (Debian's prometheus-alertmanager) on 127.0.0.1 gets
 // the alert from the outbox and shows it active, then resolved; a second
 // post with the same labels (another replica) stays one alert.
 func TestRealAlertmanager(t *testing.T) {
-	bin := testenv.Require(t, "prometheus-alertmanager", "/usr/bin/prometheus-alertmanager")
+	am := amtest.Start(t)
+	base := am.URL
+	alerts := func() []amtest.Alert { return am.Alerts(t) }
 	dir := t.TempDir()
-	cfg := filepath.Join(dir, "alertmanager.yml")
-	if err := os.WriteFile(cfg, []byte("route:\n  receiver: \"null\"\nreceivers:\n  - name: \"null\"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, bin, "--config.file="+cfg, "--storage.path="+filepath.Join(dir, "data"),
-		"--web.listen-address="+addr, "--cluster.listen-address=", "--log.level=warn")
-	out := &syncBuf{}
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cancel()
-		_ = cmd.Wait()
-		if t.Failed() {
-			t.Logf("alertmanager output:\n%s", out.String())
-		}
-	})
-	base := "http://" + addr
-	waitFor(t, "alertmanager ready", func() bool {
-		res, err := http.Get(base + "/-/ready")
-		if err != nil {
-			return false
-		}
-		res.Body.Close()
-		return res.StatusCode == 200
-	})
-	type amAlert struct {
-		Labels map[string]string `json:"labels"`
-		EndsAt time.Time         `json:"endsAt"`
-		Status struct {
-			State string `json:"state"`
-		} `json:"status"`
-	}
-	alerts := func() []amAlert {
-		res, err := http.Get(base + "/api/v2/alerts?active=true&silenced=true&inhibited=true&unprocessed=true")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer res.Body.Close()
-		var as []amAlert
-		if err := json.NewDecoder(res.Body).Decode(&as); err != nil {
-			t.Fatal(err)
-		}
-		return as
-	}
 
 	db := openDB(t, dir)
 	defer db.Close()

@@ -10,17 +10,16 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/exoprobe/exoprobe/diagnose"
+	"github.com/exoprobe/exoprobe/internal/daemontest"
 	"github.com/exoprobe/exoprobe/probe"
 	"github.com/exoprobe/exoprobe/scheduler"
 	"github.com/exoprobe/exoprobe/sim"
@@ -111,7 +110,7 @@ func TestDaemonEndToEnd(t *testing.T) {
 		t.Helper()
 		incarnation++
 		d := startDaemon(t, bin, cfgPath, dataDir, filepath.Join(dir, fmt.Sprintf("daemon-%d.log", incarnation)))
-		t.Logf("daemon #%d: pid %d, %s", incarnation, d.cmd.Process.Pid, d.addr)
+		t.Logf("daemon #%d: pid %d, %s", incarnation, d.Cmd.Process.Pid, d.Addr)
 		return d
 	}
 	// await waits for the wanted events (check, kind, cause) in d's log
@@ -169,7 +168,7 @@ func TestDaemonEndToEnd(t *testing.T) {
 		n := smtpTap.count()
 		waitUntil(t, time.Now().Add(interval+slack), "the next smtp attempt", func() (bool, string) { return smtpTap.count() > n, "" })
 	}
-	d.kill9(t)
+	d.Kill9(t)
 	stored := storedEvents(t, dataDir)
 	if got := countEvents(stored, smtpBasic, scheduler.EventRegressed); got != 1 {
 		t.Fatalf("after kill -9 the store holds %d regressed events for %s, want 1: %v", got, smtpBasic, stored)
@@ -196,11 +195,11 @@ func TestDaemonEndToEnd(t *testing.T) {
 
 	// 5. kill -9 again; fix the tenant while the daemon is down; the
 	// recovery is noticed after the restart (none missed).
-	d.kill9(t)
+	d.Kill9(t)
 	run("Set-TransportConfig -SmtpClientAuthenticationDisabled $False")
 	d = start()
 	hungSince := time.Now()
-	seen = append(seen, await(d, d.started, "fixed while down, seen after restart",
+	seen = append(seen, await(d, d.Started, "fixed while down, seen after restart",
 		logEvent{Check: smtpBasic, Kind: scheduler.EventRecovered, Cause: diagnose.CauseOK},
 		logEvent{Check: smtpXOAUTH2, Kind: scheduler.EventRecovered, Cause: diagnose.CauseOK})...)
 
@@ -290,7 +289,7 @@ func TestDaemonEndToEnd(t *testing.T) {
 	if evs, ok := d.apiEvents(t); ok {
 		compareWithAPI(t, evs, seen)
 	}
-	d.term(t)
+	d.Term(t)
 	var got []logEvent
 	for _, e := range storedEvents(t, dataDir) {
 		if e.Target == target {
@@ -327,20 +326,6 @@ func compareWithAPI(t *testing.T, api []scheduler.Event, seen []logEvent) {
 			t.Errorf("/api/v1/events[%d] = %v, logs %v", i, mine[i], seen[i])
 		}
 	}
-}
-
-func buildBinary(t *testing.T, dir string) string {
-	t.Helper()
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		t.Fatalf("the go command is needed to build exoprobe: %v", err)
-	}
-	bin := filepath.Join(dir, "exoprobe")
-	cmd := exec.Command(goBin, "build", "-o", bin, "github.com/exoprobe/exoprobe/cmd/exoprobe")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
 }
 
 // writeConfig writes the daemon's configuration and its secret files and
@@ -400,98 +385,23 @@ targets:
 	return cfg
 }
 
-// daemon is one `exoprobe run` process, in its own process group.
-type daemon struct {
-	cmd     *exec.Cmd
-	logPath string
-	addr    string
-	started time.Time
-	done    chan struct{}
-}
-
-var listenRE = regexp.MustCompile(`msg="exoprobe running" listen=(\S+)`)
+// daemon is one `exoprobe run` process (package daemontest) with the
+// readers this test needs.
+type daemon struct{ *daemontest.Daemon }
 
 func startDaemon(t *testing.T, bin, cfg, dataDir, logPath string) *daemon {
 	t.Helper()
-	logf, err := os.Create(logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer logf.Close()
-	cmd := exec.Command(bin, "run", "--config", cfg, "--data-dir", dataDir, "--listen", "127.0.0.1:0")
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	d := &daemon{cmd: cmd, logPath: logPath, started: time.Now(), done: make(chan struct{})}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { cmd.Wait(); close(d.done) }()
-	t.Cleanup(func() {
-		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		<-d.done
-	})
-	waitUntil(t, time.Now().Add(15*time.Second), "the daemon's listener", func() (bool, string) {
-		select {
-		case <-d.done:
-			t.Fatalf("the daemon exited: %s\n%s", cmd.ProcessState, d.log(t))
-		default:
-		}
-		m := listenRE.FindSubmatch(d.log(t))
-		if m == nil {
-			return false, string(d.log(t))
-		}
-		d.addr = string(m[1])
-		return true, ""
-	})
-	waitUntil(t, time.Now().Add(5*time.Second), "/healthz", func() (bool, string) {
-		resp, err := http.Get("http://" + d.addr + "/healthz")
-		if err != nil {
-			return false, err.Error()
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK, resp.Status
-	})
-	return d
+	return &daemon{daemontest.Start(t, bin, cfg, dataDir, logPath)}
 }
 
-func (d *daemon) log(t *testing.T) []byte {
-	t.Helper()
-	b, err := os.ReadFile(d.logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
-// kill9 kills the daemon's process group with SIGKILL: no shutdown path
-// runs, whatever was not committed is lost.
-func (d *daemon) kill9(t *testing.T) {
-	t.Helper()
-	if err := syscall.Kill(-d.cmd.Process.Pid, syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	<-d.done
-}
-
-// term stops the daemon the ordinary way and expects a clean exit.
-func (d *daemon) term(t *testing.T) {
-	t.Helper()
-	if err := d.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-d.done:
-	case <-time.After(10 * time.Second):
-		t.Fatalf("the daemon did not stop within 10s of SIGTERM\n%s", d.log(t))
-	}
-	if !d.cmd.ProcessState.Success() {
-		t.Fatalf("the daemon exited with %s\n%s", d.cmd.ProcessState, d.log(t))
-	}
-}
+var (
+	buildBinary = daemontest.BuildBinary
+	waitUntil   = daemontest.WaitUntil
+)
 
 func (d *daemon) post(t *testing.T, path string) (int, string) {
 	t.Helper()
-	resp, err := http.Post("http://"+d.addr+path, "", nil)
+	resp, err := http.Post("http://"+d.Addr+path, "", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -504,7 +414,7 @@ func (d *daemon) post(t *testing.T, path string) (int, string) {
 // not mounted in the binary (404).
 func (d *daemon) apiEvents(t *testing.T) (_ []scheduler.Event, ok bool) {
 	t.Helper()
-	resp, err := http.Get("http://" + d.addr + "/api/v1/events?limit=1000")
+	resp, err := http.Get("http://" + d.Addr + "/api/v1/events?limit=1000")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -527,7 +437,7 @@ func (d *daemon) apiEvents(t *testing.T) (_ []scheduler.Event, ok bool) {
 // apiCheck reads one check's state from /api/v1/status.
 func (d *daemon) apiCheck(t *testing.T, id scheduler.CheckID) *scheduler.CheckState {
 	t.Helper()
-	resp, err := http.Get("http://" + d.addr + "/api/v1/status")
+	resp, err := http.Get("http://" + d.Addr + "/api/v1/status")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -571,7 +481,7 @@ var kvRE = regexp.MustCompile(`(\w+)=("(?:[^"\\]|\\.)*"|\S*)`)
 func (d *daemon) events(t *testing.T) []logEvent {
 	t.Helper()
 	var out []logEvent
-	sc := bufio.NewScanner(bytes.NewReader(d.log(t)))
+	sc := bufio.NewScanner(bytes.NewReader(d.Log(t)))
 	for sc.Scan() {
 		line := sc.Text()
 		if !strings.Contains(line, `msg="check changed"`) {
@@ -613,22 +523,6 @@ func countEvents(evs []scheduler.Event, id scheduler.CheckID, k scheduler.EventK
 		}
 	}
 	return n
-}
-
-// waitUntil polls cond every 25 ms until it holds, and fails the test at
-// the deadline with what cond last said.
-func waitUntil(t *testing.T, deadline time.Time, what string, cond func() (bool, string)) {
-	t.Helper()
-	for {
-		ok, why := cond()
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within the deadline; %s", what, why)
-		}
-		time.Sleep(25 * time.Millisecond)
-	}
 }
 
 // tap is a TCP forwarder in front of one emulator endpoint, recording every
