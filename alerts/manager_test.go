@@ -156,17 +156,21 @@ func TestSinkDownThenBack(t *testing.T) {
 // draining): after a restart every notification is delivered once.
 func TestRestartResumesOutbox(t *testing.T) {
 	dir := t.TempDir()
-	rcv := newReceiver(t, 503, "")
-	mk := func() (*Manager, func()) {
+	// The receiver is down before the kill and up after it: two servers,
+	// so that a try the first process gave up on, still in the server's
+	// hands when the kill happens, cannot count as accepted (a late
+	// handler of one switchable server would see the new status).
+	down, rcv := newReceiver(t, 503, ""), newReceiver(t, 200, "")
+	mk := func(r *receiver) (*Manager, func()) {
 		db := openDB(t, dir)
-		m, err := New(fastOpts(db, Sink{Name: "hook", Type: "webhook", Notifier: &Webhook{Name: "hook", URL: NewSecret(rcv.srv.URL)}}))
+		m, err := New(fastOpts(db, Sink{Name: "hook", Type: "webhook", Notifier: &Webhook{Name: "hook", URL: NewSecret(r.srv.URL)}}))
 		if err != nil {
 			t.Fatal(err)
 		}
 		stop := running(t, m)
 		return m, func() { stop(); db.Close() }
 	}
-	m, kill := mk()
+	m, kill := mk(down)
 	for _, d := range []string{"a.example", "b.example"} {
 		m.Emit(regressed("x@" + d))
 	}
@@ -178,8 +182,7 @@ func TestRestartResumesOutbox(t *testing.T) {
 	}
 	kill()
 
-	rcv.set(200)
-	m2, kill2 := mk()
+	m2, kill2 := mk(rcv)
 	defer kill2()
 	rcv.wait(t, 3)
 	waitFor(t, "drained", func() bool { return m2.Stats().Outbox["hook"] == 0 })
