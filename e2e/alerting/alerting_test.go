@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -77,7 +78,9 @@ func TestAlertsAcrossKill9(t *testing.T) {
 	domain := ep.Demo.User[strings.LastIndexByte(ep.Demo.User, '@')+1:]
 
 	hook := &webhookRx{}
-	hookSrv := httptest.NewServer(hook)
+	hookSrv := httptest.NewUnstartedServer(hook)
+	hookSrv.Config.ConnContext = hook.connContext
+	hookSrv.Start()
 	t.Cleanup(hookSrv.Close)
 	slack := &slackRx{}
 	slackSrv := httptest.NewServer(slack)
@@ -314,6 +317,18 @@ type webhookRx struct {
 	refusals map[string]alerts.Status
 }
 
+type openedFailingKey struct{}
+
+// connContext marks connections opened while the receiver was failing: a
+// request the killed daemon had sent, still in the server's hands when the
+// receiver comes back, must not count as accepted (it is refused like every
+// request of that time); the restarted daemon opens new connections.
+func (h *webhookRx) connContext(ctx context.Context, _ net.Conn) context.Context {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return context.WithValue(ctx, openedFailingKey{}, h.failing)
+}
+
 func (h *webhookRx) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var p alerts.WebhookPayload
 	if err := json.NewDecoder(r.Body).Decode(&p); err != nil {
@@ -327,7 +342,7 @@ func (h *webhookRx) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "Idempotency-Key must be the notification id", http.StatusBadRequest)
 		return
 	}
-	if h.failing {
+	if old, _ := r.Context().Value(openedFailingKey{}).(bool); h.failing || old {
 		if h.refusals == nil {
 			h.refusals = map[string]alerts.Status{}
 		}
