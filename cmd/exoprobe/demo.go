@@ -52,27 +52,29 @@ func demoCmd(args []string, stdout, stderr io.Writer) int {
 	speed := fs.Float64("speed", 1, "time compression: 2 probes twice as often")
 	once := fs.Bool("once", false, "play the scenario once and exit (non-zero when a step was not seen)")
 	logLevel := fs.String("log-level", "warn", "daemon log level on stderr: debug, info, warn or error")
-	var sinks []alerts.Sink
-	sinkFlag := func(typ string) func(string) error {
-		return func(u string) error {
-			n := 1
-			for _, s := range sinks {
-				if s.Type == typ {
-					n++
-				}
-			}
-			s, err := alerts.SinkFromURL(typ, fmt.Sprintf("%s-%d", typ, n), u, "")
-			if err != nil {
-				return err
-			}
-			sinks = append(sinks, s)
-			return nil
-		}
-	}
-	fs.Func("webhook", "also send the demo's alerts to this webhook URL (exoprobe's JSON schema; repeatable)", sinkFlag("webhook"))
-	fs.Func("alertmanager", "also send the demo's alerts to this Alertmanager (base URL, e.g. http://127.0.0.1:9093; repeatable)", sinkFlag("alertmanager"))
+	// URLs are checked after parsing: the flag package would echo a bad
+	// value, and a webhook's URL may be its credential.
+	var hooks, ams []string
+	fs.Func("webhook", "also send the demo's alerts to this webhook URL (exoprobe's JSON schema; repeatable)",
+		func(u string) error { hooks = append(hooks, u); return nil })
+	fs.Func("alertmanager", "also send the demo's alerts to this Alertmanager (base URL, e.g. http://127.0.0.1:9093; repeatable)",
+		func(u string) error { ams = append(ams, u); return nil })
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
+	}
+	var sinks []alerts.Sink
+	for _, f := range []struct {
+		typ  string
+		urls []string
+	}{{"webhook", hooks}, {"alertmanager", ams}} {
+		for i, u := range f.urls {
+			s, err := alerts.SinkFromURL(f.typ, fmt.Sprintf("%s-%d", f.typ, i+1), u, "")
+			if err != nil {
+				fmt.Fprintf(stderr, "demo: --%s: %v\n", f.typ, err)
+				return exitUsage
+			}
+			sinks = append(sinks, s)
+		}
 	}
 	if fs.NArg() > 0 || *speed <= 0 {
 		fmt.Fprintln(stderr, "demo: unexpected arguments or --speed ≤ 0")

@@ -258,3 +258,18 @@ func checkServing(t *testing.T, addr string, fail func(string, ...any)) {
 		}
 	}
 }
+
+// --webhook and --alertmanager take http(s) URLs; anything else is a usage
+// error that never echoes the URL (it may hold a credential).
+func TestDemoReceiverFlags(t *testing.T) {
+	for _, args := range [][]string{
+		{"--webhook", "ftp://127.0.0.1/hook-s3cr3t"},
+		{"--alertmanager", "127.0.0.1:9093-s3cr3t"},
+	} {
+		var out, errb strings.Builder
+		if code := demoCmd(args, &out, &errb); code != exitUsage || strings.Contains(errb.String(), "s3cr3t") ||
+			!strings.Contains(errb.String(), "not an http(s) URL") {
+			t.Errorf("%v: exit %d, stderr %q", args, code, errb.String())
+		}
+	}
+}
