@@ -210,8 +210,14 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, err)
 			return exitUsage
 		}
-		if _, _, err := alertsSection(cfg); err != nil {
+		// The sinks' secret files exist where the daemon runs, not where a
+		// config is reviewed (CI, a laptop): check everything else, as the
+		// targets' secrets, read at each attempt, are not read here either.
+		if ac, err := alerts.ParseConfig(&cfg.Alerts); err != nil {
 			fmt.Fprintf(stderr, "config %s: %v\n", *cfgPath, err)
+			return exitUsage
+		} else if _, err := ac.Options(nil); err != nil {
+			fmt.Fprintf(stderr, "config %s: alerts: %v\n", *cfgPath, err)
 			return exitUsage
 		}
 		if err := web.ValidateConfig(*webConfig); err != nil {

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -33,7 +34,10 @@ func TestRunCheckConfigAlerts(t *testing.T) {
 		{"good", alertsSectionOK, exitOK, "valid"},
 		{"unknown key", "alerts:\n  sinks:\n    - {name: x, type: webhook, url: 'http://127.0.0.1:1/', colour: red}\n", exitUsage, `line 3: unknown key "colour"`},
 		{"unknown type", "alerts:\n  sinks:\n    - {name: x, type: carrier-pigeon}\n", exitUsage, "line 3: sink \"x\": unknown type"},
-		{"missing secret file", "alerts:\n  sinks:\n    - {name: x, type: slack, url_file: /nonexistent/slack-url}\n", exitUsage, `sink "x" (line 3)`},
+		// Secrets exist where the daemon runs, not where a config is
+		// reviewed: --check-config does not read them (the daemon does).
+		{"missing secret file", missingSecretAlerts, exitOK, "valid"},
+		{"bad matcher", "alerts:\n  sinks:\n    - {name: x, type: memory}\n  routes:\n    - {sinks: [x], matchers: ['site']}\n", exitUsage, "alerts"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -44,6 +48,22 @@ func TestRunCheckConfigAlerts(t *testing.T) {
 				t.Errorf("exit %d (want %d); stdout %q stderr %q; want %q", code, tc.code, out.String(), errb.String(), tc.want)
 			}
 		})
+	}
+}
+
+const missingSecretAlerts = "alerts:\n  sinks:\n    - {name: x, type: slack, url_file: /nonexistent/slack-url}\n"
+
+// The daemon itself reads the sinks' secrets at start and refuses to start
+// without them, naming the sink and its line.
+func TestRunDaemonMissingSinkSecret(t *testing.T) {
+	t.Setenv("EXOPROBE_RUN_TEST_PW", "pw")
+	dir := t.TempDir()
+	p := writeFile(t, dir, "c.yaml", missingSecretAlerts+runTestConfig)
+	err := runDaemon(context.Background(), runOptions{ConfigPath: p, DataDir: filepath.Join(dir, "data"),
+		Listen: "127.0.0.1:0", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	var ce *configError
+	if !errors.As(err, &ce) || !strings.Contains(err.Error(), `sink "x" (line 3)`) {
+		t.Fatalf("runDaemon: %v; want a config error naming sink \"x\" (line 3)", err)
 	}
 }
 
