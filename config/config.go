@@ -135,11 +135,16 @@ type Target struct {
 	OAuth *OAuthRef `yaml:"oauth"`
 	// Token is a ready-made access token (token_file / token_env) instead
 	// of an app.
-	TokenFile string   `yaml:"token_file"`
-	TokenEnv  string   `yaml:"token_env"`
-	Interval  Duration `yaml:"interval"`
-	Timeout   Duration `yaml:"timeout"`
-	Checks    []Check  `yaml:"checks"`
+	TokenFile string `yaml:"token_file"`
+	TokenEnv  string `yaml:"token_env"`
+	// AuthPolicy names the Exchange authentication policy that applies to
+	// the user (Get-User <user> | Select AuthenticationPolicy, else
+	// Get-OrganizationConfig's DefaultAuthenticationPolicy): it fills the
+	// <policy> of remedies, which stays a placeholder when this is empty.
+	AuthPolicy string   `yaml:"auth_policy"`
+	Interval   Duration `yaml:"interval"`
+	Timeout    Duration `yaml:"timeout"`
+	Checks     []Check  `yaml:"checks"`
 
 	// Line of the target in the file, for messages.
 	Line int `yaml:"-"`
