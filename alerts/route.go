@@ -5,7 +5,9 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"mime"
 	"net/http"
+	"net/url"
 	"regexp"
 	"sort"
 	"strings"
@@ -228,13 +230,29 @@ type silenceRequest struct {
 //	DELETE /api/v1/silences/{id}   → 204 (API silences only; config ones change with the file)
 //
 // Errors are JSON {"error": "..."}.
+//
+// A silence mutes every alert it matches, so a forged one is an attack:
+// a web page the operator happens to visit could POST a form or a
+// text/plain body cross-site (a "simple" request, sent without a CORS
+// preflight). So POST requires Content-Type application/json, which a
+// browser sends cross-origin only after a preflight this handler never
+// approves, and any request that changes state is refused when its Origin
+// header names another host than the one it was sent to.
 func (m *Manager) SilencesHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := strings.Trim(strings.TrimPrefix(r.URL.Path, "/api/v1/silences"), "/")
+		if r.Method != http.MethodGet && r.Method != http.MethodHead && !sameOrigin(r) {
+			writeJSON(w, http.StatusForbidden, map[string]string{"error": "cross-origin request refused"})
+			return
+		}
 		switch {
 		case r.Method == http.MethodGet && id == "":
 			writeJSON(w, http.StatusOK, m.Silences())
 		case r.Method == http.MethodPost && id == "":
+			if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+				writeJSON(w, http.StatusUnsupportedMediaType, map[string]string{"error": "Content-Type must be application/json"})
+				return
+			}
 			var req silenceRequest
 			dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10))
 			dec.DisallowUnknownFields()
@@ -266,6 +284,23 @@ func (m *Manager) SilencesHandler() http.Handler {
 			writeJSON(w, http.StatusMethodNotAllowed, map[string]string{"error": "method not allowed"})
 		}
 	})
+}
+
+// sameOrigin reports whether a request carries no Origin header (curl,
+// scripts, same-origin GETs) or one naming the host it was sent to.
+// Browsers always send Origin on cross-origin POST and DELETE, and a page
+// cannot forge it.
+func sameOrigin(r *http.Request) bool {
+	o := r.Header.Get("Origin")
+	if o == "" {
+		return true
+	}
+	u, err := url.Parse(o)
+	if err != nil || u.Host == "" {
+		// "null" (sandboxed frames, file: pages) and garbage are foreign.
+		return false
+	}
+	return strings.EqualFold(u.Host, r.Host)
 }
 
 func (req *silenceRequest) silence(now time.Time) (Silence, error) {
