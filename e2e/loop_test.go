@@ -18,6 +18,9 @@ type loopCase struct {
 	// (Basic IMAP/POP stays retired in the 2026 era whatever the policy).
 	protocols, mechanisms string
 	want                  string // the cause
+	// authPolicy is passed as --auth-policy: check then fills <policy>
+	// itself and no fix line may keep a placeholder.
+	authPolicy string
 }
 
 var placeholder = regexp.MustCompile(`<[A-Za-z][A-Za-z ]*>`)
@@ -31,6 +34,12 @@ func TestClosedLoop(t *testing.T) {
 	cases := []loopCase{
 		// The article's four states.
 		{name: "article/basic-blocked-by-policy", protocols: "smtp", mechanisms: "basic", want: "basic_auth_disabled",
+			break_: []string{
+				`Set-AuthenticationPolicy -Identity "Allow SMTP Basic" -AllowBasicAuthSmtp:$false`,
+				`Set-User -Identity demo@contoso.com -STSRefreshTokensValidFrom $([System.DateTime]::UtcNow)`,
+			}},
+		{name: "article/basic-blocked-by-policy/auth-policy-flag", protocols: "smtp", mechanisms: "basic", want: "basic_auth_disabled",
+			authPolicy: "Allow SMTP Basic",
 			break_: []string{
 				`Set-AuthenticationPolicy -Identity "Allow SMTP Basic" -AllowBasicAuthSmtp:$false`,
 				`Set-User -Identity demo@contoso.com -STSRefreshTokensValidFrom $([System.DateTime]::UtcNow)`,
@@ -63,6 +72,9 @@ func TestClosedLoop(t *testing.T) {
 				args = append(args, "--mechanisms", c.mechanisms)
 			}
 			args = append(args, credArgs(t, s, c.user, c.creds)...)
+			if c.authPolicy != "" {
+				args = append(args, "--auth-policy", c.authPolicy)
+			}
 
 			r := run(t, "", append(args, "--output", "json")...)
 			if r.code != 1 {
@@ -94,8 +106,11 @@ func TestClosedLoop(t *testing.T) {
 				}
 			}
 			for i, l := range fix {
+				if c.authPolicy != "" && strings.HasPrefix(l, "Set-AuthenticationPolicy ") && !strings.Contains(l, psQuote(c.authPolicy)) {
+					t.Errorf("--auth-policy %q not in the fix line %q", c.authPolicy, l)
+				}
 				for _, m := range placeholder.FindAllString(l, -1) {
-					if m != "<policy>" {
+					if m != "<policy>" || c.authPolicy != "" {
 						t.Errorf("fix line still has the placeholder %s after check filled it from the target: %q", m, l)
 						continue
 					}

@@ -60,6 +60,7 @@ type checkFlags struct {
 	imapStartTLS, popStartTLS, smtpImplicitTLS, allowPlaintext     bool
 	submitCheck, popAuthPlain, popXOAUTH2OneLine                   bool
 	caFile, protocols, mechanisms, endpoints, output, lang, config string
+	authPolicy                                                     string
 	timeout                                                        time.Duration
 	transcript                                                     bool
 	// set holds the flags given on the command line (not defaults).
@@ -111,6 +112,7 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&f.lang, "lang", "en", "en or ja")
 	fs.BoolVar(&f.transcript, "transcript", false, "show each attempt's conversation (credentials redacted)")
 	fs.StringVar(&f.config, "config", "", "YAML config: check every target in it")
+	fs.StringVar(&f.authPolicy, "auth-policy", "", "name of the Exchange authentication policy that applies to the user, for the remedies' <policy> (config: auth_policy)")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, checkUsage)
 		fs.PrintDefaults()
@@ -400,7 +402,10 @@ func (f *checkFlags) singlePlan() (plan, error) {
 			}
 		}
 	}
-	p := plan{target: t, vars: diagnose.Vars{Mailbox: t.User, User: t.User, AppID: clientID, Tenant: tenant}}
+	// No protocol reveals which authentication policy applies to a user:
+	// only the admin can say (--auth-policy); without it <policy> stays and
+	// the remedy's inspect lines say how to find it.
+	p := plan{target: t, vars: diagnose.Vars{Mailbox: t.User, User: t.User, AppID: clientID, Tenant: tenant, Policy: f.authPolicy}}
 	for _, pr := range protos {
 		for _, m := range mechs {
 			p.checks = append(p.checks, probe.Check{Target: t, Protocol: probe.Protocol(pr), Mechanism: probe.Mechanism(m)})
@@ -471,7 +476,7 @@ var targetFlags = []string{
 	"client-secret-file", "client-secret-env", "cert-file", "authority", "token-url", "scope",
 	"refresh-token-file", "ropc", "imap-addr", "pop-addr", "smtp-addr", "imap-starttls", "pop-starttls",
 	"smtp-implicit-tls", "allow-plaintext", "submit-check", "pop-auth-plain", "pop-xoauth2-oneline",
-	"ca-file", "endpoints",
+	"ca-file", "endpoints", "auth-policy",
 }
 
 // configPlans makes one plan per target of the config file, with the
@@ -512,7 +517,7 @@ func (f *checkFlags) configPlans(stderr io.Writer) ([]plan, error) {
 	vars := map[string]diagnose.Vars{}
 	for i := range cfg.Targets {
 		ct := &cfg.Targets[i]
-		v := diagnose.Vars{Mailbox: ct.User, User: ct.User}
+		v := diagnose.Vars{Mailbox: ct.User, User: ct.User, Policy: ct.AuthPolicy}
 		if app := cfg.App(ct); app != nil {
 			v.AppID, v.Tenant = app.ClientID, app.Tenant
 		}
