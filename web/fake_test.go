@@ -77,19 +77,36 @@ func fixture() *fakeSource {
 	smtpBasic := check("demo", user, probe.SMTP, probe.Basic, scheduler.ExpectOK, scheduler.StatusFailing, diagnose.CauseSMTPAuthDisabledTenant)
 	smtpBasic.PrevCause = diagnose.CauseOK
 	smtpBasic.Confidence = diagnose.Definitive
+	// Shaped like a real Basic SMTP attempt against Exchange Online
+	// (corpus §1a): EHLO before and after STARTTLS, so the capability
+	// stage comes up twice in Timings, and AUTH LOGIN (Exchange offers
+	// LOGIN, not PLAIN).
 	smtpBasic.LastAttempt = &probe.Attempt{
-		Target: "demo", User: user, Protocol: probe.SMTP, Mechanism: probe.Basic, Server: "127.0.0.1:5870",
+		Target: "demo", User: user, Protocol: probe.SMTP, Mechanism: probe.Basic, Server: "smtp.office365.com:587",
 		Start: now.Add(-10 * time.Second), Stage: probe.StageAuth, Reply: smtpDisabledReply, ErrorKind: probe.ErrRefused,
-		Duration: 1500 * time.Millisecond,
-		Timings: []probe.StageTiming{{Stage: probe.StageConnect, Duration: 2 * time.Millisecond},
-			{Stage: probe.StageTLS, Duration: 30 * time.Millisecond}, {Stage: probe.StageAuth, Duration: 1468 * time.Millisecond}},
+		AuthMethod: "AUTH LOGIN", AuthReply: smtpDisabledReply,
+		Capabilities: []string{"SIZE 157286400", "PIPELINING", "DSN", "ENHANCEDSTATUSCODES", "STARTTLS", "8BITMIME", "BINARYMIME", "CHUNKING", "SMTPUTF8"},
+		Duration:     1500 * time.Millisecond,
+		Timings: []probe.StageTiming{{Stage: probe.StageDNS, Duration: time.Millisecond},
+			{Stage: probe.StageConnect, Duration: 2 * time.Millisecond}, {Stage: probe.StageGreeting, Duration: 172 * time.Millisecond},
+			{Stage: probe.StageCapability, Duration: 20 * time.Millisecond}, {Stage: probe.StageStartTLS, Duration: 30 * time.Millisecond},
+			{Stage: probe.StageCapability, Duration: 25 * time.Millisecond}, {Stage: probe.StageAuth, Duration: 1250 * time.Millisecond}},
 		Transcript: []string{
-			"S: 220 SN4PR0601CA0013.outlook.office365.com Microsoft ESMTP MAIL Service ready",
+			"S: 220 SN4PR0601CA0013.outlook.office365.com Microsoft ESMTP MAIL Service ready at Thu, 31 Dec 2026 08:59:50 +0000 [08DE1234ABCD5678]",
 			"C: EHLO probe",
+			"S: 250-SN4PR0601CA0013.outlook.office365.com Hello [192.0.2.10]",
+			"S: 250-SIZE 157286400", "S: 250-PIPELINING", "S: 250-DSN", "S: 250-ENHANCEDSTATUSCODES", "S: 250-STARTTLS",
+			"S: 250-8BITMIME", "S: 250-BINARYMIME", "S: 250-CHUNKING", "S: 250 SMTPUTF8",
+			"C: STARTTLS",
+			"S: 220 2.0.0 SMTP server ready",
+			"C: EHLO probe",
+			"S: 250-SN4PR0601CA0013.outlook.office365.com Hello [192.0.2.10]",
+			"S: 250-SIZE 157286400", "S: 250-PIPELINING", "S: 250-DSN", "S: 250-ENHANCEDSTATUSCODES", "S: 250-AUTH LOGIN XOAUTH2",
+			"S: 250-8BITMIME", "S: 250-BINARYMIME", "S: 250-CHUNKING", "S: 250 SMTPUTF8",
 			// Unredacted lines, as a buggy probe might leave them: the web
 			// layer must still never publish them.
-			"C: AUTH PLAIN " + base64.StdEncoding.EncodeToString([]byte("\x00"+user+"\x00"+canary)),
-			"S: 334 VXNlcm5hbWU6",
+			"C: AUTH LOGIN " + base64.StdEncoding.EncodeToString([]byte(user)),
+			"S: 334 UGFzc3dvcmQ6",
 			"C: " + base64.StdEncoding.EncodeToString([]byte(canary)),
 			"S: " + smtpDisabledReply,
 		},

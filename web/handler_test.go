@@ -219,7 +219,8 @@ func TestHealthReadyReload(t *testing.T) {
 func TestNoSecretsPublished(t *testing.T) {
 	h := newTestHandler(statsSource{withStats(fixture())}, Options{})
 	forms := []string{canary, base64.StdEncoding.EncodeToString([]byte(canary)),
-		base64.StdEncoding.EncodeToString([]byte("\x00demo@contoso.com\x00" + canary))}
+		base64.StdEncoding.EncodeToString([]byte("\x00demo@contoso.com\x00" + canary)),
+		base64.StdEncoding.EncodeToString([]byte("demo@contoso.com"))}
 	paths := []string{"/", "/?lang=ja", "/api/v1/status", "/api/v1/events", "/api/v1/readiness", "/metrics",
 		"/api/v1/checks/demo/smtp/basic", "/api/v1/checks/demo/smtp/xoauth2", "/api/v1/checks/demo/imap/basic"}
 	for _, p := range paths {
@@ -237,7 +238,7 @@ func TestNoSecretsPublished(t *testing.T) {
 	_, _, body := get(t, h, "/api/v1/checks/demo/smtp/basic")
 	st := decode[scheduler.CheckState](t, body)
 	tr := strings.Join(st.LastAttempt.Transcript, "\n")
-	if !strings.Contains(tr, "C: AUTH PLAIN ****") || !strings.Contains(tr, "S: 334 VXNlcm5hbWU6") {
+	if !strings.Contains(tr, "C: AUTH LOGIN ****\nS: 334 UGFzc3dvcmQ6\nC: ****\nS: 535 ") {
 		t.Errorf("transcript not redacted as expected:\n%s", tr)
 	}
 }

@@ -2,6 +2,7 @@ package web
 
 import (
 	"strings"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -15,8 +16,9 @@ import (
 // copy of per-check state to keep in sync on reloads.
 //
 // exoprobe_probe_duration_seconds is a gauge of the latest attempt, one
-// series per stage reached plus stage="total" for the whole attempt (so do
-// not sum over stage). A histogram would need state accumulated between
+// series per stage reached (the time spent in it, summed when the stage
+// came up twice) plus stage="total" for the whole attempt (so do not sum
+// over stage). A histogram would need state accumulated between
 // scrapes, which is what this collector avoids; at one attempt per check
 // per interval, the latest value is what a histogram bucket would hold
 // anyway between two scrapes.
@@ -43,7 +45,7 @@ func newCollector(src Source, opt Options) *collector {
 	return &collector{
 		src: src, opt: opt, causes: diagnose.Causes(),
 		success:     d("exoprobe_probe_success", "1 when the latest attempt of the check logged in (and the first mailbox command worked).", cl()...),
-		duration:    d("exoprobe_probe_duration_seconds", "Duration of the latest attempt per stage reached; stage=\"total\" is the whole attempt.", cl("stage")...),
+		duration:    d("exoprobe_probe_duration_seconds", "Time the latest attempt spent in each stage it reached (summed over repeats, e.g. SMTP EHLO before and after STARTTLS); stage=\"total\" is the whole attempt.", cl("stage")...),
 		expected:    d("exoprobe_check_expected", "1 when the check meets its expectation (confirmed), 0 when it does not; absent while pending.", cl()...),
 		status:      d("exoprobe_check_status", "Confirmed status of the check, one-hot over pending, ok, failing, unexpectedly_ok.", cl("status")...),
 		cause:       d("exoprobe_check_cause", "Confirmed cause of the check, one-hot over the cause catalog.", cl("cause")...),
@@ -122,8 +124,23 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		if a := st.LastAttempt; a != nil {
 			gauge(c.success, b2f(a.OK), lv...)
 			gauge(c.duration, a.Duration.Seconds(), append(lv, "total")...)
+			// A stage can come up more than once in one attempt (SMTP
+			// sends EHLO before and after STARTTLS, both "capability"):
+			// one series per stage holding the time spent in it, since
+			// two samples with the same labels make the scrape fail.
+			var order []probe.Stage
+			per := map[probe.Stage]time.Duration{}
 			for _, t := range a.Timings {
-				gauge(c.duration, t.Duration.Seconds(), append(lv, string(t.Stage))...)
+				if _, seen := per[t.Stage]; !seen {
+					order = append(order, t.Stage)
+				}
+				per[t.Stage] += t.Duration
+			}
+			for _, st := range order {
+				if st == "total" {
+					continue // cannot happen in a probe's record; the label is ours
+				}
+				gauge(c.duration, per[st].Seconds(), append(lv, string(st))...)
 			}
 			if a.Token != nil && !a.Token.ExpiresAt.IsZero() {
 				gauge(c.tokenExpiry, float64(a.Token.ExpiresAt.Unix()), lv...)

@@ -1,8 +1,11 @@
 package web
 
 import (
+	"io"
+	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -117,13 +120,20 @@ func TestMetricsCauseOneHot(t *testing.T) {
 	}
 }
 
+// TestMetricsDurationStages: the fixture's SMTP attempt reaches the
+// capability stage twice (EHLO before and after STARTTLS), as every real
+// one does; the scrape must still hold one series per stage, with the time
+// of both, and gather without error.
 func TestMetricsDurationStages(t *testing.T) {
 	const want = `
-# HELP exoprobe_probe_duration_seconds Duration of the latest attempt per stage reached; stage="total" is the whole attempt.
+# HELP exoprobe_probe_duration_seconds Time the latest attempt spent in each stage it reached (summed over repeats, e.g. SMTP EHLO before and after STARTTLS); stage="total" is the whole attempt.
 # TYPE exoprobe_probe_duration_seconds gauge
-exoprobe_probe_duration_seconds{mechanism="basic",protocol="smtp",stage="auth",target="demo"} 1.468
+exoprobe_probe_duration_seconds{mechanism="basic",protocol="smtp",stage="auth",target="demo"} 1.25
+exoprobe_probe_duration_seconds{mechanism="basic",protocol="smtp",stage="capability",target="demo"} 0.045
 exoprobe_probe_duration_seconds{mechanism="basic",protocol="smtp",stage="connect",target="demo"} 0.002
-exoprobe_probe_duration_seconds{mechanism="basic",protocol="smtp",stage="tls",target="demo"} 0.03
+exoprobe_probe_duration_seconds{mechanism="basic",protocol="smtp",stage="dns",target="demo"} 0.001
+exoprobe_probe_duration_seconds{mechanism="basic",protocol="smtp",stage="greeting",target="demo"} 0.172
+exoprobe_probe_duration_seconds{mechanism="basic",protocol="smtp",stage="starttls",target="demo"} 0.03
 exoprobe_probe_duration_seconds{mechanism="basic",protocol="smtp",stage="total",target="demo"} 1.5
 `
 	src := fixture()
@@ -133,8 +143,47 @@ exoprobe_probe_duration_seconds{mechanism="basic",protocol="smtp",stage="total",
 			src.checks = append(src.checks, st)
 		}
 	}
-	if err := testutil.GatherAndCompare(registry(src, Options{}), strings.NewReader(want), "exoprobe_probe_duration_seconds"); err != nil {
+	caps := 0
+	for _, tm := range src.checks[0].LastAttempt.Timings {
+		if tm.Stage == "capability" {
+			caps++
+		}
+	}
+	if caps != 2 {
+		t.Fatalf("fixture: %d capability timings, want 2 (EHLO before and after STARTTLS)", caps)
+	}
+	reg := registry(src, Options{})
+	if _, err := reg.Gather(); err != nil {
+		t.Fatalf("gather: %v", err)
+	}
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "exoprobe_probe_duration_seconds"); err != nil {
 		t.Error(err)
+	}
+	problems, err := testutil.GatherAndLint(reg)
+	if err != nil || len(problems) > 0 {
+		t.Errorf("lint: %v %v", err, problems)
+	}
+}
+
+// TestMetricsGatherWholeFixture gathers the whole fixture, dense and
+// sparse, through the handler's registry (Go and process collectors
+// included): any duplicate series is an error here, as it is for a scrape.
+func TestMetricsGatherWholeFixture(t *testing.T) {
+	for _, sparse := range []bool{false, true} {
+		reg := prometheus.NewRegistry()
+		newTestHandler(statsSource{withStats(fixture())}, Options{Registry: reg, SparseCauses: sparse})
+		if _, err := reg.Gather(); err != nil {
+			t.Errorf("sparse=%v: gather: %v", sparse, err)
+		}
+		problems, err := testutil.GatherAndLint(reg)
+		if err != nil {
+			t.Errorf("sparse=%v: lint: %v", sparse, err)
+		}
+		for _, p := range problems {
+			if strings.HasPrefix(p.Metric, "exoprobe_") {
+				t.Errorf("sparse=%v: lint: %s: %s", sparse, p.Metric, p.Text)
+			}
+		}
 	}
 }
 
@@ -179,10 +228,16 @@ exoprobe_probes_total 40
 }
 
 func TestMetricsEndpoint(t *testing.T) {
-	h := newTestHandler(statsSource{withStats(fixture())}, Options{})
+	var logs strings.Builder
+	h := newTestHandler(statsSource{withStats(fixture())}, Options{Logger: slog.New(slog.NewTextHandler(&syncWriter{w: &logs}, nil))})
 	code, hdr, body := get(t, h, "/metrics")
 	if code != http.StatusOK || !strings.HasPrefix(hdr.Get("Content-Type"), "text/plain") {
 		t.Fatalf("metrics: %d %q", code, hdr.Get("Content-Type"))
+	}
+	// promhttp serves what it could and logs the rest: a scrape that
+	// dropped a series shows only in the log.
+	if l := logs.String(); l != "" {
+		t.Errorf("scrape logged: %s", l)
 	}
 	for _, name := range []string{"exoprobe_probe_success{", "exoprobe_probe_duration_seconds{", "exoprobe_check_expected{",
 		`exoprobe_check_cause{cause="smtp_auth_disabled_tenant",mechanism="basic",protocol="smtp",target="demo"} 1`,
@@ -192,4 +247,15 @@ func TestMetricsEndpoint(t *testing.T) {
 			t.Errorf("/metrics lacks %s", name)
 		}
 	}
+}
+
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
 }

@@ -62,7 +62,7 @@ func TestStatusPage(t *testing.T) {
 			// posture remedy for the unexpectedly working Basic IMAP
 			"unexpectedly ok", "Set-AuthenticationPolicy -Identity &lt;policy&gt; -AllowBasicAuthImap:$false",
 			// transcript in a details element, redacted
-			`<details class="transcript">`, "C: AUTH PLAIN ****",
+			`<details class="transcript">`, "C: AUTH LOGIN ****",
 			// events, readiness, config error, guard, refresh
 			"Recent events", "regressed", "Basic authentication retirement readiness", "no XOAUTH2 check for this protocol",
 			"line 3: unknown key", "lockout guard", `<meta http-equiv="refresh" content="10">`,
