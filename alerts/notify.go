@@ -19,6 +19,7 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"sort"
 	"strings"
 	"time"
 
@@ -198,10 +199,47 @@ func scrub(s string, secrets ...Secret) string {
 		s = strings.ReplaceAll(s, v, redacted)
 		s = strings.ReplaceAll(s, url.QueryEscape(v), redacted)
 		if u, err := url.Parse(v); err == nil && u.Host != "" {
-			// A URL's path and query carry its token; the host alone does not.
-			if u.Path != "" && len(u.Path) > 1 {
-				s = strings.ReplaceAll(s, u.Path, "/"+redacted)
+			s = scrubURLParts(s, u)
+		}
+	}
+	return s
+}
+
+// scrubURLParts removes the parts of a credential URL that carry its
+// token, however a receiver echoes them: the path (Slack, webhooks) and
+// the query (Teams Workflows signs its URL with &sig=...), raw and
+// decoded, whole and value by value. The host alone is not a secret and
+// stays, so an error still says where it went.
+func scrubURLParts(s string, u *url.URL) string {
+	var parts []string
+	if len(u.Path) > 1 {
+		parts = append(parts, u.EscapedPath(), u.Path)
+	}
+	if u.RawQuery != "" {
+		parts = append(parts, u.RawQuery)
+		if q, err := url.QueryUnescape(u.RawQuery); err == nil {
+			parts = append(parts, q)
+		}
+		for _, kv := range strings.Split(u.RawQuery, "&") {
+			_, raw, _ := strings.Cut(kv, "=")
+			parts = append(parts, raw)
+			if dec, err := url.QueryUnescape(raw); err == nil {
+				parts = append(parts, dec, url.QueryEscape(dec), url.PathEscape(dec))
 			}
+		}
+	}
+	// Longest first, so that a whole query is replaced before its values.
+	sort.Slice(parts, func(i, j int) bool { return len(parts[i]) > len(parts[j]) })
+	for _, p := range parts {
+		// Below 4 characters a value (api-version "1.0", "sv=1") is no
+		// credential, and replacing it would shred the message.
+		if len(p) < 4 {
+			continue
+		}
+		if strings.HasPrefix(p, "/") {
+			s = strings.ReplaceAll(s, p, "/"+redacted)
+		} else {
+			s = strings.ReplaceAll(s, p, redacted)
 		}
 	}
 	return s

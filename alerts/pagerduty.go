@@ -109,7 +109,7 @@ func (p *PagerDuty) Notify(ctx context.Context, ns []Notification) (bool, error)
 		var r struct{ Status string }
 		if json.Unmarshal(resp, &r) == nil && r.Status != "" && r.Status != "success" {
 			return false, &DeliveryError{Reason: ReasonRejected, Status: status,
-				Msg: fmt.Sprintf("%s: PagerDuty answered status %q", p.Name, scrub(clipRunes(r.Status, 80), p.RoutingKey))}
+				Msg: fmt.Sprintf("%s: PagerDuty answered status %q", p.Name, clipRunes(scrub(r.Status, p.RoutingKey, u), 80))}
 		}
 	}
 	return false, nil

@@ -55,7 +55,7 @@ func (s *Slack) Notify(ctx context.Context, ns []Notification) (bool, error) {
 		}
 		if got := strings.TrimSpace(string(resp)); got != "ok" {
 			return false, &DeliveryError{Reason: ReasonRejected, Status: 200,
-				Msg: fmt.Sprintf("%s: Slack answered %q instead of ok", s.Name, scrub(clipRunes(got, 100), s.URL))}
+				Msg: fmt.Sprintf("%s: Slack answered %q instead of ok", s.Name, clipRunes(scrub(got, s.URL), 100))}
 		}
 	}
 	return false, nil

@@ -140,11 +140,10 @@ func post(ctx context.Context, client *http.Client, sink string, u Secret, body 
 	if res.StatusCode/100 == 2 {
 		return res.StatusCode, resp, false, nil
 	}
-	snippet := strings.TrimSpace(string(resp))
-	if len(snippet) > 200 {
-		snippet = snippet[:200] + "…"
-	}
-	msg := fmt.Sprintf("%s: HTTP %d %s", sink, res.StatusCode, scrub(snippet, append(secrets, u)...))
+	// Scrub before clipping: a cut could leave half a token that no
+	// longer matches the secret.
+	snippet := clipRunes(scrub(strings.TrimSpace(string(resp)), append(secrets, u)...), 200)
+	msg := fmt.Sprintf("%s: HTTP %d %s", sink, res.StatusCode, snippet)
 	switch {
 	case res.StatusCode >= 500:
 		return res.StatusCode, resp, true, &DeliveryError{Reason: ReasonHTTP5xx, Status: res.StatusCode, Msg: msg}
