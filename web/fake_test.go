@@ -164,7 +164,8 @@ func fixture() *fakeSource {
 		},
 		history: map[scheduler.CheckID][]scheduler.HistoryEntry{
 			scanner.ID: {{Time: now, OK: true, Cause: diagnose.CauseOK, Stage: probe.StageDone, Duration: time.Second},
-				{Time: t0, OK: false, Cause: diagnose.CauseBasicAuthDisabled, Stage: probe.StageAuth}},
+				{Time: t0, OK: false, Cause: diagnose.CauseBasicAuthDisabled, Stage: probe.StageAuth,
+					Reply: "a1 NO AUTHENTICATE failed. auth=Bearer " + canary + " password=" + canary}},
 		},
 	}
 }

@@ -287,10 +287,7 @@ func (h *handler) check(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusInternalServerError, "history unavailable")
 		return
 	}
-	if hs == nil {
-		hs = []scheduler.HistoryEntry{}
-	}
-	writeJSON(w, http.StatusOK, HistoryResponse{ID: id, History: hs})
+	writeJSON(w, http.StatusOK, HistoryResponse{ID: id, History: sanitizeHistory(hs)})
 }
 
 // EventsResponse is GET /api/v1/events.

@@ -222,7 +222,8 @@ func TestNoSecretsPublished(t *testing.T) {
 		base64.StdEncoding.EncodeToString([]byte("\x00demo@contoso.com\x00" + canary)),
 		base64.StdEncoding.EncodeToString([]byte("demo@contoso.com"))}
 	paths := []string{"/", "/?lang=ja", "/api/v1/status", "/api/v1/events", "/api/v1/readiness", "/metrics",
-		"/api/v1/checks/demo/smtp/basic", "/api/v1/checks/demo/smtp/xoauth2", "/api/v1/checks/demo/imap/basic"}
+		"/api/v1/checks/demo/smtp/basic", "/api/v1/checks/demo/smtp/xoauth2", "/api/v1/checks/demo/imap/basic",
+		"/api/v1/checks/ops/scanner/imap/basic/history"}
 	for _, p := range paths {
 		code, _, body := get(t, h, p)
 		if code != 200 {
@@ -240,6 +241,12 @@ func TestNoSecretsPublished(t *testing.T) {
 	tr := strings.Join(st.LastAttempt.Transcript, "\n")
 	if !strings.Contains(tr, "C: AUTH LOGIN ****\nS: 334 UGFzc3dvcmQ6\nC: ****\nS: 535 ") {
 		t.Errorf("transcript not redacted as expected:\n%s", tr)
+	}
+	// History replies are scrubbed, not dropped.
+	_, _, body = get(t, h, "/api/v1/checks/ops/scanner/imap/basic/history")
+	hr := decode[HistoryResponse](t, body)
+	if len(hr.History) != 2 || hr.History[1].Reply != "a1 NO AUTHENTICATE failed. auth=Bearer **** password=****" {
+		t.Errorf("history not scrubbed as expected: %+v", hr.History)
 	}
 }
 

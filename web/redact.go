@@ -52,3 +52,15 @@ func sanitizeEvent(ev scheduler.Event) scheduler.Event {
 	ev.Finding = sanitizeFinding(ev.Finding)
 	return ev
 }
+
+// sanitizeHistory returns a scrubbed copy: a stored entry's Reply is the
+// server's final words, which a broken probe or an older record may have
+// left holding a token (an XOAUTH2 error echo, a password=... error).
+func sanitizeHistory(in []scheduler.HistoryEntry) []scheduler.HistoryEntry {
+	out := make([]scheduler.HistoryEntry, len(in))
+	for i, e := range in {
+		e.Reply = scrubText(e.Reply)
+		out[i] = e
+	}
+	return out
+}
