@@ -3,6 +3,7 @@ package probe
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -210,6 +211,40 @@ func (s *session) kind(ctx context.Context, err error, def ErrorKind) ErrorKind 
 	return def
 }
 
+// tokenKind classifies a failed token request. An answer from the endpoint
+// (an OAuth error body or an HTTP status) is ErrToken; an endpoint that could
+// not be reached or did not answer in time is the network's, TLS's or the
+// deadline's failure, like the same failure at the mail server.
+func (s *session) tokenKind(ctx context.Context, err error) ErrorKind {
+	var te *TokenError
+	if errors.As(err, &te) && (te.Code != "" || te.HTTPStatus != 0 || len(te.ErrorCodes) > 0) {
+		return ErrToken
+	}
+	if k := s.kind(ctx, err, ErrToken); k != ErrToken {
+		return k
+	}
+	var (
+		dnsErr    *net.DNSError
+		opErr     *net.OpError
+		unknownCA x509.UnknownAuthorityError
+		hostErr   x509.HostnameError
+		invalid   x509.CertificateInvalidError
+		verifyErr *tls.CertificateVerificationError
+		recordErr tls.RecordHeaderError
+		alertErr  tls.AlertError
+	)
+	switch {
+	case errors.As(err, &dnsErr):
+		return ErrDNS
+	case errors.As(err, &unknownCA), errors.As(err, &hostErr), errors.As(err, &invalid),
+		errors.As(err, &verifyErr), errors.As(err, &recordErr), errors.As(err, &alertErr):
+		return ErrTLS
+	case errors.As(err, &opErr), isConnReset(err), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return ErrConnect
+	}
+	return ErrToken
+}
+
 func isConnReset(err error) bool {
 	var oe *net.OpError
 	return errors.As(err, &oe) && (strings.Contains(oe.Err.Error(), "reset") || strings.Contains(oe.Err.Error(), "broken pipe"))
@@ -272,7 +307,7 @@ func (s *session) token(ctx context.Context) (string, error) {
 			info.Flow, info.Error, info.ErrorCodes, info.Description = te.Flow, te.Code, te.ErrorCodes, te.Description
 		}
 		s.a.Token = info
-		return "", s.fail(StageToken, ErrToken, "", err)
+		return "", s.fail(StageToken, s.tokenKind(ctx, err), "", err)
 	}
 	s.tr.addSecret(tok.AccessToken)
 	s.a.Token = Inspect(tok, s.c.Protocol, s.t.User, time.Now())
