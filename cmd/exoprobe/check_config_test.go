@@ -256,3 +256,54 @@ func TestCheckConfigErrors(t *testing.T) {
 		}
 	}
 }
+
+// auth_policy fills the <policy> of the remedy: the fix line names the
+// policy the admin gave, quoted for PowerShell, and the target without one
+// keeps the placeholder.
+func TestCheckConfigAuthPolicy(t *testing.T) {
+	s, _ := startSimForCheck(t)
+	if o, err := s.Exec(context.Background(), `Set-AuthenticationPolicy -Identity "Allow SMTP Basic" -AllowBasicAuthSmtp:$false`); err != nil {
+		t.Fatalf("%v %s", err, o)
+	}
+	if o, err := s.Exec(context.Background(), `Set-User -Identity demo@contoso.com -STSRefreshTokensValidFrom $([System.DateTime]::UtcNow)`); err != nil {
+		t.Fatalf("%v %s", err, o)
+	}
+	cfg, _ := configForSim(t, s, `defaults: {hosts: {smtp: SMTP_ADDR}}
+targets:
+  - {name: named, user: demo@contoso.com, auth_policy: Allow SMTP Basic, ca_file: CA_FILE, password_file: DEMO_PW, checks: [{protocol: smtp, mechanism: basic}]}
+  - {name: unnamed, user: demo@contoso.com, ca_file: CA_FILE, password_file: DEMO_PW, checks: [{protocol: smtp, mechanism: basic}]}
+`)
+	var out, errb bytes.Buffer
+	code := runCheck([]string{"--config", cfg, "--output", "json"}, &out, &errb)
+	var docs []struct {
+		Target   string `json:"target"`
+		Findings []struct {
+			Cause  string `json:"cause"`
+			Remedy struct {
+				Fix []string `json:"fix"`
+			} `json:"remedy"`
+		} `json:"findings"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &docs); err != nil || code != exitFail || len(docs) != 2 {
+		t.Fatalf("exit %d, %v, stderr %q\n%s", code, err, errb.String(), out.String())
+	}
+	fixOf := func(i int) string {
+		for _, f := range docs[i].Findings {
+			if f.Cause == "basic_auth_disabled" {
+				return strings.Join(f.Remedy.Fix, "\n")
+			}
+		}
+		t.Fatalf("%s: no basic_auth_disabled finding\n%s", docs[i].Target, out.String())
+		return ""
+	}
+	if got := fixOf(0); !strings.Contains(got, "Set-AuthenticationPolicy -Identity 'Allow SMTP Basic' -AllowBasicAuth") || strings.Contains(got, "<policy>") {
+		t.Errorf("auth_policy given: fix is\n%s", got)
+	}
+	if got := fixOf(1); !strings.Contains(got, "Set-AuthenticationPolicy -Identity <policy> ") {
+		t.Errorf("no auth_policy: want the placeholder kept, fix is\n%s", got)
+	}
+	// --auth-policy describes one target: with --config the file does.
+	if code := runCheck([]string{"--config", cfg, "--auth-policy", "x"}, io.Discard, io.Discard); code != exitUsage {
+		t.Errorf("--auth-policy with --config: exit %d, want %d", code, exitUsage)
+	}
+}
