@@ -545,9 +545,45 @@ func ThrottleBackoff(a *probe.Attempt) (time.Duration, bool) {
 	return 0, false
 }
 
-// lockoutCause: failures that count against Entra smart lockout.
-func lockoutCause(c diagnose.Cause) bool {
-	return c == diagnose.CauseBadCredentials || c == diagnose.CauseAccountLocked
+// notPasswordCauses are refusals whose cause says the password was never
+// the problem: Basic or SMTP AUTH is switched off, a policy refuses legacy
+// authentication or asks for MFA after the password was accepted, the
+// protocol is off for the mailbox, the server is shedding load, or the
+// mechanism is not one the server takes. Such refusals do not count against
+// Entra smart lockout, so the guard lets them run at the check's interval.
+var notPasswordCauses = map[diagnose.Cause]bool{
+	diagnose.CauseBasicAuthDisabled:        true,
+	diagnose.CauseSMTPAuthDisabledTenant:   true,
+	diagnose.CauseSMTPAuthDisabledMbx:      true,
+	diagnose.CauseSecurityDefaults:         true,
+	diagnose.CauseConditionalAccess:        true,
+	diagnose.CauseMFARequired:              true,
+	diagnose.CauseProtocolDisabled:         true,
+	diagnose.CauseThrottled:                true,
+	diagnose.CauseAuthMechanismUnsupported: true,
+}
+
+// lockoutFailure says whether a failed Basic attempt counts against the
+// lockout guard. Exchange refuses a wrong password with generic words ("NO
+// LOGIN failed.", "-ERR Logon failure: unknown user name or bad password.",
+// "535 5.7.3 Authentication unsuccessful") that diagnosis often cannot
+// tell from other refusals (cause unknown), so counting only
+// bad_credentials and account_locked let a wrong password through at
+// every interval. Instead every attempt that got to send its credentials
+// (stage auth) and failed counts — also a timeout or a dropped connection
+// there, since the server may have judged the password before the reply
+// was lost — unless its cause is one of notPasswordCauses. Failures before
+// the auth stage, and the probe's own refusal to send a password (no TLS,
+// unreadable password file), never reached Entra and do not count.
+func lockoutFailure(a *probe.Attempt, cause diagnose.Cause) bool {
+	if a.OK || a.Stage != probe.StageAuth {
+		return false
+	}
+	switch a.ErrorKind {
+	case probe.ErrPolicy, probe.ErrConfig:
+		return false
+	}
+	return !notPasswordCauses[cause]
 }
 
 func (s *Scheduler) complete(ctx context.Context, e *entry, a probe.Attempt, confirm bool, started time.Time, lag time.Duration) {
@@ -635,7 +671,7 @@ func (s *Scheduler) observe(e *entry, a probe.Attempt, f *diagnose.Finding, conf
 		cause = diagnose.CauseOK
 	}
 	upd := &Update{ID: e.id}
-	if g != nil && !a.OK && lockoutCause(cause) {
+	if g != nil && lockoutFailure(&a, cause) {
 		g.failures = append(g.failures, now)
 		upd.Guard = &GuardRecord{Account: e.account, Failures: slices.Clone(g.failures)}
 	}

@@ -413,6 +413,110 @@ func TestLockoutGuardNeverMoreThanThreeFailuresPerHour(t *testing.T) {
 	}
 }
 
+// maxInAnyHour is the largest number of the times that fall within one
+// hour of each other.
+func maxInAnyHour(ts []time.Time) int {
+	ts = append([]time.Time(nil), ts...)
+	sort.Slice(ts, func(i, j int) bool { return ts[i].Before(ts[j]) })
+	most := 0
+	for i := range ts {
+		n := 0
+		for _, f := range ts[i:] {
+			if f.Sub(ts[i]) < time.Hour {
+				n++
+			}
+		}
+		most = max(most, n)
+	}
+	return most
+}
+
+// genericRefusals are Exchange's usual answers to a wrong password, which
+// diagnosis cannot tell from other refusals (exo-responses I1, P1, S15).
+var genericRefusals = map[probe.Protocol]string{
+	probe.IMAP: "a1 NO LOGIN failed.",
+	probe.POP:  "-ERR Logon failure: unknown user name or bad password.",
+	probe.SMTP: "535 5.7.3 Authentication unsuccessful [AM0PR01CA0001.eurprd01.prod.exchangelabs.com 2026-12-31T23:00:00.000Z 08DD0000000000]",
+}
+
+// A wrong password on Exchange mostly gets generic words that the real
+// classifier calls unknown: those failures count against the guard too.
+func TestLockoutGuardCountsGenericRefusals(t *testing.T) {
+	h := newHarness(t, Options{MaxInFlight: 10, ConfirmDelay: 30 * time.Second, Classifier: diagnose.Classify}, nil)
+	h.prober.answer = func(id CheckID, n int) (bool, diagnose.Cause, string) {
+		_, p, _, _ := id.Split()
+		return false, "", genericRefusals[p]
+	}
+	tg := target("era2023", "user@contoso.com", "outlook.office365.com")
+	var specs []CheckSpec
+	for _, p := range probe.Protocols {
+		specs = append(specs, spec(tg, p, probe.Basic, 30*time.Second))
+	}
+	if err := h.s.SetChecks(specs); err != nil {
+		t.Fatal(err)
+	}
+	h.start()
+	h.advance(3*time.Hour, 10*time.Second)
+
+	var fails []time.Time
+	for _, sp := range specs {
+		fails = append(fails, h.prober.times(sp.ID())...)
+	}
+	if len(fails) < 6 {
+		t.Fatalf("only %d Basic attempts in 3 h: the guard starves the account", len(fails))
+	}
+	if n := maxInAnyHour(fails); n > 3 {
+		t.Fatalf("%d failed Basic logins within an hour (%d in 3 h)", n, len(fails))
+	}
+	// The test is only worth something if the generic refusals really are
+	// unknown to diagnosis (for IMAP and POP at least).
+	st, _ := h.s.Check(MakeID("era2023", probe.IMAP, probe.Basic))
+	if st.LastFinding == nil || st.LastFinding.Cause != diagnose.CauseUnknown {
+		t.Fatalf("IMAP's generic refusal diagnosed as %+v, want unknown", st.LastFinding)
+	}
+	if st.LockoutGuard == nil || len(st.LockoutGuard.Failures) == 0 {
+		t.Fatalf("guard state not visible: %+v", st.LockoutGuard)
+	}
+}
+
+func TestLockoutFailureRule(t *testing.T) {
+	at := func(st probe.Stage, k probe.ErrorKind) *probe.Attempt {
+		return &probe.Attempt{Mechanism: probe.Basic, Stage: st, ErrorKind: k}
+	}
+	for _, c := range []struct {
+		name  string
+		a     *probe.Attempt
+		cause diagnose.Cause
+		want  bool
+	}{
+		{"generic refusal", at(probe.StageAuth, probe.ErrRefused), diagnose.CauseUnknown, true},
+		{"bad credentials", at(probe.StageAuth, probe.ErrRefused), diagnose.CauseBadCredentials, true},
+		{"account locked", at(probe.StageAuth, probe.ErrRefused), diagnose.CauseAccountLocked, true},
+		{"account disabled", at(probe.StageAuth, probe.ErrRefused), diagnose.CauseAccountDisabled, true},
+		{"no reply after the password", at(probe.StageAuth, probe.ErrTimeout), diagnose.CauseTimeout, true},
+		{"connection dropped after the password", at(probe.StageAuth, probe.ErrConnect), diagnose.CauseNetworkError, true},
+		{"smtp auth off", at(probe.StageAuth, probe.ErrRefused), diagnose.CauseSMTPAuthDisabledTenant, false},
+		{"smtp auth off for the mailbox", at(probe.StageAuth, probe.ErrRefused), diagnose.CauseSMTPAuthDisabledMbx, false},
+		{"basic off", at(probe.StageAuth, probe.ErrRefused), diagnose.CauseBasicAuthDisabled, false},
+		{"security defaults", at(probe.StageAuth, probe.ErrRefused), diagnose.CauseSecurityDefaults, false},
+		{"conditional access", at(probe.StageAuth, probe.ErrRefused), diagnose.CauseConditionalAccess, false},
+		{"mfa", at(probe.StageAuth, probe.ErrRefused), diagnose.CauseMFARequired, false},
+		{"protocol off", at(probe.StageAuth, probe.ErrRefused), diagnose.CauseProtocolDisabled, false},
+		{"throttled", at(probe.StageAuth, probe.ErrRefused), diagnose.CauseThrottled, false},
+		{"mechanism", at(probe.StageAuth, probe.ErrRefused), diagnose.CauseAuthMechanismUnsupported, false},
+		{"no TLS, password not sent", at(probe.StageAuth, probe.ErrPolicy), diagnose.CauseUnknown, false},
+		{"password file unreadable", at(probe.StageAuth, probe.ErrConfig), diagnose.CauseUnknown, false},
+		{"timeout before auth", at(probe.StageGreeting, probe.ErrTimeout), diagnose.CauseTimeout, false},
+		{"tls", at(probe.StageTLS, probe.ErrTLS), diagnose.CauseTLSError, false},
+		{"refused after login", at(probe.StageMailbox, probe.ErrRefused), diagnose.CauseUnknown, false},
+		{"ok", &probe.Attempt{OK: true, Stage: probe.StageDone}, diagnose.CauseOK, false},
+	} {
+		if got := lockoutFailure(c.a, c.cause); got != c.want {
+			t.Errorf("%s: counts %v, want %v", c.name, got, c.want)
+		}
+	}
+}
+
 func TestLockoutGuardIgnoresOtherCauses(t *testing.T) {
 	h := newHarness(t, Options{NoConfirm: true}, nil)
 	h.prober.answer = func(CheckID, int) (bool, diagnose.Cause, string) {
@@ -649,8 +753,9 @@ func TestRestartResumesWithoutDuplicateEvents(t *testing.T) {
 	if evs := h1.sink.list(); len(evs) != 1 || evs[0].Kind != EventRegressed {
 		t.Fatalf("first run events %+v", evs)
 	}
-	// A change is seen but not yet confirmed when we stop.
-	set(diagnose.CauseAccountDisabled)
+	// A change is seen but not yet confirmed when we stop. (A cause that
+	// is not about the password: the lockout guard must not hold it.)
+	set(diagnose.CauseSMTPAuthDisabledMbx)
 	h1.runNext(id)
 	h1.stop()
 
@@ -659,7 +764,7 @@ func TestRestartResumesWithoutDuplicateEvents(t *testing.T) {
 	h2.prober.answer = answer
 	h2.s.SetChecks(sp)
 	st, _ := h2.s.Check(id)
-	if st.Status != StatusFailing || st.Cause != diagnose.CauseSMTPAuthDisabledTenant || st.Pending != diagnose.CauseAccountDisabled {
+	if st.Status != StatusFailing || st.Cause != diagnose.CauseSMTPAuthDisabledTenant || st.Pending != diagnose.CauseSMTPAuthDisabledMbx {
 		t.Fatalf("restored state %+v", st)
 	}
 	if !st.NextRun.Equal(h2.clock.Now().Add(10 * time.Second)) {
@@ -669,7 +774,7 @@ func TestRestartResumesWithoutDuplicateEvents(t *testing.T) {
 	h2.runNext(id)
 	h2.runNext(id)
 	evs := h2.sink.list()
-	if len(evs) != 1 || evs[0].Kind != EventCauseChanged || evs[0].Cause != diagnose.CauseAccountDisabled {
+	if len(evs) != 1 || evs[0].Kind != EventCauseChanged || evs[0].Cause != diagnose.CauseSMTPAuthDisabledMbx {
 		t.Fatalf("after restart: %+v (want one cause_changed, no repeated regressed)", evs)
 	}
 	set(diagnose.CauseOK)

@@ -64,8 +64,9 @@ const (
 )
 
 // GuardState is the lockout guard's view of one account: how many failed
-// Basic logins (bad credentials, account locked) exoprobe made in the
-// sliding window, and until when Basic attempts are held back.
+// Basic logins exoprobe made in the sliding window (every refusal after the
+// credentials were sent, unless its cause says the password was not the
+// problem: see lockoutFailure), and until when Basic attempts are held back.
 type GuardState struct {
 	Account string `json:"account"`
 	// Active is true while Basic attempts for the account are held back.
