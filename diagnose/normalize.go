@@ -16,8 +16,10 @@ var (
 	openHostBracket = regexp.MustCompile(`\s*\[(?:Hostname=)?[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+(?:\s[^\]]*)?$`)
 	// An IMAP tag before the status word: "A01 NO ...", "PEAA1 NO ...".
 	imapTag = regexp.MustCompile(`^([!-~]+) ((?i:OK|NO|BAD|BYE|PREAUTH))\b`)
-	// Entra's error_description tail.
-	traceTail = regexp.MustCompile(`(?i)\s*(?:\\r\\n|\r?\n|\s)*(?:Trace ID|Correlation ID|Timestamp):.*$`)
+	// Entra's error_description tail: "\r\nTrace ID: ...\r\nCorrelation ID:
+	// ...\r\nTimestamp: ..." on lines of their own, so (?s) lets the match
+	// run from the first of them across the CRLFs to the end.
+	traceTail = regexp.MustCompile(`(?is)\s*(?:\\r\\n|\r?\n|\s)*(?:Trace ID|Correlation ID|Timestamp):.*$`)
 	spaces    = regexp.MustCompile(`\s+`)
 )
 

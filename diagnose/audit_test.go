@@ -1,0 +1,37 @@
+package diagnose
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/exoprobe/exoprobe/probe"
+)
+
+// aadsts7000215 is the corpus §3 AADSTS7000215 description with the tail
+// Entra puts on it: trace id, correlation id and timestamp, each on its own
+// CRLF line.
+const aadsts7000215 = "AADSTS7000215: Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '00000000-0000-0000-0000-000000000001'.\r\n" +
+	"Trace ID: 0b5a6f1e-8d2c-4e3a-9f10-2b7c4d5e6f70\r\n" +
+	"Correlation ID: 1c2d3e4f-5a6b-7c8d-9e0f-a1b2c3d4e5f6\r\n" +
+	"Timestamp: 2026-11-01 10:00:00Z"
+
+// The trace tail of a multi-line description never reaches the evidence:
+// it changes with every request and would make every finding look new.
+func TestTraceTailMultiLine(t *testing.T) {
+	a := probe.Attempt{Protocol: probe.SMTP, Mechanism: probe.XOAUTH2, Stage: probe.StageToken, ErrorKind: probe.ErrToken,
+		Token: &probe.TokenInfo{Flow: "client_credentials", Error: "invalid_client", ErrorCodes: []int{7000215}, Description: aadsts7000215}}
+	pasted := ClassifyReply(probe.SMTP, probe.XOAUTH2, aadsts7000215)
+	for name, f := range map[string]Finding{"attempt": Classify([]probe.Attempt{a})[0], "pasted": pasted} {
+		ev := strings.Join(f.Evidence, "\n")
+		if strings.Contains(ev, "Trace ID") || strings.Contains(ev, "Correlation ID") || strings.Contains(ev, "Timestamp") ||
+			strings.Contains(ev, "0b5a6f1e") || strings.Contains(ev, "1c2d3e4f") {
+			t.Errorf("%s: trace tail in the evidence:\n%s", name, ev)
+		}
+		if !strings.Contains(ev, "Invalid client secret provided") {
+			t.Errorf("%s: the description's own words are gone:\n%s", name, ev)
+		}
+	}
+	if got := cleanDescription(aadsts7000215); strings.ContainsAny(got, "\r\n") || !strings.HasSuffix(got, "app '00000000-0000-0000-0000-000000000001'.") {
+		t.Errorf("cleanDescription = %q", got)
+	}
+}
