@@ -402,7 +402,9 @@ func (m *Manager) flush() (next time.Time, err error) {
 		// Reminders for what is still firing.
 		for _, s := range m.sinks {
 			sg := g.Sinks[s.Name]
-			if sg == nil || sg.LastSent.IsZero() || !hasFiring(g, sg) {
+			// A reminder of checks a silence mutes is what the silence is
+			// there to stop; it is sent once the silence ends, if due.
+			if sg == nil || sg.LastSent.IsZero() || !m.hasAudibleFiring(g, sg, now) {
 				continue
 			}
 			at := sg.LastSent.Add(m.repeatFor(s))
@@ -469,13 +471,19 @@ func (m *Manager) flush() (next time.Time, err error) {
 	return next, nil
 }
 
-func hasFiring(g *group, sg *sinkGroup) bool {
+// hasAudibleFiring reports whether a sink was told of a check that still
+// fires and that no silence mutes now.
+func (m *Manager) hasAudibleFiring(g *group, sg *sinkGroup, now time.Time) bool {
 	for id := range sg.Notified {
-		if _, ok := g.Members[id]; ok {
+		if mem, ok := g.Members[id]; ok && !m.mutedMember(g, &mem, now) {
 			return true
 		}
 	}
 	return false
+}
+
+func (m *Manager) mutedMember(g *group, mem *Member, now time.Time) bool {
+	return m.sil.muted(memberLabels(mem, g.Problem), now)
 }
 
 // notificationID is deterministic: the same group, sink and sequence give
@@ -517,7 +525,9 @@ func (m *Manager) firing(g *group, s *sinkRT, sg *sinkGroup, newIDs []scheduler.
 	}
 	n.Kind = kind
 	for id := range sg.Notified {
-		if mem, ok := g.Members[id]; ok {
+		// A muted check stays notified (its resolve is still owed) but is
+		// not repeated while the silence lasts.
+		if mem, ok := g.Members[id]; ok && !m.mutedMember(g, &mem, now) {
 			mem.New = isNew[id]
 			n.Firing = append(n.Firing, mem)
 		}

@@ -141,9 +141,9 @@ func (r *Route) wantsKind(k scheduler.EventKind) bool {
 }
 
 // Silence mutes firing notifications of the checks it matches between
-// StartsAt and EndsAt (a maintenance window). Recoveries are not muted, and
-// a check muted while it fired is notified when the silence ends if it
-// still fails.
+// StartsAt and EndsAt (a maintenance window): first alerts and reminders
+// alike. Recoveries are not muted, and a check muted while it fired is
+// notified when the silence ends if it still fails.
 type Silence struct {
 	ID        string    `json:"id"`
 	Matchers  []Matcher `json:"matchers"`
