@@ -35,3 +35,24 @@ func TestTraceTailMultiLine(t *testing.T) {
 		t.Errorf("cleanDescription = %q", got)
 	}
 }
+
+// A Python traceback pasted whole: the tuple's literal ends at its own
+// quote, so the server.login(...) after it (and its password) is not taken
+// into the reply, the evidence or the JSON.
+func TestPythonTupleNotGreedy(t *testing.T) {
+	in := `smtplib.SMTPAuthenticationError: (535, b'5.7.139 Authentication unsuccessful, the user credentials were incorrect. [PH0PR07CA0004.namprd07.prod.outlook.com]') server.login('u@contoso.com', 'Pyth0nCanary')`
+	if got := Unwrap(in); got != "535 5.7.139 Authentication unsuccessful, the user credentials were incorrect." {
+		t.Errorf("Unwrap = %q", got)
+	}
+	f := ClassifyReply(probe.SMTP, probe.Basic, in)
+	if f.Cause != CauseBadCredentials {
+		t.Errorf("cause %s", f.Cause)
+	}
+	if all := strings.Join(append(f.Evidence, f.EvidenceJA...), "\n"); strings.Contains(all, "Pyth0nCanary") {
+		t.Errorf("the password is in the evidence:\n%s", all)
+	}
+	// Escaped quotes inside the literal stay part of it.
+	if got := Unwrap(`(535, b'5.7.3 it\'s refused') x('y')`); got != "535 5.7.3 it's refused" {
+		t.Errorf("escaped quote: Unwrap = %q", got)
+	}
+}

@@ -63,7 +63,11 @@ func isStatusWord(w string) bool {
 // (exo-responses.md §1 "How to read it", §5a.9).
 var (
 	// Python smtplib: "(535, b'5.7.139 Authentication unsuccessful, ...')".
-	pySMTPTuple = regexp.MustCompile(`\(\s*(\d{3})\s*,\s*b?(?:'(.*)'|"(.*)")\s*\)`)
+	// Each literal ends at its own closing quote (escapes included): a
+	// greedy match would run on to the last quote of the line and take in
+	// whatever the log printed after the tuple, e.g. the
+	// "server.login('u', 'password')" of a traceback.
+	pySMTPTuple = regexp.MustCompile(`\(\s*(\d{3})\s*,\s*b?(?:'((?:[^'\\]|\\.)*)'|"((?:[^"\\]|\\.)*)")\s*\)`)
 	// Python bytes literal, imaplib "b'LOGIN failed.'" or "[b'LOGIN failed.']".
 	pyBytes = regexp.MustCompile(`^\[?\s*b(?:'(.*)'|"(.*)")\s*\]?$`)
 	// MailKit: "535: 5.7.139 ..." (the status code then a colon).

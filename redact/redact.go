@@ -32,6 +32,13 @@ var (
 	// Bearer tokens and XOAUTH2 payloads anywhere.
 	bearerRE = regexp.MustCompile(`(?i)(auth=Bearer |Bearer )[^\s\x01"']+`)
 	// password=..., "client_secret": "...", access_token: ... pairs.
+	// A login call quoted from an application's code or traceback:
+	// Python's smtplib/imaplib/poplib "server.login('u', 'secret')",
+	// "M.pass_('secret')", and the same shape in other languages. The
+	// password is the last quoted argument; each literal is matched up to
+	// its own closing quote (escapes included), never greedily across
+	// the line.
+	loginCallRE = regexp.MustCompile(`(?i)(\b(?:login|authenticate|auth|pass_|user_pass)\s*\(\s*(?:(?:'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"|[\w.@\[\]]+)\s*,\s*)*)(?:'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")`)
 	kvRE = regexp.MustCompile(`(?i)((?:password|passwd|pwd|client_secret|access_token|refresh_token|id_token|assertion|client_assertion)["']?\s*[=:]\s*["']?)[^\s&"',;]+`)
 )
 
@@ -72,6 +79,7 @@ func looksLikeBlob(s string) bool {
 // secret-looking key/value pairs, leaving everything else.
 func Free(s string) string {
 	s = bearerRE.ReplaceAllString(s, "${1}"+Mark)
+	s = loginCallRE.ReplaceAllString(s, "${1}'"+Mark+"'")
 	return kvRE.ReplaceAllString(s, "${1}"+Mark)
 }
 

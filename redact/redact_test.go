@@ -87,3 +87,21 @@ func FuzzLine(f *testing.F) {
 		}
 	})
 }
+
+// A traceback line quoting the login call: the password argument goes, the
+// rest stays, and a quote later on the line does not widen the match.
+func TestLoginCall(t *testing.T) {
+	cases := []struct{ in, want string }{
+		{`(535, b'5.7.139 Authentication unsuccessful') server.login('u@contoso.com', 'Pyth0nCanary')`,
+			`(535, b'5.7.139 Authentication unsuccessful') server.login('u@contoso.com', '****')`},
+		{`M.login("u@contoso.com", "Pyth0nCanary")`, `M.login("u@contoso.com", '****')`},
+		{`s.login(user, 'Pyth0nCanary') # 'note'`, `s.login(user, '****') # 'note'`},
+		{`M.pass_('Pyth0nCanary')`, `M.pass_('****')`},
+		{`server.login('u', 'it\'s-Pyth0nCanary')`, `server.login('u', '****')`},
+	}
+	for _, tc := range cases {
+		if got := Free(tc.in); got != tc.want || strings.Contains(got, "Pyth0nCanary") {
+			t.Errorf("Free(%q)\n got %q\nwant %q", tc.in, got, tc.want)
+		}
+	}
+}
