@@ -39,7 +39,7 @@ var (
 	// its own closing quote (escapes included), never greedily across
 	// the line.
 	loginCallRE = regexp.MustCompile(`(?i)(\b(?:login|authenticate|auth|pass_|user_pass)\s*\(\s*(?:(?:'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"|[\w.@\[\]]+)\s*,\s*)*)(?:'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")`)
-	kvRE = regexp.MustCompile(`(?i)((?:password|passwd|pwd|client_secret|access_token|refresh_token|id_token|assertion|client_assertion)["']?\s*[=:]\s*["']?)[^\s&"',;]+`)
+	kvRE        = regexp.MustCompile(`(?i)((?:password|passwd|pwd|client_secret|access_token|refresh_token|id_token|assertion|client_assertion)["']?\s*[=:]\s*["']?)[^\s&"',;]+`)
 )
 
 func redacted(s string) bool { return strings.HasPrefix(strings.TrimSpace(s), Mark) }
