@@ -53,6 +53,11 @@ type Runtime struct {
 	Metrics *prometheus.Registry
 	// Alerts is nil when alerting is off (no --data-dir: no outbox).
 	Alerts *alerts.Manager
+	// SparseCauses is --web.sparse-causes.
+	SparseCauses bool
+	// schedulerRunning is true while the scheduler's loop runs: /readyz
+	// answers 503 before it starts and once shutdown has begun.
+	schedulerRunning atomic.Bool
 
 	cfgPath string
 	mu      sync.Mutex
@@ -186,6 +191,8 @@ type runOptions struct {
 	// ExtraSinks are added to the alerts section's sinks (the demo's
 	// built-in sink and its --webhook/--alertmanager receivers).
 	ExtraSinks []alerts.Sink
+	// SparseCauses exports exoprobe_check_cause for the current cause only.
+	SparseCauses bool
 }
 
 func runCmd(args []string, stdout, stderr io.Writer) int {
@@ -197,6 +204,7 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	listen := fs.String("listen", "127.0.0.1:9465", "HTTP listen address (/healthz, /-/reload, metrics and status page)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	webConfig := fs.String("web.config.file", "", "exporter-toolkit web config file enabling TLS and/or basic auth on the HTTP listener")
+	sparseCauses := fs.Bool("web.sparse-causes", false, "export exoprobe_check_cause only for each check's current cause (value 1) instead of one series per catalog cause; for large fleets")
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
 	}
@@ -239,7 +247,7 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lvl}))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	err := runDaemon(ctx, runOptions{ConfigPath: *cfgPath, DataDir: *dataDir, Listen: *listen, WebConfigFile: *webConfig, Logger: log})
+	err := runDaemon(ctx, runOptions{ConfigPath: *cfgPath, DataDir: *dataDir, Listen: *listen, WebConfigFile: *webConfig, Logger: log, SparseCauses: *sparseCauses})
 	var ce *configError
 	if errors.As(err, &ce) {
 		fmt.Fprintln(stderr, err)
@@ -341,7 +349,8 @@ func runDaemon(ctx context.Context, o runOptions) error {
 	if err := sched.SetChecks(specs); err != nil {
 		return &configError{err}
 	}
-	rt := &Runtime{Scheduler: sched, Store: db, Log: log, Metrics: reg, Alerts: mgr, cfgPath: o.ConfigPath, cfg: cfg}
+	rt := &Runtime{Scheduler: sched, Store: db, Log: log, Metrics: reg, Alerts: mgr, cfgPath: o.ConfigPath, cfg: cfg,
+		SparseCauses: o.SparseCauses}
 
 	srv := &http.Server{Handler: newMux(rt), ReadHeaderTimeout: 10 * time.Second}
 
@@ -359,8 +368,12 @@ func runDaemon(ctx context.Context, o runOptions) error {
 			}
 		})
 	}
+	// Set before the listener serves, so /readyz never answers 503 for a
+	// daemon whose loop is merely about to start.
+	rt.schedulerRunning.Store(true)
 	go func() {
 		defer wg.Done()
+		defer rt.schedulerRunning.Store(false)
 		if err := sched.Run(ctx); err != nil {
 			errc <- err
 			cancel()

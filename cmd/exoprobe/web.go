@@ -24,12 +24,8 @@ func init() {
 			Registry:        rt.Metrics,
 			AlertDeliveries: deliveries,
 			ConfigStatus:    func() web.ConfigStatus { return configStatus(rt, started) },
-			Ready: func() error {
-				if rt.Config() == nil {
-					return errors.New("no configuration loaded")
-				}
-				return nil
-			},
+			SparseCauses:    rt.SparseCauses,
+			Ready:           func() error { return ready(rt) },
 		}))
 	})
 }
@@ -49,4 +45,17 @@ func configStatus(rt *Runtime, started time.Time) web.ConfigStatus {
 		cs.Error = err.Error()
 	}
 	return cs
+}
+
+// ready is /readyz: the listener comes up before the scheduler's loop, and
+// a shutdown stops the loop before the listener, so "serving" alone would
+// report ready while no check runs.
+func ready(rt *Runtime) error {
+	if rt.Config() == nil {
+		return errors.New("no configuration loaded")
+	}
+	if !rt.schedulerRunning.Load() {
+		return errors.New("scheduler not running")
+	}
+	return nil
 }
