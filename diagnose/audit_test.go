@@ -3,6 +3,7 @@ package diagnose
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/exoprobe/exoprobe/probe"
 )
@@ -54,5 +55,45 @@ func TestPythonTupleNotGreedy(t *testing.T) {
 	// Escaped quotes inside the literal stay part of it.
 	if got := Unwrap(`(535, b'5.7.3 it\'s refused') x('y')`); got != "535 5.7.3 it's refused" {
 		t.Errorf("escaped quote: Unwrap = %q", got)
+	}
+}
+
+// The Basic SMTP AUTH caveat speaks in the tense of the day: future before
+// 2027-01-01, past from then on, in both languages; security defaults carry
+// it too, since they block Basic SMTP the same way.
+func TestSMTPBasicCaveatDateAware(t *testing.T) {
+	defer func(f func() time.Time) { now = f }(now)
+	cases := []struct {
+		at     time.Time
+		en, ja string
+	}{
+		{time.Date(2026, 12, 31, 23, 59, 0, 0, time.UTC), "turns off by default for existing tenants at the end of December 2026", "無効になります"},
+		{time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC), "was turned off by default for existing tenants at the end of December 2026", "無効になりました"},
+	}
+	for _, c := range cases {
+		now = func() time.Time { return c.at }
+		for _, cause := range []Cause{CauseSMTPAuthDisabledTenant, CauseSMTPAuthDisabledMbx, CauseBasicAuthDisabled, CauseSecurityDefaults} {
+			en := strings.Join(RemedyFor(cause, "en", Vars{Protocol: "smtp"}).Caveats, "\n")
+			ja := strings.Join(RemedyFor(cause, "ja", Vars{Protocol: "smtp"}).Caveats, "\n")
+			if !strings.Contains(en, c.en) || !strings.Contains(ja, c.ja) || !strings.Contains(ja, "2026 年 12 月末") {
+				t.Errorf("%s at %s:\nen %s\nja %s", cause, c.at.Format(time.DateOnly), en, ja)
+			}
+		}
+	}
+	// Not an SMTP remedy: no SMTP timeline.
+	if ca := strings.Join(RemedyFor(CauseSecurityDefaults, "en", Vars{Protocol: "imap"}).Caveats, "\n"); strings.Contains(ca, "December 2026") {
+		t.Errorf("security_defaults for IMAP has the SMTP caveat: %s", ca)
+	}
+}
+
+// The mailbox switch's summary must not claim the inherited organization
+// switch: inheritance gives the Tenant reply (corpus S4 vs S6).
+func TestMailboxSummaryNotInheritance(t *testing.T) {
+	for _, lang := range []string{"en", "ja"} {
+		s := RemedyFor(CauseSMTPAuthDisabledMbx, lang, Vars{}).Summary
+		if strings.Contains(s, "or the mailbox inherits") || strings.Contains(s, "組織の無効設定を継承しています。") ||
+			!strings.Contains(s, "disabled for the Tenant") {
+			t.Errorf("%s summary: %s", lang, s)
+		}
 	}
 }

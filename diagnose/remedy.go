@@ -3,6 +3,7 @@ package diagnose
 import (
 	"regexp"
 	"strings"
+	"time"
 )
 
 // Vars fill the placeholders of a remedy's PowerShell lines. An empty field
@@ -40,6 +41,9 @@ type entry struct {
 	links   []string
 	// tailor adjusts the remedy to the protocol (may be nil).
 	tailor func(r *Remedy, lang int, protocol string)
+	// smtpTimeline appends the Basic SMTP AUTH timeline caveat (in the
+	// tense of the day) where the remedy concerns SMTP.
+	smtpTimeline bool
 }
 
 const (
@@ -68,9 +72,15 @@ var (
 		"Basic authentication for IMAP and POP is permanently retired in Exchange Online: no policy brings it back for a real tenant. The lasting fix is OAuth (SASL XOAUTH2).",
 		"Exchange Online では IMAP と POP の基本認証は恒久的に廃止されており、実際のテナントではどのポリシーでも元に戻せません。恒久的な対策は OAuth (SASL XOAUTH2) への移行です。",
 	}
+	// The Basic SMTP AUTH timeline, before and after the default changed
+	// (see smtpBasicCaveat).
 	caveatSMTPBasicTimeline = [2]string{
-		"Basic SMTP AUTH is disabled by default for existing tenants at the end of December 2026; admins can re-enable it, and Microsoft will announce the final removal date in the second half of 2027. Plan the move to OAuth (XOAUTH2).",
+		"Basic SMTP AUTH turns off by default for existing tenants at the end of December 2026; admins can turn it back on, and Microsoft will announce the final removal date in the second half of 2027. Plan the move to OAuth (XOAUTH2).",
 		"既存テナントでは 2026 年 12 月末に SMTP AUTH の基本認証が既定で無効になります。管理者は再度有効にできますが、最終的な廃止日は 2027 年後半に発表される予定です。OAuth (XOAUTH2) への移行を計画してください。",
+	}
+	caveatSMTPBasicTimelinePast = [2]string{
+		"Basic SMTP AUTH was turned off by default for existing tenants at the end of December 2026; admins can turn it back on, and Microsoft said it would announce the final removal date in the second half of 2027. Plan the move to OAuth (XOAUTH2).",
+		"既存テナントでは 2026 年 12 月末に SMTP AUTH の基本認証が既定で無効になりました。管理者は再度有効にできますが、Microsoft は最終的な廃止日を 2027 年後半に発表するとしています。OAuth (XOAUTH2) への移行を計画してください。",
 	}
 	caveatConnect = [2]string{
 		"Run the Exchange lines in Exchange Online PowerShell (Connect-ExchangeOnline) as an Exchange administrator.",
@@ -82,6 +92,21 @@ const (
 	en = 0
 	ja = 1
 )
+
+// smtpBasicOff is when Basic SMTP AUTH went off by default for existing
+// tenants: the end of December 2026 (exo-responses §4a).
+var smtpBasicOff = time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// now is the clock the date-aware caveats read; tests replace it.
+var now = time.Now
+
+// smtpBasicCaveat is the Basic SMTP AUTH timeline in the tense of today.
+func smtpBasicCaveat(l int) string {
+	if now().Before(smtpBasicOff) {
+		return caveatSMTPBasicTimeline[l]
+	}
+	return caveatSMTPBasicTimelinePast[l]
+}
 
 var catalog = map[Cause]entry{
 	CauseOK: {
@@ -125,7 +150,7 @@ var catalog = map[Cause]entry{
 				r.Caveats = append(r.Caveats, caveatImapPopRetired[l])
 			}
 			if p == "" || strings.Contains(p, "smtp") {
-				r.Caveats = append(r.Caveats, caveatSMTPBasicTimeline[l])
+				r.Caveats = append(r.Caveats, smtpBasicCaveat(l))
 			}
 			if l == en {
 				r.Caveats = append(r.Caveats, "Consumer Outlook.com/Hotmail accounts lost Basic authentication on 2024-09-16; no setting brings it back.")
@@ -156,16 +181,17 @@ var catalog = map[Cause]entry{
 			},
 		},
 		caveats: [2][]string{
-			{caveatConnect[en], "Turning SMTP AUTH on for everyone lets any mailbox submit mail with a password; many organizations prefer per-mailbox exceptions.", caveatSMTPBasicTimeline[en]},
-			{caveatConnect[ja], "全体で SMTP AUTH を有効にすると、どのメールボックスもパスワードでメールを送信できるようになります。メールボックス単位の例外を好む組織も多くあります。", caveatSMTPBasicTimeline[ja]},
+			{caveatConnect[en], "Turning SMTP AUTH on for everyone lets any mailbox submit mail with a password; many organizations prefer per-mailbox exceptions."},
+			{caveatConnect[ja], "全体で SMTP AUTH を有効にすると、どのメールボックスもパスワードでメールを送信できるようになります。メールボックス単位の例外を好む組織も多くあります。"},
 		},
-		links: []string{linkArticleSMTPAuth, linkSMTPAuthDisabled, linkSetTransport},
+		smtpTimeline: true,
+		links:        []string{linkArticleSMTPAuth, linkSMTPAuthDisabled, linkSetTransport},
 	},
 	CauseSMTPAuthDisabledMbx: {
 		title: [2]string{"SMTP AUTH is disabled for the mailbox", "メールボックスで SMTP AUTH が無効"},
 		summary: [2]string{
-			"SMTP AUTH (client submission) is turned off for this mailbox, or the mailbox inherits the organization's off switch. OAuth (XOAUTH2) is blocked too.",
-			"このメールボックスで SMTP AUTH (クライアント送信) が無効になっているか、組織の無効設定を継承しています。OAuth (XOAUTH2) もブロックされます。",
+			"SMTP AUTH (client submission) is turned off on this mailbox itself (its own SmtpClientAuthenticationDisabled is True). A mailbox that only inherits the organization's off switch gets the \"disabled for the Tenant\" reply instead. OAuth (XOAUTH2) is blocked too.",
+			"このメールボックス自体で SMTP AUTH (クライアント送信) が無効になっています (メールボックスの SmtpClientAuthenticationDisabled が True)。組織の無効設定を継承しているだけのメールボックスには「disabled for the Tenant」の応答が返ります。OAuth (XOAUTH2) もブロックされます。",
 		},
 		inspect: []string{
 			"Get-EXOCasMailbox <mailbox> -Properties SmtpClientAuthenticationDisabled | Select SmtpClientAuthenticationDisabled",
@@ -177,10 +203,11 @@ var catalog = map[Cause]entry{
 			{"メールボックスの値は組織の値より優先されます: True = 無効、False = 有効、空白 = Get-TransportConfig に従う。"},
 		},
 		caveats: [2][]string{
-			{caveatConnect[en], caveatSMTPBasicTimeline[en]},
-			{caveatConnect[ja], caveatSMTPBasicTimeline[ja]},
+			{caveatConnect[en]},
+			{caveatConnect[ja]},
 		},
-		links: []string{linkArticleSMTPAuth, linkSMTPAuthDisabled, linkSetCasMailbox},
+		smtpTimeline: true,
+		links:        []string{linkArticleSMTPAuth, linkSMTPAuthDisabled, linkSetCasMailbox},
 	},
 	CauseSecurityDefaults: {
 		title: [2]string{"Blocked by Microsoft Entra security defaults", "Microsoft Entra のセキュリティの既定値によるブロック"},
@@ -206,7 +233,8 @@ var catalog = map[Cause]entry{
 			{"Turning security defaults off lowers the security of the whole tenant (MFA, legacy-auth blocking); do it only with Conditional Access policies in their place.", "Basic must also be allowed by the Exchange authentication policy, and for IMAP/POP it is retired in Exchange Online whatever Entra says."},
 			{"セキュリティの既定値を無効にするとテナント全体のセキュリティ (MFA、レガシー認証のブロック) が低下します。代わりの条件付きアクセス ポリシーを用意した場合にのみ行ってください。", "基本認証は Exchange の認証ポリシーでも許可されている必要があります。また IMAP/POP の基本認証は Entra の設定にかかわらず Exchange Online では廃止されています。"},
 		},
-		links: []string{linkSecurityDefaults, linkConditionalAccess, linkOAuthIMAPPOPSMTP},
+		smtpTimeline: true,
+		links:        []string{linkSecurityDefaults, linkConditionalAccess, linkOAuthIMAPPOPSMTP},
 	},
 	CauseConditionalAccess: {
 		title: [2]string{"Blocked by Conditional Access", "条件付きアクセスによるブロック"},
@@ -589,8 +617,12 @@ func RemedyFor(c Cause, lang string, vars Vars) Remedy {
 		Links:   slicesClone(e.links),
 		Steps:   slicesClone(e.steps[l]),
 	}
+	p := strings.ToLower(vars.Protocol)
 	if e.tailor != nil {
-		e.tailor(&r, l, strings.ToLower(vars.Protocol))
+		e.tailor(&r, l, p)
+	}
+	if e.smtpTimeline && (p == "" || strings.Contains(p, "smtp")) {
+		r.Caveats = append(r.Caveats, smtpBasicCaveat(l))
 	}
 	for _, s := range []*[]string{&r.Inspect, &r.Fix, &r.Steps} {
 		for i := range *s {
