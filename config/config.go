@@ -39,6 +39,14 @@ const (
 	MinInterval     = time.Second
 )
 
+// The lockout guard's bounds (see GuardConfig). Entra smart lockout locks an
+// account after 10 failed sign-ins; 3 per hour leaves room for the
+// account's real clients' own mistakes.
+const (
+	MaxGuardLimit  = 3
+	MinGuardWindow = time.Hour
+)
+
 // Config is a whole configuration file.
 type Config struct {
 	Defaults  Defaults            `yaml:"defaults"`
@@ -51,6 +59,10 @@ type Config struct {
 	Alerts yaml.Node `yaml:"alerts"`
 
 	appLines map[string]int
+	// keyLines maps the dotted path of every key under defaults:,
+	// scheduler: and store: ("scheduler.lockout_guard.limit") to its
+	// line, so that errors about those values can point at them.
+	keyLines map[string]int
 }
 
 // Defaults apply to every target and check unless overridden.
@@ -79,6 +91,9 @@ type Scheduler struct {
 }
 
 // GuardConfig: at most Limit failed Basic logins per account per Window.
+// Limit may not exceed MaxGuardLimit and Window may not be shorter than
+// MinGuardWindow: together they are exoprobe's promise of never more than 3
+// failed Basic logins per account per hour.
 type GuardConfig struct {
 	Limit  int      `yaml:"limit"`
 	Window Duration `yaml:"window"`
@@ -148,6 +163,17 @@ type Target struct {
 
 	// Line of the target in the file, for messages.
 	Line int `yaml:"-"`
+	// keyLines: line of each of the target's keys, so that an error about
+	// one value points at it rather than at the target.
+	keyLines map[string]int
+}
+
+// at is the line of the target's key, else the target's own line.
+func (t *Target) at(key string) int {
+	if l, ok := t.keyLines[key]; ok {
+		return l
+	}
+	return t.Line
 }
 
 // Check is one protocol × mechanism login of a target.
@@ -398,6 +424,13 @@ func recordLines(root *yaml.Node, c *Config) {
 			c.appLines[an.Content[i].Value] = an.Content[i].Line
 		}
 	}
+	c.keyLines = map[string]int{}
+	for _, sec := range []string{"defaults", "scheduler", "store"} {
+		if i := mapIndex(doc, sec); i >= 0 {
+			c.keyLines[sec] = doc.Content[i].Line
+			walkKeyLines(sec, doc.Content[i+1], c.keyLines)
+		}
+	}
 	tn := mapValue(doc, "targets")
 	if tn == nil || tn.Kind != yaml.SequenceNode {
 		return
@@ -407,6 +440,8 @@ func recordLines(root *yaml.Node, c *Config) {
 			break
 		}
 		c.Targets[i].Line = t.Line
+		c.Targets[i].keyLines = map[string]int{}
+		walkKeyLines("", t, c.Targets[i].keyLines)
 		cn := mapValue(t, "checks")
 		if cn == nil || cn.Kind != yaml.SequenceNode {
 			continue
@@ -420,15 +455,38 @@ func recordLines(root *yaml.Node, c *Config) {
 }
 
 func mapValue(n *yaml.Node, key string) *yaml.Node {
+	if i := mapIndex(n, key); i >= 0 {
+		return n.Content[i+1]
+	}
+	return nil
+}
+
+// mapIndex is the index of key's node in a mapping's Content, -1 if absent.
+func mapIndex(n *yaml.Node, key string) int {
 	if n == nil || n.Kind != yaml.MappingNode {
-		return nil
+		return -1
 	}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		if n.Content[i].Value == key {
-			return n.Content[i+1]
+			return i
 		}
 	}
-	return nil
+	return -1
+}
+
+// walkKeyLines records the line of every key below n as prefix.key.
+func walkKeyLines(prefix string, n *yaml.Node, lines map[string]int) {
+	if n == nil || n.Kind != yaml.MappingNode {
+		return
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		path := n.Content[i].Value
+		if prefix != "" {
+			path = prefix + "." + path
+		}
+		lines[path] = n.Content[i].Line
+		walkKeyLines(path, n.Content[i+1], lines)
+	}
 }
 
 var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._@+-]*$`)
@@ -462,20 +520,40 @@ func validHostPort(s string) bool {
 
 func (c *Config) validate() error {
 	var e errs
-	for name, h := range map[string]string{"imap": c.Defaults.Hosts.IMAP, "pop": c.Defaults.Hosts.POP, "smtp": c.Defaults.Hosts.SMTP} {
-		if h != "" && !validHostPort(h) {
-			e.add(0, "defaults.hosts.%s: %q is not host:port", name, h)
+	for _, h := range []struct{ name, addr string }{
+		{"imap", c.Defaults.Hosts.IMAP}, {"pop", c.Defaults.Hosts.POP}, {"smtp", c.Defaults.Hosts.SMTP}} {
+		if h.addr != "" && !validHostPort(h.addr) {
+			e.add(c.keyLines["defaults.hosts."+h.name], "defaults.hosts.%s: %q is not host:port", h.name, h.addr)
 		}
 	}
 	if c.Defaults.Interval != 0 && c.Defaults.Interval.D() < MinInterval {
-		e.add(0, "defaults.interval must be at least %v", MinInterval)
+		e.add(c.keyLines["defaults.interval"], "defaults.interval must be at least %v", MinInterval)
 	}
-	if c.Scheduler.MaxInFlight < 0 || c.Scheduler.MaxPerHost < 0 || c.Scheduler.FailureThreshold < 0 ||
-		c.Scheduler.SuccessThreshold < 0 || c.Scheduler.LockoutGuard.Limit < 0 {
-		e.add(0, "scheduler: limits and thresholds must not be negative")
+	for _, f := range []struct {
+		key string
+		v   int
+	}{
+		{"scheduler.max_in_flight", c.Scheduler.MaxInFlight},
+		{"scheduler.max_per_host", c.Scheduler.MaxPerHost},
+		{"scheduler.failure_threshold", c.Scheduler.FailureThreshold},
+		{"scheduler.success_threshold", c.Scheduler.SuccessThreshold},
+		{"scheduler.lockout_guard.limit", c.Scheduler.LockoutGuard.Limit},
+		{"store.history_max", c.Store.HistoryMax},
+		{"store.events_max", c.Store.EventsMax},
+	} {
+		if f.v < 0 {
+			e.add(c.keyLines[f.key], "%s must not be negative (0 means the default)", f.key)
+		}
 	}
-	if c.Store.HistoryMax < 0 || c.Store.EventsMax < 0 {
-		e.add(0, "store: limits must not be negative")
+	if g := c.Scheduler.LockoutGuard; g.Limit > MaxGuardLimit {
+		e.add(c.keyLines["scheduler.lockout_guard.limit"],
+			"scheduler.lockout_guard.limit %d is above the maximum %d: exoprobe never makes more than %d failed Basic logins per account per hour (Entra smart lockout locks at 10)",
+			g.Limit, MaxGuardLimit, MaxGuardLimit)
+	}
+	if g := c.Scheduler.LockoutGuard; g.Window != 0 && g.Window.D() < MinGuardWindow {
+		e.add(c.keyLines["scheduler.lockout_guard.window"],
+			"scheduler.lockout_guard.window %v is below the minimum %v: exoprobe never makes more than %d failed Basic logins per account per hour",
+			g.Window.D(), MinGuardWindow, MaxGuardLimit)
 	}
 	for name, app := range c.OAuthApps {
 		validateApp(&e, c.appLines[name], "oauth_apps."+name, &app)
@@ -502,26 +580,26 @@ func (c *Config) validate() error {
 		}
 		for k := range t.Labels {
 			if !labelRE.MatchString(k) {
-				e.add(t.Line, "%s: label name %q must match %s", where, k, labelRE)
+				e.add(t.at("labels."+k), "%s: label name %q must match %s", where, k, labelRE)
 			}
 		}
-		for name, h := range map[string]string{"imap": t.Hosts.IMAP, "pop": t.Hosts.POP, "smtp": t.Hosts.SMTP} {
-			if h != "" && !validHostPort(h) {
-				e.add(t.Line, "%s: hosts.%s: %q is not host:port", where, name, h)
+		for _, h := range []struct{ name, addr string }{{"imap", t.Hosts.IMAP}, {"pop", t.Hosts.POP}, {"smtp", t.Hosts.SMTP}} {
+			if h.addr != "" && !validHostPort(h.addr) {
+				e.add(t.at("hosts."+h.name), "%s: hosts.%s: %q is not host:port", where, h.name, h.addr)
 			}
 		}
 		if t.PasswordFile != "" && t.PasswordEnv != "" {
-			e.add(t.Line, "%s: only one of password_file, password_env", where)
+			e.add(max(t.at("password_file"), t.at("password_env")), "%s: only one of password_file, password_env", where)
 		}
 		if t.TokenFile != "" && t.TokenEnv != "" {
-			e.add(t.Line, "%s: only one of token_file, token_env", where)
+			e.add(max(t.at("token_file"), t.at("token_env")), "%s: only one of token_file, token_env", where)
 		}
 		if t.OAuth != nil && (t.TokenFile != "" || t.TokenEnv != "") {
-			e.add(t.Line, "%s: oauth and token_file/token_env are alternatives; pick one", where)
+			e.add(t.at("oauth"), "%s: oauth and token_file/token_env are alternatives; pick one", where)
 		}
 		if t.OAuth != nil {
 			if t.OAuth.App != nil {
-				validateApp(&e, t.OAuth.Line, where+": oauth", t.OAuth.App)
+				validateApp(&e, t.at("oauth"), where+": oauth", t.OAuth.App)
 			} else if _, ok := c.OAuthApps[t.OAuth.Name]; !ok {
 				e.add(t.OAuth.Line, "%s: unknown oauth app %q (define it under oauth_apps:)", where, t.OAuth.Name)
 			}
