@@ -97,3 +97,48 @@ func TestMailboxSummaryNotInheritance(t *testing.T) {
 		}
 	}
 }
+
+// IMAP/POP Basic: OAuth leads and the policy line is flagged as only for a
+// tenant that still allows Basic; SMTP keeps the article's remedy as is.
+func TestImapPopBasicLeadsWithOAuth(t *testing.T) {
+	for _, p := range []string{"imap", "pop", "imap,pop"} {
+		for _, lang := range []string{"en", "ja"} {
+			r := RemedyFor(CauseBasicAuthDisabled, lang, Vars{Protocol: p})
+			lead := map[string]string{"en": "Lasting fix: move the application to OAuth", "ja": "恒久的な対策: アプリケーションを OAuth"}[lang]
+			only := map[string]string{"en": "helps only where the tenant still allows Basic", "ja": "まだ許可されている場合だけ"}[lang]
+			if len(r.Steps) == 0 || !strings.HasPrefix(r.Steps[0], lead) {
+				t.Errorf("%s/%s: first step %q", p, lang, r.Steps)
+			}
+			if len(r.Caveats) == 0 || !strings.Contains(r.Caveats[0], only) {
+				t.Errorf("%s/%s: first caveat %q", p, lang, r.Caveats)
+			}
+			// The article's line stays for tenants where it applies.
+			if len(r.Fix) == 0 || !strings.HasPrefix(r.Fix[0], "Set-AuthenticationPolicy ") {
+				t.Errorf("%s/%s: fix %q", p, lang, r.Fix)
+			}
+		}
+	}
+	r := RemedyFor(CauseBasicAuthDisabled, "en", Vars{Protocol: "smtp"})
+	if strings.HasPrefix(r.Steps[0], "Lasting fix") || strings.Contains(strings.Join(r.Caveats, "\n"), "helps only where the tenant still allows Basic") {
+		t.Errorf("smtp: the IMAP/POP lead leaked in: %q %q", r.Steps, r.Caveats)
+	}
+}
+
+// S14, the announced reply after Basic SMTP AUTH's permanent removal: a
+// cause of its own whose fix is the OAuth path, never the policy line.
+func TestS14IsRetiredWithOAuthRemedy(t *testing.T) {
+	s14 := "550 5.7.30 Basic authentication is not supported for Client Submission."
+	for _, in := range []string{s14, "Invalid login: " + s14, "(550, b'5.7.30 Basic authentication is not supported for Client Submission.')"} {
+		f := ClassifyReply(probe.SMTP, probe.Basic, in)
+		if f.Cause != CauseBasicAuthRetired || f.Confidence != Definitive {
+			t.Fatalf("%q: %s (%s)", in, f.Cause, f.Confidence)
+		}
+		fix := strings.Join(f.Remedy.Fix, "\n")
+		if strings.Contains(fix, "Set-AuthenticationPolicy") || !strings.Contains(fix, "New-ServicePrincipal -AppId <AppId>") {
+			t.Errorf("fix %q", f.Remedy.Fix)
+		}
+	}
+	if Generic(CauseBasicAuthRetired) {
+		t.Error("basic_auth_retired names Exchange's removal: not generic")
+	}
+}

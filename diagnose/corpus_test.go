@@ -30,7 +30,7 @@ var corpus = []struct {
 	{"S11", probe.SMTP, probe.Basic, "535 5.7.139 Authentication unsuccessful, the request did not meet the criteria to be authenticated successfully. Contact your administrator. [BN9PR03CA0716.namprd03.prod.outlook.com 2026-07-01T01:57:31.695Z 08DED6A3FAA75B29]", CauseConditionalAccess, Inferred},
 	{"S12", probe.SMTP, probe.Basic, "535 5.7.139 Authentication unsuccessful, account locked. Contact your administrator. [CH2PR19CA0002.namprd19.prod.outlook.com 2026-08-28T19:45:50.437Z 08DF04C6D9A404E7]", CauseAccountLocked, Definitive},
 	{"S13", probe.SMTP, probe.Basic, "535 5.7.139 Authentication unsuccessful, account has an issue. Contact your administrator. [AM8P190CA0003.EURP190.PROD.OUTLOOK.COM 2024-10-04T07:21:07.773Z 08DCE3FEF68EE81B]", CauseAccountDisabled, Inferred},
-	{"S14", probe.SMTP, probe.Basic, "550 5.7.30 Basic authentication is not supported for Client Submission.", CauseBasicAuthDisabled, Definitive},
+	{"S14", probe.SMTP, probe.Basic, "550 5.7.30 Basic authentication is not supported for Client Submission.", CauseBasicAuthRetired, Definitive},
 	{"S15", probe.SMTP, probe.XOAUTH2, "535 5.7.3 Authentication unsuccessful [SN2PR00CA0018.namprd00.prod.outlook.com]", CauseOAuthTokenInvalid, Inferred},
 	{"S15-mailkit", probe.SMTP, probe.XOAUTH2, "535: 5.7.3 Authentication unsuccessful [AM0PR06CA0126.eurprd06.prod.outlook.com 2024-02-14T14:50:26.590Z 08DC2D372B4C3DED]", CauseOAuthTokenInvalid, Inferred},
 	{"S16", probe.SMTP, probe.Basic, "535 5.7.3 Authentication unsuccessful [BN3PR03CA0067.namprd03.prod.outlook.com]", CauseBadCredentials, Inferred},

@@ -31,6 +31,13 @@ const (
 	// authentication type" to AUTH PLAIN, or AUTH sent to an MX host). A
 	// client or probe configuration problem, not a tenant setting.
 	CauseAuthMechanismUnsupported Cause = "auth_mechanism_unsupported"
+	// CauseBasicAuthRetired: the server says Basic authentication is no
+	// longer supported at all for this service, Exchange Online's announced
+	// reply to Basic SMTP client submission after its permanent removal
+	// ("550 5.7.30 Basic authentication is not supported for Client
+	// Submission.", exo-responses S14). Unlike basic_auth_disabled no
+	// policy brings it back: the remedy is OAuth.
+	CauseBasicAuthRetired Cause = "basic_auth_retired"
 )
 
 // Confidence says how a Finding was reached.

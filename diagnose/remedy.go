@@ -82,6 +82,17 @@ var (
 		"Basic SMTP AUTH was turned off by default for existing tenants at the end of December 2026; admins can turn it back on, and Microsoft said it would announce the final removal date in the second half of 2027. Plan the move to OAuth (XOAUTH2).",
 		"既存テナントでは 2026 年 12 月末に SMTP AUTH の基本認証が既定で無効になりました。管理者は再度有効にできますが、Microsoft は最終的な廃止日を 2027 年後半に発表するとしています。OAuth (XOAUTH2) への移行を計画してください。",
 	}
+	// oauthLeadStep and caveatPolicyOnlyWhereAllowed tailor the Basic
+	// remedy to IMAP/POP, where no policy brings Basic back in Exchange
+	// Online.
+	oauthLeadStep = [2]string{
+		"Lasting fix: move the application to OAuth (SASL XOAUTH2). Register an app with IMAP.AccessAsApp / POP.AccessAsApp (or the delegated IMAP.AccessAsUser.All / POP.AccessAsUser.All) and admin consent, then New-ServicePrincipal and Add-MailboxPermission for it (exoprobe explain oauth_not_authorized).",
+		"恒久的な対策: アプリケーションを OAuth (SASL XOAUTH2) に移行します。IMAP.AccessAsApp / POP.AccessAsApp (委任では IMAP.AccessAsUser.All / POP.AccessAsUser.All) のアクセス許可と管理者の同意を持つアプリを登録し、New-ServicePrincipal と Add-MailboxPermission を実行します (exoprobe explain oauth_not_authorized)。",
+	}
+	caveatPolicyOnlyWhereAllowed = [2]string{
+		"The Set-AuthenticationPolicy line helps only where the tenant still allows Basic for IMAP/POP (not Exchange Online today, where it is retired): use it only there, and prefer OAuth everywhere.",
+		"Set-AuthenticationPolicy の行が役立つのは、テナントで IMAP/POP の基本認証がまだ許可されている場合だけです (廃止済みの現在の Exchange Online は該当しません)。その場合に限って使い、どこでも OAuth を優先してください。",
+	}
 	caveatConnect = [2]string{
 		"Run the Exchange lines in Exchange Online PowerShell (Connect-ExchangeOnline) as an Exchange administrator.",
 		"Exchange の行は Exchange 管理者として Exchange Online PowerShell (Connect-ExchangeOnline) で実行してください。",
@@ -146,6 +157,13 @@ var catalog = map[Cause]entry{
 		},
 		links: []string{linkDisableBasic, linkSetAuthPolicy, linkDeprecationBasic, linkOAuthIMAPPOPSMTP, linkSMTPBasicTimeline},
 		tailor: func(r *Remedy, l int, p string) {
+			if p != "" && !strings.Contains(p, "smtp") {
+				// IMAP/POP only: Basic is retired in Exchange Online,
+				// so the OAuth path leads and the article's policy line
+				// is for where the tenant still allows Basic.
+				r.Steps = append([]string{oauthLeadStep[l]}, r.Steps...)
+				r.Caveats = append([]string{caveatPolicyOnlyWhereAllowed[l]}, r.Caveats...)
+			}
 			if p == "" || strings.Contains(p, "imap") || strings.Contains(p, "pop") {
 				r.Caveats = append(r.Caveats, caveatImapPopRetired[l])
 			}
@@ -158,6 +176,40 @@ var catalog = map[Cause]entry{
 				r.Caveats = append(r.Caveats, "Outlook.com/Hotmail の個人アカウントでは 2024-09-16 に基本認証が廃止されており、設定で元に戻すことはできません。")
 			}
 		},
+	},
+	CauseBasicAuthRetired: {
+		title: [2]string{"Basic authentication retired for this service", "このサービスでは基本認証が廃止済み"},
+		summary: [2]string{
+			"The server no longer supports Basic (password) authentication for SMTP client submission at all: Microsoft removed it for good, and no authentication policy or SMTP AUTH switch brings it back. The application must log in with OAuth (SASL XOAUTH2).",
+			"サーバーは SMTP クライアント送信でパスワード (基本認証) によるログインを一切サポートしていません。Microsoft により完全に廃止されており、認証ポリシーや SMTP AUTH の設定では元に戻せません。アプリケーションは OAuth (SASL XOAUTH2) でログインする必要があります。",
+		},
+		inspect: []string{
+			"Get-ServicePrincipal | Select AppId,ObjectId,DisplayName",
+			"Get-EXOCasMailbox <mailbox> -Properties SmtpClientAuthenticationDisabled | Select SmtpClientAuthenticationDisabled",
+		},
+		// The OAuth path: the app's service principal in Exchange and its
+		// permission on the mailbox (the same lines as oauth_not_authorized).
+		fix: []string{
+			"New-ServicePrincipal -AppId <AppId> -ObjectId <ObjectId>",
+			"Add-MailboxPermission -Identity <mailbox> -User <ServicePrincipalId> -AccessRights FullAccess",
+		},
+		steps: [2][]string{
+			{
+				"Register an app in Microsoft Entra with the Office 365 Exchange Online permission SMTP.SendAsApp (application) or SMTP.Send (delegated) and grant admin consent; then run the fix lines with the app's Application ID and its Enterprise application's Object ID.",
+				"Switch the application to SASL XOAUTH2 with a token for https://outlook.office365.com/.default (application) or https://outlook.office.com/SMTP.Send (delegated); SMTP AUTH must stay enabled for the mailbox, since that switch applies to OAuth too.",
+				"Check the result with exoprobe check --mechanisms xoauth2.",
+			},
+			{
+				"Microsoft Entra でアプリを登録し、Office 365 Exchange Online のアクセス許可 SMTP.SendAsApp (アプリケーション) または SMTP.Send (委任) を追加して管理者の同意を与えます。その後、アプリのアプリケーション ID とエンタープライズ アプリケーションのオブジェクト ID で修正コマンドを実行します。",
+				"アプリケーションを SASL XOAUTH2 に切り替え、https://outlook.office365.com/.default (アプリケーション) または https://outlook.office.com/SMTP.Send (委任) のトークンを使います。SMTP AUTH の設定は OAuth にも適用されるため、メールボックスで有効のままにしておく必要があります。",
+				"exoprobe check --mechanisms xoauth2 で結果を確認します。",
+			},
+		},
+		caveats: [2][]string{
+			{caveatConnect[en], "Set-AuthenticationPolicy and Set-CasMailbox do not help here: these words mean the service itself no longer takes passwords, not a tenant setting."},
+			{caveatConnect[ja], "Set-AuthenticationPolicy や Set-CasMailbox では解決しません。この応答はテナントの設定ではなく、サービス自体がパスワードを受け付けなくなったことを示しています。"},
+		},
+		links: []string{linkOAuthIMAPPOPSMTP, linkSMTPBasicTimeline, linkDeprecationBasic},
 	},
 	CauseSMTPAuthDisabledTenant: {
 		title: [2]string{"SMTP AUTH is disabled for the organization", "組織全体で SMTP AUTH が無効"},
@@ -549,6 +601,7 @@ var catalog = map[Cause]entry{
 var order = []Cause{
 	CauseOK,
 	CauseBasicAuthDisabled,
+	CauseBasicAuthRetired,
 	CauseSMTPAuthDisabledTenant,
 	CauseSMTPAuthDisabledMbx,
 	CauseSecurityDefaults,

@@ -11,7 +11,7 @@ import (
 // allCauses is every Cause constant of finding.go, listed by hand so that a
 // constant added there without a catalog entry fails here.
 var allCauses = []Cause{
-	CauseOK, CauseBasicAuthDisabled, CauseSMTPAuthDisabledTenant, CauseSMTPAuthDisabledMbx, CauseSecurityDefaults,
+	CauseOK, CauseBasicAuthDisabled, CauseBasicAuthRetired, CauseSMTPAuthDisabledTenant, CauseSMTPAuthDisabledMbx, CauseSecurityDefaults,
 	CauseConditionalAccess, CauseMFARequired, CauseBadCredentials, CauseAccountLocked, CauseAccountDisabled,
 	CauseProtocolDisabled, CauseOAuthTokenInvalid, CauseOAuthNotAuthorized, CauseTokenRequestFailed, CauseTLSError,
 	CauseNetworkError, CauseTimeout, CauseThrottled, CauseAuthMechanismUnsupported, CauseUnknown,
@@ -21,7 +21,7 @@ var allCauses = []Cause{
 // test runs these lines against the emulator.
 var withFix = []Cause{
 	CauseBasicAuthDisabled, CauseSMTPAuthDisabledTenant, CauseSMTPAuthDisabledMbx, CauseSecurityDefaults,
-	CauseProtocolDisabled, CauseOAuthNotAuthorized,
+	CauseProtocolDisabled, CauseOAuthNotAuthorized, CauseBasicAuthRetired,
 }
 
 // Cmdlets a Fix line may use: real Exchange Online / Graph cmdlets that the
@@ -175,7 +175,7 @@ func TestProtocolTailoring(t *testing.T) {
 }
 
 func TestGenericCauses(t *testing.T) {
-	for _, c := range []Cause{CauseBasicAuthDisabled, CauseSMTPAuthDisabledTenant, CauseSMTPAuthDisabledMbx, CauseSecurityDefaults, CauseConditionalAccess, CauseMFARequired, CauseAccountLocked, CauseAccountDisabled, CauseProtocolDisabled, CauseOAuthNotAuthorized} {
+	for _, c := range []Cause{CauseBasicAuthDisabled, CauseBasicAuthRetired, CauseSMTPAuthDisabledTenant, CauseSMTPAuthDisabledMbx, CauseSecurityDefaults, CauseConditionalAccess, CauseMFARequired, CauseAccountLocked, CauseAccountDisabled, CauseProtocolDisabled, CauseOAuthNotAuthorized} {
 		if Generic(c) {
 			t.Errorf("%s should be Exchange/Entra-specific", c)
 		}
