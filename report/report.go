@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -317,7 +318,7 @@ func WriteText(w io.Writer, r Result, lang string) error {
 			row = append(row, r.ExpectAt(i))
 		}
 		rows = append(rows, append(row, res, string(f.Cause),
-			L.conf[string(f.Confidence)], fmtDuration(a.Duration), oneLine(said, 80)))
+			L.conf[string(f.Confidence)], fmtDuration(a.Duration), replyCell(said, 80)))
 	}
 	writeTable(ew, rows)
 
@@ -451,14 +452,30 @@ func fmtDuration(d time.Duration) string {
 	}
 }
 
-// oneLine keeps a table cell on one line and bounded.
-func oneLine(s string, n int) string {
+// visitURL is the "Visit https://... for more information." sentence
+// Exchange appends to its 5.7.139 replies: the same for every cause.
+var visitURL = regexp.MustCompile(`\s*Visit https?://\S+ for more information\.?`)
+
+// replyCell fits a server reply into the table's column. The words that
+// tell replies apart are often at the end ("... is disabled for the
+// Tenant." vs "... for the Mailbox."), so the shared boilerplate goes first
+// and then the middle, keeping the status code at the head and the
+// distinguishing tail.
+func replyCell(s string, n int) string {
 	s = strings.Join(strings.Fields(s), " ")
 	if utf8.RuneCountInString(s) <= n {
 		return s
 	}
+	if t := strings.TrimSpace(visitURL.ReplaceAllString(s, "")); t != "" {
+		s = t
+	}
 	rs := []rune(s)
-	return string(rs[:n-1]) + "…"
+	if len(rs) <= n {
+		return s
+	}
+	head := (n - 1) / 2
+	tail := n - 1 - head
+	return strings.TrimRight(string(rs[:head]), " ") + "…" + strings.TrimLeft(string(rs[len(rs)-tail:]), " ")
 }
 
 // errWriter keeps the first write error so the many Fprintf calls need no
