@@ -25,6 +25,7 @@ const (
 	AdminTokenFile  = "admin-token"
 	EndpointsFile   = "endpoints.json"
 	StateFile       = "state.json"
+	LockFile        = "lock" // held (flock) by the running emulator
 	DemoCertFile    = "demo-app-cert.pem"
 	DemoCertKeyFile = "demo-app-key.pem"
 )

@@ -68,6 +68,8 @@ type Sim struct {
 	smtp *smtpd.Server
 	web  []*http.Server
 
+	lock *dirLock // held until Close
+
 	wg        sync.WaitGroup
 	closing   atomic.Bool
 	closeOnce sync.Once
@@ -100,6 +102,17 @@ func Start(ctx context.Context, opts Options) (_ *Sim, err error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	// One emulator per data dir: two would overwrite each other's
+	// endpoints.json, admin token and state.json.
+	lock, err := lockDataDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			lock.release()
+		}
+	}()
 
 	state := opts.State
 	if state == nil {
@@ -129,7 +142,7 @@ func Start(ctx context.Context, opts Options) (_ *Sim, err error) {
 		return nil, err
 	}
 
-	s := &Sim{opts: opts, log: opts.Logger.With("component", "sim"), tenant: tenant.New(state)}
+	s := &Sim{opts: opts, log: opts.Logger.With("component", "sim"), tenant: tenant.New(state), lock: lock}
 	s.interp = cmdlet.New(s.tenant)
 
 	// Every listener first, so that a busy port fails Start before any
@@ -274,12 +287,22 @@ func (s *Sim) Close() error {
 			}
 		}
 		s.wg.Wait()
-		if err := s.tenant.Save(filepath.Join(s.opts.DataDir, StateFile)); err != nil {
-			errs = append(errs, fmt.Errorf("sim: save state: %w", err))
+		if err := s.SaveState(); err != nil {
+			errs = append(errs, err)
 		}
+		s.lock.release()
 		s.closeErr = errors.Join(errs...)
 	})
 	return s.closeErr
+}
+
+// SaveState writes the tenant's state to DataDir/state.json now (Close
+// does so too).
+func (s *Sim) SaveState() error {
+	if err := s.tenant.Save(filepath.Join(s.opts.DataDir, StateFile)); err != nil {
+		return fmt.Errorf("sim: save state: %w", err)
+	}
+	return nil
 }
 
 // LoadState reads a saved state, or returns a fresh demo tenant when the

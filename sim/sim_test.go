@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -241,4 +242,38 @@ func TestCloseLeavesNoGoroutines(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestDataDirLocked: two emulators on one data dir would overwrite each
+// other's endpoints.json, admin token and state.json, so the second is
+// refused with a message naming the dir and the holder; after Close the dir
+// is free again.
+func TestDataDirLocked(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Start(context.Background(), Options{DataDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ep1, _ := os.ReadFile(filepath.Join(dir, EndpointsFile))
+	s2, err := Start(context.Background(), Options{DataDir: dir})
+	if err == nil {
+		s2.Close()
+		t.Fatal("second Start on the same data dir succeeded")
+	}
+	for _, want := range []string{dir, "in use by another emulator", fmt.Sprintf("pid %d", os.Getpid())} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q lacks %q", err, want)
+		}
+	}
+	if ep2, _ := os.ReadFile(filepath.Join(dir, EndpointsFile)); !bytes.Equal(ep1, ep2) {
+		t.Error("the refused Start rewrote endpoints.json")
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s3, err := Start(context.Background(), Options{DataDir: dir})
+	if err != nil {
+		t.Fatalf("Start after Close: %v", err)
+	}
+	s3.Close()
 }

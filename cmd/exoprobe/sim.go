@@ -50,6 +50,7 @@ func runSim(ctx context.Context, args []string, stdout, stderr io.Writer, starte
 	portBase := fs.Int("port-base", 0, "first of 7 consecutive ports: imap tls, imap starttls, pop tls, pop stls, smtp starttls, token https, admin http (0: free ports)")
 	listenHost := fs.String("listen", "127.0.0.1", "address the mail and token servers listen on (the admin endpoint stays on 127.0.0.1)")
 	stateFile := fs.String("state", "", "tenant state to start from (default: DATA-DIR/state.json if present, else the demo tenant); saved to DATA-DIR/state.json on exit")
+	reset := fs.Bool("reset", false, "start from the default demo tenant, overwriting DATA-DIR/state.json (which a restart otherwise resumes)")
 	era := fs.String("era", "", "reply era: 2023 or 2026 (default: the state's, 2026 for a new tenant)")
 	propagation := fs.String("propagation-delay", "", "authentication-policy propagation delay, e.g. 30s or 0 (default: the state's, 30s for a new tenant)")
 	verbose := fs.Bool("v", false, "log every login decision")
@@ -75,17 +76,34 @@ func runSim(ctx context.Context, args []string, stdout, stderr io.Writer, starte
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 
-	path := *stateFile
-	if path == "" {
-		path = filepath.Join(*dataDir, sim.StateFile)
-	} else if _, err := os.Stat(path); err != nil {
-		fmt.Fprintf(stderr, "exoprobe sim: --state: %v\n", err)
+	// The state a previous run saved is resumed by default, so that
+	// cmdlets survive restarts; --reset is the way back to the demo tenant,
+	// and the banner says which one is running.
+	var state *tenant.State
+	var resumedFrom string
+	switch {
+	case *reset && *stateFile != "":
+		fmt.Fprintln(stderr, "exoprobe sim: --reset and --state exclude each other")
 		return exitUsage
-	}
-	state, err := sim.LoadState(path)
-	if err != nil {
-		fmt.Fprintf(stderr, "exoprobe sim: %v\n", err)
-		return exitUsage
+	case *reset:
+		state = tenant.Demo()
+	default:
+		path := *stateFile
+		if path == "" {
+			path = filepath.Join(*dataDir, sim.StateFile)
+		} else if _, err := os.Stat(path); err != nil {
+			fmt.Fprintf(stderr, "exoprobe sim: --state: %v\n", err)
+			return exitUsage
+		}
+		if _, err := os.Stat(path); err == nil {
+			resumedFrom = path
+		}
+		var err error
+		state, err = sim.LoadState(path)
+		if err != nil {
+			fmt.Fprintf(stderr, "exoprobe sim: %v\n", err)
+			return exitUsage
+		}
 	}
 	switch tenant.Era(*era) {
 	case "":
@@ -108,6 +126,18 @@ func runSim(ctx context.Context, args []string, stdout, stderr io.Writer, starte
 	if err != nil {
 		fmt.Fprintf(stderr, "exoprobe sim: %v\n", err)
 		return exitFail
+	}
+	if *reset {
+		// Overwrite now, not only at exit: a run that is killed must not
+		// leave the old state for the next start to resume.
+		if err := s.SaveState(); err != nil {
+			s.Close()
+			fmt.Fprintf(stderr, "exoprobe sim: --reset: %v\n", err)
+			return exitFail
+		}
+	}
+	if resumedFrom != "" {
+		fmt.Fprintf(stdout, "exoprobe sim: resumed tenant state from %s (--reset for a fresh demo tenant)\n", resumedFrom)
 	}
 	printEndpoints(stdout, s.Endpoints(), filepath.Join(opts.DataDir, sim.EndpointsFile))
 	if started != nil {
@@ -155,6 +185,6 @@ func printEndpoints(w io.Writer, e sim.Endpoints, file string) {
 			e.CAFile, e.SMTP.StartTLS, d.User, d.Password, d.User, d.User)
 	}
 	fmt.Fprintf(&b, "      exoprobe sim exec --endpoints %s 'Set-TransportConfig -SmtpClientAuthenticationDisabled $True'\n", file)
-	fmt.Fprintf(&b, "stop with Ctrl-C (state is saved to %s)\n", e.StateFile)
+	fmt.Fprintf(&b, "stop with Ctrl-C (the tenant is saved to %s and resumed by the next start; --reset for a fresh demo tenant)\n", e.StateFile)
 	io.WriteString(w, b.String())
 }
