@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -126,6 +127,13 @@ func TestTokenErrors(t *testing.T) {
 		err      string
 		code     int
 		suberror string
+		// line is the whole first line of error_description, copied from
+		// the exo-responses.md §3 row of that code where the row has a
+		// text ("" where it has none). $APP and $TENANT stand for the demo
+		// app id and tenant id; lineRE replaces it where Entra puts times
+		// in the line.
+		line   string
+		lineRE string
 	}
 	form := func(kv ...string) func(e *env) url.Values {
 		return func(e *env) url.Values {
@@ -140,7 +148,8 @@ func TestTokenErrors(t *testing.T) {
 		return func(e *env) { e.update(func(s *tenant.State) { f(s.FindUser("mfa@contoso.com")) }) }
 	}
 	cases := []tc{
-		{name: "wrong secret", req: func(e *env) url.Values { return e.cc("not-the-secret") }, status: 401, err: "invalid_client", code: 7000215},
+		{name: "wrong secret", req: func(e *env) url.Values { return e.cc("not-the-secret") }, status: 401, err: "invalid_client", code: 7000215,
+			line: "AADSTS7000215: Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '$APP'."}, // row AADSTS7000215; the corpus cuts the text after "client secret ID"
 		{name: "expired secret", prep: func(e *env) {
 			e.update(func(s *tenant.State) { _ = s.ExpireSecrets(tenant.DemoAppID, time.Now()) })
 		}, req: func(e *env) url.Values { return e.cc(e.demo.ClientSecret) }, status: 401, err: "invalid_client", code: 7000222},
@@ -149,17 +158,20 @@ func TestTokenErrors(t *testing.T) {
 			v.Set("client_id", "00000000-1111-2222-3333-444444444444")
 			return v
 		}, status: 400, err: "unauthorized_client", code: 700016},
-		{name: "no credential", req: form("grant_type", "client_credentials", "client_id", "$APP", "scope", "https://outlook.office365.com/.default"), status: 401, err: "invalid_client", code: 7000218},
+		{name: "no credential", req: form("grant_type", "client_credentials", "client_id", "$APP", "scope", "https://outlook.office365.com/.default"), status: 401, err: "invalid_client", code: 7000218,
+			line: "AADSTS7000218: The request body must contain the following parameter: 'client_assertion' or 'client_secret'."}, // row AADSTS7000218
 		{name: "delegated scope in CC", req: func(e *env) url.Values {
 			v := e.cc(e.demo.ClientSecret)
 			v.Set("scope", "email https://outlook.office.com/IMAP.AccessAsUser.All")
 			return v
-		}, status: 400, err: "invalid_scope", code: 70011},
+		}, status: 400, err: "invalid_scope", code: 70011,
+			line: "AADSTS70011: The provided request must include a 'scope' input parameter. The provided value for the input parameter 'scope' is not valid. The scope email https://outlook.office.com/IMAP.AccessAsUser.All is not valid."}, // row AADSTS70011
 		{name: "CC without .default", req: func(e *env) url.Values {
 			v := e.cc(e.demo.ClientSecret)
 			v.Set("scope", "Mail.Send")
 			return v
-		}, status: 400, err: "invalid_scope", code: 1002012},
+		}, status: 400, err: "invalid_scope", code: 1002012,
+			line: "AADSTS1002012: The provided value for scope Mail.Send is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI)."}, // row AADSTS1002012
 		{name: "two resources", req: func(e *env) url.Values {
 			v := e.ropc(e.demo.User, e.demo.Password)
 			v.Set("scope", "https://graph.microsoft.com/Mail.Send https://outlook.office.com/SMTP.Send offline_access")
@@ -174,43 +186,55 @@ func TestTokenErrors(t *testing.T) {
 			v := e.ropc(e.demo.User, e.demo.Password)
 			v.Set("scope", "https://outlook.office.com/EWS.AccessAsUser.All")
 			return v
-		}, status: 400, err: "invalid_grant", code: 65001, suberror: "consent_required"},
+		}, status: 400, err: "invalid_grant", code: 65001, suberror: "consent_required",
+			line: "AADSTS65001: The user or administrator has not consented to use the application with ID '$APP' named 'exoprobe demo'. Send an interactive authorization request for this user and resource."}, // row AADSTS65001 ('xxx'/'yyy' are the app's id and name)
 		{name: "missing scope", req: func(e *env) url.Values {
 			v := e.cc(e.demo.ClientSecret)
 			v.Del("scope")
 			return v
 		}, status: 400, err: "invalid_request", code: 900144},
-		{name: "wrong password", req: func(e *env) url.Values { return e.ropc(e.demo.User, "wrong") }, status: 400, err: "invalid_grant", code: 50126},
+		{name: "wrong password", req: func(e *env) url.Values { return e.ropc(e.demo.User, "wrong") }, status: 400, err: "invalid_grant", code: 50126,
+			line: "AADSTS50126: Error validating credentials due to invalid username or password."}, // row AADSTS50126
 		{name: "unknown user", req: func(e *env) url.Values { return e.ropc("ghost@contoso.com", "x") }, status: 400, err: "invalid_grant", code: 50034},
-		{name: "locked", req: func(e *env) url.Values { return e.ropc("locked@contoso.com", pwOf(e.s, "locked@contoso.com")) }, status: 400, err: "invalid_grant", code: 50053},
-		{name: "disabled", req: func(e *env) url.Values { return e.ropc("disabled@contoso.com", pwOf(e.s, "disabled@contoso.com")) }, status: 400, err: "invalid_grant", code: 50057},
-		{name: "MFA required", req: func(e *env) url.Values { return e.ropc("mfa@contoso.com", pwOf(e.s, "mfa@contoso.com")) }, status: 400, err: "invalid_grant", code: 50076, suberror: "basic_action"},
+		{name: "locked", req: func(e *env) url.Values { return e.ropc("locked@contoso.com", pwOf(e.s, "locked@contoso.com")) }, status: 400, err: "invalid_grant", code: 50053,
+			line: "AADSTS50053: The account is locked, you've tried to sign in too many times with an incorrect user ID or password."}, // row AADSTS50053
+		{name: "disabled", req: func(e *env) url.Values { return e.ropc("disabled@contoso.com", pwOf(e.s, "disabled@contoso.com")) }, status: 400, err: "invalid_grant", code: 50057,
+			line: "AADSTS50057: The user account is disabled."}, // row AADSTS50057
+		{name: "MFA required", req: func(e *env) url.Values { return e.ropc("mfa@contoso.com", pwOf(e.s, "mfa@contoso.com")) }, status: 400, err: "invalid_grant", code: 50076, suberror: "basic_action",
+			line: "AADSTS50076: Due to a configuration change made by your administrator, or because you moved to a new location, you must use multi-factor authentication to access '00000002-0000-0ff1-ce00-000000000000'."}, // row AADSTS50076 (the corpus's redacted resource id is Exchange Online's)
 		{name: "MFA registration required", prep: userPrep(func(u *tenant.User) { u.MFARegistered = false }),
-			req: func(e *env) url.Values { return e.ropc("mfa@contoso.com", pwOf(e.s, "mfa@contoso.com")) }, status: 400, err: "invalid_grant", code: 50079},
+			req: func(e *env) url.Values { return e.ropc("mfa@contoso.com", pwOf(e.s, "mfa@contoso.com")) }, status: 400, err: "invalid_grant", code: 50079,
+			line: "AADSTS50079: Due to a configuration change made by your administrator, or because you moved to a new location, you must enroll in multi-factor authentication to access '00000002-0000-0ff1-ce00-000000000000'."}, // row AADSTS50079 ('…' is the resource, Exchange Online)
 		{name: "security defaults (inferred for ROPC)", prep: func(e *env) { e.update(func(s *tenant.State) { s.SecurityDefaults = true }) },
-			req: func(e *env) url.Values { return e.ropc(e.demo.User, e.demo.Password) }, status: 400, err: "invalid_grant", code: 530035},
-		{name: "Conditional Access", req: func(e *env) url.Values { return e.ropc("blocked@contoso.com", pwOf(e.s, "blocked@contoso.com")) }, status: 400, err: "invalid_grant", code: 53003},
+			req: func(e *env) url.Values { return e.ropc(e.demo.User, e.demo.Password) }, status: 400, err: "invalid_grant", code: 530035,
+			line: "AADSTS530035: Access has been blocked by security defaults. This is due to the request using legacy auth or being deemed unsafe by security defaults policies."}, // row AADSTS530035 (the doc's "BlockedBySecurityDefaults - " is the code's name, not wire text)
+		{name: "Conditional Access", req: func(e *env) url.Values { return e.ropc("blocked@contoso.com", pwOf(e.s, "blocked@contoso.com")) }, status: 400, err: "invalid_grant", code: 53003,
+			line: "AADSTS53003: Access has been blocked by Conditional Access policies. The access policy does not allow token issuance."}, // row AADSTS53003
 		{name: "refresh token expired by knob", req: func(e *env) url.Values {
 			rt := e.refreshFor(e.demo.User)
 			e.update(func(s *tenant.State) { _ = s.ExpireRefreshTokens(e.demo.User) })
 			return url.Values{"grant_type": {"refresh_token"}, "client_id": {e.demo.ClientID}, "refresh_token": {rt}}
-		}, status: 400, err: "invalid_grant", code: 700082},
+		}, status: 400, err: "invalid_grant", code: 700082,
+			lineRE: `^AADSTS700082: The refresh token has expired due to inactivity\. The token was issued on [0-9T:.-]+Z and was inactive for [0-9hms]+\.$`}, // row AADSTS700082, then Entra's issued/inactive tail
 		{name: "refresh token inactive 91 days", req: func(e *env) url.Values {
 			rt := e.refreshFor(e.demo.User)
 			e.setClock(time.Now().Add(91 * 24 * time.Hour))
 			return url.Values{"grant_type": {"refresh_token"}, "client_id": {e.demo.ClientID}, "refresh_token": {rt}}
-		}, status: 400, err: "invalid_grant", code: 700082},
+		}, status: 400, err: "invalid_grant", code: 700082,
+			lineRE: `^AADSTS700082: The refresh token has expired due to inactivity\. The token was issued on [0-9T:.-]+Z and was inactive for 218[34]h[0-9]+m[0-9]+s\.$`}, // row AADSTS700082, then Entra's issued/inactive tail
 		{name: "refresh token revoked by STSRefreshTokensValidFrom", req: func(e *env) url.Values {
 			rt := e.refreshFor(e.demo.User)
 			e.update(func(s *tenant.State) { _ = s.RevokeSessions(e.demo.User, time.Now().Add(time.Second)) })
 			return url.Values{"grant_type": {"refresh_token"}, "client_id": {e.demo.ClientID}, "refresh_token": {rt}}
 		}, status: 400, err: "invalid_grant", code: 50173},
-		{name: "refresh token garbage", req: form("grant_type", "refresh_token", "client_id", "$APP", "refresh_token", "garbage"), status: 400, err: "invalid_grant", code: 9002313},
+		{name: "refresh token garbage", req: form("grant_type", "refresh_token", "client_id", "$APP", "refresh_token", "garbage"), status: 400, err: "invalid_grant", code: 9002313,
+			line: "AADSTS9002313: Invalid request. Request is malformed or invalid."}, // row AADSTS9002313
 		{name: "refresh token of a locked user", req: func(e *env) url.Values {
 			rt := e.refreshFor(e.demo.User)
 			e.update(func(s *tenant.State) { _ = s.LockUser(e.demo.User, true) })
 			return url.Values{"grant_type": {"refresh_token"}, "client_id": {e.demo.ClientID}, "refresh_token": {rt}}
-		}, status: 400, err: "invalid_grant", code: 50053},
+		}, status: 400, err: "invalid_grant", code: 50053,
+			line: "AADSTS50053: The account is locked, you've tried to sign in too many times with an incorrect user ID or password."}, // row AADSTS50053
 		{name: "unknown tenant", path: "/fabrikam.com/oauth2/v2.0/token", req: func(e *env) url.Values { return e.cc(e.demo.ClientSecret) }, status: 400, err: "invalid_request", code: 90002},
 		{name: "no grant_type", req: form("client_id", "$APP"), status: 400, err: "invalid_request", code: 900144},
 		{name: "unsupported grant", req: form("grant_type", "urn:ietf:params:oauth:grant-type:device_code", "client_id", "$APP"), status: 400, err: "unsupported_grant_type", code: 70003},
@@ -236,7 +260,29 @@ func TestTokenErrors(t *testing.T) {
 			}
 			code, m := e.post(c.path, c.req(e))
 			assertAADError(t, e, code, m, c.status, c.err, c.code, c.suberror)
+			first, _, _ := strings.Cut(m["error_description"].(string), "\r\n")
+			want := strings.NewReplacer("$APP", e.demo.ClientID, "$TENANT", tenant.DemoTenantID).Replace(c.line)
+			switch {
+			case c.lineRE != "":
+				if !regexp.MustCompile(c.lineRE).MatchString(first) {
+					t.Errorf("first line of error_description\n got %q\nwant %s", first, c.lineRE)
+				}
+			case c.line != "" && first != want:
+				t.Errorf("first line of error_description\n got %q\nwant %q", first, want)
+			}
 		})
+	}
+	// Every §3 row with a text is checked above, except the two the
+	// emulator never answers: 50056 (no cloud password: every emulated
+	// user has one) and 70000's consumer "service abuse mode".
+	for _, code := range []int{50126, 50053, 50057, 50076, 50079, 53003, 530035, 700082, 65001, 70011, 1002012, 7000215, 7000218, 9002313} {
+		found := false
+		for _, c := range cases {
+			found = found || (c.code == code && (c.line != "" || c.lineRE != ""))
+		}
+		if !found {
+			t.Errorf("exo-responses.md §3 row AADSTS%d has a text but no case checks it", code)
+		}
 	}
 }
 
