@@ -47,6 +47,9 @@ type ConfigStatus struct {
 	LastReload, LastSuccess time.Time
 	// Error of the latest failed attempt ("" when it succeeded).
 	Error string
+	// ReloadsOK and ReloadsFailed count reloads (SIGHUP, POST /-/reload)
+	// since the daemon started, for exoprobe_config_reloads_total.
+	ReloadsOK, ReloadsFailed int64
 }
 
 // Options configure NewHandler. Zero values mean the documented defaults.

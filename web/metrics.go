@@ -32,7 +32,7 @@ type collector struct {
 
 	success, duration, expected, status, cause, tokenExpiry, lastRun, since *prometheus.Desc
 	guardActive, guardFailures                                              *prometheus.Desc
-	reloadOK, reloadSuccessTime, reloadTime                                 *prometheus.Desc
+	reloadOK, reloadSuccessTime, reloadTime, reloads                        *prometheus.Desc
 	checks, inFlight, queued, waiting, lag                                  *prometheus.Desc
 	probes, confirms, panics, guardHolds, throttleHolds, dropped            *prometheus.Desc
 }
@@ -59,6 +59,7 @@ func newCollector(src Source, opt Options) *collector {
 		reloadOK:          d("exoprobe_config_last_reload_successful", "1 when the latest configuration load or reload succeeded."),
 		reloadSuccessTime: d("exoprobe_config_last_reload_success_timestamp_seconds", "When the configuration was last loaded successfully (Unix time)."),
 		reloadTime:        d("exoprobe_config_last_reload_timestamp_seconds", "When the configuration was last loaded or a reload attempted (Unix time)."),
+		reloads:           d("exoprobe_config_reloads_total", "Configuration reloads since start (SIGHUP, POST /-/reload) by result: success or failure.", "result"),
 
 		checks:        d("exoprobe_scheduler_checks", "Checks configured."),
 		inFlight:      d("exoprobe_scheduler_in_flight", "Probes running now."),
@@ -76,7 +77,7 @@ func newCollector(src Source, opt Options) *collector {
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.success, c.duration, c.expected, c.status, c.cause, c.tokenExpiry,
-		c.lastRun, c.since, c.guardActive, c.guardFailures, c.reloadOK, c.reloadSuccessTime, c.reloadTime,
+		c.lastRun, c.since, c.guardActive, c.guardFailures, c.reloadOK, c.reloadSuccessTime, c.reloadTime, c.reloads,
 		c.checks, c.inFlight, c.queued, c.waiting, c.lag, c.probes, c.confirms, c.panics, c.guardHolds,
 		c.throttleHolds, c.dropped} {
 		ch <- d
@@ -194,6 +195,8 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	if c.opt.ConfigStatus != nil {
 		cs := c.opt.ConfigStatus()
 		gauge(c.reloadOK, b2f(cs.LastReloadOK))
+		ch <- prometheus.MustNewConstMetric(c.reloads, prometheus.CounterValue, float64(cs.ReloadsOK), "success")
+		ch <- prometheus.MustNewConstMetric(c.reloads, prometheus.CounterValue, float64(cs.ReloadsFailed), "failure")
 		if !cs.LastSuccess.IsZero() {
 			gauge(c.reloadSuccessTime, float64(cs.LastSuccess.Unix()))
 		}

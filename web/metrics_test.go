@@ -189,7 +189,7 @@ func TestMetricsGatherWholeFixture(t *testing.T) {
 
 func TestMetricsSelf(t *testing.T) {
 	opt := Options{ConfigStatus: func() ConfigStatus {
-		return ConfigStatus{LastReloadOK: false, LastReload: t0.Add(time.Minute), LastSuccess: t0}
+		return ConfigStatus{LastReloadOK: false, LastReload: t0.Add(time.Minute), LastSuccess: t0, ReloadsOK: 4, ReloadsFailed: 1}
 	}}
 	const want = `
 # HELP exoprobe_config_last_reload_successful 1 when the latest configuration load or reload succeeded.
@@ -198,6 +198,10 @@ exoprobe_config_last_reload_successful 0
 # HELP exoprobe_config_last_reload_success_timestamp_seconds When the configuration was last loaded successfully (Unix time).
 # TYPE exoprobe_config_last_reload_success_timestamp_seconds gauge
 exoprobe_config_last_reload_success_timestamp_seconds 1.7987076e+09
+# HELP exoprobe_config_reloads_total Configuration reloads since start (SIGHUP, POST /-/reload) by result: success or failure.
+# TYPE exoprobe_config_reloads_total counter
+exoprobe_config_reloads_total{result="success"} 4
+exoprobe_config_reloads_total{result="failure"} 1
 # HELP exoprobe_scheduler_in_flight Probes running now.
 # TYPE exoprobe_scheduler_in_flight gauge
 exoprobe_scheduler_in_flight 2
@@ -212,7 +216,7 @@ exoprobe_probes_total 40
 `
 	reg := registry(statsSource{withStats(fixture())}, opt)
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "exoprobe_config_last_reload_successful",
-		"exoprobe_config_last_reload_success_timestamp_seconds", "exoprobe_scheduler_in_flight",
+		"exoprobe_config_last_reload_success_timestamp_seconds", "exoprobe_config_reloads_total", "exoprobe_scheduler_in_flight",
 		"exoprobe_scheduler_lag_seconds", "exoprobe_probes_total"); err != nil {
 		t.Error(err)
 	}

@@ -34,7 +34,8 @@ func init() {
 // load succeeded when the daemon started (it does not start otherwise).
 func configStatus(rt *Runtime, started time.Time) web.ConfigStatus {
 	at, err := rt.LastReload()
-	cs := web.ConfigStatus{LastReloadOK: err == nil, LastReload: at, LastSuccess: rt.LastSuccess()}
+	cs := web.ConfigStatus{LastReloadOK: err == nil, LastReload: at, LastSuccess: rt.LastSuccess(),
+		ReloadsOK: rt.ReloadsOK.Load(), ReloadsFailed: rt.ReloadsFailed.Load()}
 	if at.IsZero() {
 		cs.LastReload = started
 	}
