@@ -10,14 +10,15 @@ const (
 
 	replyUserAccepted = "+OK"                                  // P1
 	replyLoggedOn     = "+OK User successfully logged on."     // P2
-	replyAuthOK       = "+OK User successfully authenticated." // P5
-	replyContinue     = "+ "                                   // P4
+	replyAuthOK       = "+OK User successfully authenticated." // P5 (XOAUTH2; inferred for PLAIN)
+	replyContinue     = "+ "                                   // P4 (XOAUTH2; inferred for PLAIN)
 	replyBeginTLS     = "+OK Begin TLS negotiation."           // P9
 
 	// P3: Basic refused, whatever the reason (wrong password, Basic off,
 	// locked, ...) until the 2026 wording.
 	errLogonFailure = "-ERR Logon failure: unknown user name or bad password."
-	// P6: SASL refused (token, app set-up, POP disabled for the mailbox).
+	// P6: XOAUTH2 refused (token, app set-up, POP disabled for the
+	// mailbox); inferred for AUTH PLAIN, which the corpus never shows.
 	errAuthFailure = "-ERR Authentication failure: unknown user name or bad password."
 	// P7: throttling / backend unavailable.
 	errUnavailable = "-ERR Server Unavailable. 21"

@@ -366,7 +366,8 @@ func (ss *session) authCmd(arg string) error {
 			resp = ""
 		}
 	} else {
-		// P4: Exchange's empty continuation.
+		// P4: Exchange's empty continuation (captured for XOAUTH2;
+		// inferred for PLAIN).
 		if err := ss.reply(replyContinue); err != nil {
 			return err
 		}
@@ -395,25 +396,32 @@ func (ss *session) authCmd(arg string) error {
 	return ss.authXOAUTH2(raw)
 }
 
+// authPlain answers AUTH PLAIN. The corpus has no POP3 capture of AUTH
+// PLAIN at all: P4, P5 and P6 are cited for XOAUTH2 only. Every reply here
+// is therefore inferred — Exchange's POP3 service words its SASL outcomes
+// the same whatever the mechanism (the continuation "+ " as P4, success as
+// P5, refusal as P6) — except where marked otherwise.
 func (ss *session) authPlain(raw []byte) error {
 	user, password, ok := ParsePlain(raw)
 	if !ok {
 		ss.log.Info("pop login", "mechanism", "PLAIN", "verdict", "malformed")
-		return ss.reply(errAuthFailure)
+		return ss.reply(errAuthFailure) // inferred: P6's text (XOAUTH2) for PLAIN
 	}
 	v := ss.srv.cfg.Auth.AuthenticateBasic(tenant.POP, user, password)
 	ss.log.Info("pop login", "mechanism", "PLAIN", "user", user, "verdict", string(v))
 	switch {
 	case v == tenant.VerdictOK:
 		ss.authed = user
-		return ss.reply(replyAuthOK)
+		return ss.reply(replyAuthOK) // inferred: P5's text (XOAUTH2) for PLAIN
 	case v == tenant.VerdictThrottled:
-		return ss.reply(errUnavailable)
+		return ss.reply(errUnavailable) // P7: "any" command
 	case v == tenant.VerdictBasicDisabled && ss.srv.cfg.Auth.Era() == tenant.Era2026:
 		// Inferred: the 2026 IMAP service gives AUTHENTICATE PLAIN the
 		// same words as LOGIN (I12); POP is assumed to do likewise (P8).
 		return ss.reply(errBasicDisabled)
 	default:
+		// Inferred: P6's text (XOAUTH2) for a refused PLAIN; P3, the
+		// USER/PASS refusal, is the other candidate.
 		return ss.reply(errAuthFailure)
 	}
 }

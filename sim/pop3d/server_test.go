@@ -310,19 +310,19 @@ func TestDialogues(t *testing.T) {
 		}},
 		{"unknown command", tenant.Era2026, false, []step{{"APOP a b", "-ERR Protocol error. 14"}, {"", "-ERR Protocol error. 14"}}},
 		{"USER without name", tenant.Era2026, false, []step{{"USER", "-ERR Command argument error. 12"}}},
-		{"P5 PLAIN initial response", tenant.Era2026, false, []step{
+		{"P5 PLAIN initial response (inferred: P5 is XOAUTH2's)", tenant.Era2026, false, []step{
 			{"AUTH PLAIN " + b64("\x00"+goodUser+"\x00"+goodPass), "+OK User successfully authenticated."},
 		}},
-		{"P4 P5 PLAIN two steps", tenant.Era2026, false, []step{
+		{"P4 P5 PLAIN two steps (inferred)", tenant.Era2026, false, []step{
 			{"AUTH plain", "+ "}, {b64(goodUser + "\x00" + goodUser + "\x00" + goodPass), "+OK User successfully authenticated."},
 		}},
-		{"P6 PLAIN wrong password", tenant.Era2023, false, []step{
+		{"P6 PLAIN wrong password (inferred: P6 is XOAUTH2's)", tenant.Era2023, false, []step{
 			{"AUTH PLAIN " + b64("\x00"+goodUser+"\x00nope"), p6},
 		}},
-		{"P8 PLAIN basic off 2026", tenant.Era2026, false, []step{
+		{"P8 PLAIN basic off 2026 (inferred)", tenant.Era2026, false, []step{
 			{"AUTH PLAIN " + b64("\x00basicoff@contoso.com\x00x"), p8},
 		}},
-		{"P6 PLAIN basic off 2023", tenant.Era2023, false, []step{
+		{"P6 PLAIN basic off 2023 (inferred)", tenant.Era2023, false, []step{
 			{"AUTH PLAIN " + b64("\x00basicoff@contoso.com\x00x"), p6},
 		}},
 		{"PLAIN other authzid", tenant.Era2026, false, []step{
