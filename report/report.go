@@ -114,6 +114,56 @@ type AttemptDoc struct {
 	// logged in).
 	Expect     string `json:"expect"`
 	AsExpected bool   `json:"as_expected"`
+	// Token is what the probe decoded from the access token's claims (or
+	// the token endpoint's refusal); never the token itself. Nil for Basic.
+	Token *TokenDoc `json:"token,omitempty"`
+	// Capabilities the server listed before and after authentication.
+	Capabilities []string `json:"capabilities,omitempty"`
+	// Timings per stage, in the order the stages ran.
+	Timings []TimingDoc `json:"timings,omitempty"`
+}
+
+// TokenDoc is the decoded (unverified) claims of an XOAUTH2 attempt's
+// access token and the problems the probe flagged before AUTH, or the token
+// endpoint's error. It has no field that could hold the token.
+type TokenDoc struct {
+	Flow       string    `json:"flow,omitempty"`
+	Audience   string    `json:"aud,omitempty"`
+	Roles      []string  `json:"roles,omitempty"`
+	Scopes     []string  `json:"scp,omitempty"`
+	UPN        string    `json:"upn,omitempty"`
+	ExpiresAt  time.Time `json:"exp,omitzero"`
+	ObjectID   string    `json:"oid,omitempty"`
+	AppID      string    `json:"appid,omitempty"`
+	TenantID   string    `json:"tid,omitempty"`
+	Problems   []string  `json:"problems,omitempty"`
+	Error      string    `json:"error,omitempty"`
+	ErrorCodes []int     `json:"error_codes,omitempty"`
+}
+
+// TimingDoc is one stage's duration.
+type TimingDoc struct {
+	Stage      string  `json:"stage"`
+	DurationMS float64 `json:"duration_ms"`
+}
+
+func tokenDoc(t *probe.TokenInfo) *TokenDoc {
+	if t == nil {
+		return nil
+	}
+	return &TokenDoc{
+		Flow: t.Flow, Audience: t.Audience, Roles: t.Roles, Scopes: t.Scopes, UPN: t.UPN, ExpiresAt: t.ExpiresAt,
+		ObjectID: t.ObjectID, AppID: t.AppID, TenantID: t.TenantID, Problems: t.Problems, Error: t.Error, ErrorCodes: t.ErrorCodes,
+	}
+}
+
+func timingDocs(ts []probe.StageTiming) []TimingDoc {
+	var out []TimingDoc
+	for _, st := range ts {
+		// Microsecond resolution: loopback stages take well under 1 ms.
+		out = append(out, TimingDoc{Stage: string(st.Stage), DurationMS: float64(st.Duration.Microseconds()) / 1000})
+	}
+	return out
 }
 
 // FindingDoc is the diagnosis of one failed attempt in the JSON form.
@@ -191,6 +241,7 @@ func Build(r Result, lang string) Document {
 			User: a.User, Server: a.Server, AuthMethod: a.AuthMethod, AuthReply: a.AuthReply,
 			Error: a.Error, ErrorKind: string(a.ErrorKind), TLSVersion: a.TLSVersion,
 			Expect: r.ExpectAt(i), AsExpected: r.AsExpected(i),
+			Token: tokenDoc(a.Token), Capabilities: a.Capabilities, Timings: timingDocs(a.Timings),
 		}
 		if r.Transcript {
 			ad.Transcript = a.Transcript
@@ -409,12 +460,57 @@ func WriteText(w io.Writer, r Result, lang string) error {
 		fmt.Fprintf(ew, "%s\n", L.transcript)
 		for _, a := range r.Attempts {
 			fmt.Fprintf(ew, "-- %s %s\n", checkName(a), a.Server)
+			writeTokenClaims(ew, a.Token, lang)
 			for _, l := range a.Transcript {
 				fmt.Fprintf(ew, "  %s\n", l)
 			}
 		}
 	}
 	return ew.err
+}
+
+// writeTokenClaims prints what the probe decoded from the access token (the
+// claims the remedies tell the reader to look at), never the token.
+func writeTokenClaims(w io.Writer, t *probe.TokenInfo, lang string) {
+	if t == nil {
+		return
+	}
+	label := map[string][2]string{"en": {"token claims", "token problems"}, "ja": {"トークンのクレーム", "トークンの問題"}}[lang]
+	var parts []string
+	add := func(k, v string) {
+		if v != "" {
+			parts = append(parts, k+"="+v)
+		}
+	}
+	add("flow", t.Flow)
+	add("aud", t.Audience)
+	if len(t.Roles) > 0 {
+		add("roles", strings.Join(t.Roles, ","))
+	}
+	if len(t.Scopes) > 0 {
+		add("scp", strings.Join(t.Scopes, " "))
+	}
+	add("upn", t.UPN)
+	if !t.ExpiresAt.IsZero() {
+		add("exp", t.ExpiresAt.UTC().Format(time.RFC3339))
+	}
+	add("oid", t.ObjectID)
+	add("appid", t.AppID)
+	add("tid", t.TenantID)
+	add("error", t.Error)
+	if len(t.ErrorCodes) > 0 {
+		codes := make([]string, len(t.ErrorCodes))
+		for i, c := range t.ErrorCodes {
+			codes[i] = fmt.Sprintf("AADSTS%d", c)
+		}
+		add("error_codes", strings.Join(codes, ","))
+	}
+	if len(parts) > 0 {
+		fmt.Fprintf(w, "  %s: %s\n", label[0], strings.Join(parts, " "))
+	}
+	for _, p := range t.Problems {
+		fmt.Fprintf(w, "  %s: %s\n", label[1], p)
+	}
 }
 
 func checkName(a probe.Attempt) string {
