@@ -60,7 +60,12 @@ func AMLabels(m *Member, problem string, extra map[string]string) map[string]str
 		l[k] = v
 	}
 	name, sev := "ExoprobeLoginFailing", "error"
-	if problem == string(scheduler.EventUnexpectedlyOK) {
+	switch {
+	case m.Kind == KindTest:
+		// `exoprobe alerts test`: never mistaken for, nor grouped with, a
+		// real alert.
+		name, sev = "ExoprobeTestAlert", "info"
+	case problem == string(scheduler.EventUnexpectedlyOK):
 		name, sev = "ExoprobeBasicAuthUnexpectedlyOK", "critical"
 	}
 	l["alertname"], l["severity"] = name, sev
@@ -103,8 +108,12 @@ func (a *Alertmanager) Alerts(n *Notification) []AMAlert {
 	}
 	for i := range n.Firing {
 		m := &n.Firing[i]
+		ttl := rt
+		if n.Kind == KindTest {
+			ttl = min(rt, TestAlertTTL)
+		}
 		out = append(out, AMAlert{Labels: AMLabels(m, n.Problem, a.Labels), Annotations: ann,
-			StartsAt: m.Since, EndsAt: now().Add(rt), GeneratorURL: n.StatusURL})
+			StartsAt: m.Since, EndsAt: now().Add(ttl), GeneratorURL: n.StatusURL})
 	}
 	return out
 }

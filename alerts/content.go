@@ -58,7 +58,7 @@ var dict = map[string]words{
 		protocol: "Protocol", mechanism: "Mechanism", since: "Since", server: "Server said", inspect: "Inspect",
 		fix: "Fix", steps: "Steps", caveats: "Caveats", statusPage: "Status page",
 		securityTitle: "Security: %s login succeeds where it must fail",
-		changedTitle:  "Cause changed: %s", testTitle: "Test alert from exoprobe", more: "… and %d more",
+		changedTitle:  "Cause changed: %s", testTitle: "exoprobe test alert", more: "… and %d more",
 		nFiring: "%d check(s) left their expectation.", nResolved: "%d check(s) recovered; %d still failing.",
 		nTest:         "This is a test notification sent by `exoprobe alerts test`; no check has changed.",
 		securityBody:  "%d check(s) that must stay refused logged in: Basic authentication is accepted again. Treat this as a security event: find who changed the setting and turn it off.",
@@ -69,7 +69,7 @@ var dict = map[string]words{
 		protocol: "プロトコル", mechanism: "認証方式", since: "発生時刻", server: "サーバーの応答", inspect: "確認コマンド",
 		fix: "修正コマンド", steps: "手順", caveats: "注意事項", statusPage: "ステータス ページ",
 		securityTitle: "セキュリティ: 拒否されるべき %s ログインが成功",
-		changedTitle:  "原因が変化: %s", testTitle: "exoprobe からのテスト通知", more: "… ほか %d 件",
+		changedTitle:  "原因が変化: %s", testTitle: "exoprobe テスト通知 (test alert)", more: "… ほか %d 件",
 		nFiring: "%d 件のチェックが期待した結果から外れました。", nResolved: "%d 件のチェックが回復しました (%d 件は継続中)。",
 		nTest:         "これは `exoprobe alerts test` が送ったテスト通知です。チェックの状態は変わっていません。",
 		securityBody:  "拒否されるべき %d 件のチェックでログインが成功しました。基本認証が再び受け付けられています。セキュリティ イベントとして扱い、設定を変更した人を確認して無効に戻してください。",
@@ -136,6 +136,10 @@ func Render(n *Notification, lang string) Content {
 	switch {
 	case n.Kind == KindTest:
 		c.Severity = "info"
+		if n.Status == StatusResolved {
+			members = n.Resolved
+			title = w.resolved + ": " + title
+		}
 		c.Title = w.testTitle + " — " + title + " — " + n.Scope
 		c.Summary = w.nTest
 	case n.Status == StatusResolved:

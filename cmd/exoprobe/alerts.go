@@ -67,11 +67,18 @@ func alertsCmd(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	start := time.Now()
-	if err := alerts.SendTest(ctx, sinks[0], ac.StatusURL, *tries, alerts.Backoff{Base: time.Second, Max: 10 * time.Second}); err != nil {
+	resolved, err := alerts.SendTest(ctx, sinks[0], ac.StatusURL, *tries, alerts.Backoff{Base: time.Second, Max: 10 * time.Second})
+	if err != nil {
 		fmt.Fprintf(stderr, "alerts test: %s (%s): failed (%s): %v\n", pick.Name, pick.Type, alerts.ReasonOf(err), err)
 		return exitFail
 	}
-	fmt.Fprintf(stdout, "alerts test: %s (%s): sample alert accepted in %v\n", pick.Name, pick.Type,
+	// Incident receivers got the resolve too: say so, so nobody goes
+	// looking for an incident to close.
+	what := "sample alert accepted"
+	if resolved {
+		what = "sample alert accepted and resolved"
+	}
+	fmt.Fprintf(stdout, "alerts test: %s (%s): %s in %v\n", pick.Name, pick.Type, what,
 		time.Since(start).Round(time.Millisecond))
 	return exitOK
 }
