@@ -327,7 +327,6 @@ func (m *Manager) flush() (next time.Time, err error) {
 		}
 		type diff struct {
 			newFiring, resolved []scheduler.CheckID
-			silentGone          []scheduler.CheckID
 		}
 		diffs := map[string]*diff{}
 		anyDiff := false
@@ -346,19 +345,18 @@ func (m *Manager) flush() (next time.Time, err error) {
 				}
 			}
 			if sg != nil {
-				for id, mem := range sg.Notified {
+				for id := range sg.Notified {
 					if _, firing := g.Members[id]; firing {
 						continue
 					}
-					l := memberLabels(&mem, g.Problem)
-					if m.routed(s.Name, l, scheduler.EventRecovered) {
-						d.resolved = append(d.resolved, id)
-					} else {
-						d.silentGone = append(d.silentGone, id)
-					}
+					// A sink told that a check fires is always told that
+					// it stopped, whatever its routes' kinds say now: a
+					// route with kinds [unexpectedly_ok] must not leave
+					// a PagerDuty incident open forever.
+					d.resolved = append(d.resolved, id)
 				}
 			}
-			if len(d.newFiring)+len(d.resolved)+len(d.silentGone) > 0 {
+			if len(d.newFiring)+len(d.resolved) > 0 {
 				diffs[s.Name] = d
 				anyDiff = true
 			}
@@ -374,9 +372,6 @@ func (m *Manager) flush() (next time.Time, err error) {
 					continue
 				}
 				sg := g.sink(s.Name)
-				for _, id := range d.silentGone {
-					delete(sg.Notified, id)
-				}
 				if len(d.newFiring) > 0 {
 					for _, id := range d.newFiring {
 						sg.Notified[id] = g.Members[id]

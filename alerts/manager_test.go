@@ -363,9 +363,13 @@ func TestSilencesAndRoutes(t *testing.T) {
 	if g := all.Received()[0].Notification.Scope; g != "loud.example" {
 		t.Errorf("silenced group notified: %s", g)
 	}
-	// Recovered: routed to "all" only (pager's route takes regressed).
+	// Recovered: "all" and also "pager": its route takes only regressed,
+	// but a sink told that a check fires is always told it stopped.
 	m.Emit(recovered("x@loud.example"))
-	waitFor(t, "resolve", func() bool { return len(all.Received()) == 2 })
+	waitFor(t, "resolve", func() bool { return len(all.Received()) == 2 && len(pager.Received()) == 2 })
+	if n := pager.Received()[1].Notification; n.Status != StatusResolved || n.Scope != "loud.example" {
+		t.Errorf("pager's second notification: %s %s", n.Status, n.Scope)
+	}
 	// Expire the silence: the muted group, still failing, is notified now.
 	req, _ := http.NewRequest(http.MethodDelete, srv+"/api/v1/silences/"+sil.ID, nil)
 	res, err = http.DefaultClient.Do(req)
@@ -376,11 +380,11 @@ func TestSilencesAndRoutes(t *testing.T) {
 	if res.StatusCode != http.StatusNoContent {
 		t.Fatalf("DELETE: %d", res.StatusCode)
 	}
-	waitFor(t, "unmuted", func() bool { return len(all.Received()) == 3 && len(pager.Received()) == 2 })
+	waitFor(t, "unmuted", func() bool { return len(all.Received()) == 3 && len(pager.Received()) == 3 })
 	if g := all.Received()[2].Notification.Scope; g != "muted.example" {
 		t.Errorf("after the silence: %s", g)
 	}
-	if len(pager.Received()) != 2 {
+	if len(pager.Received()) != 3 {
 		t.Errorf("pager got %d", len(pager.Received()))
 	}
 }

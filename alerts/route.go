@@ -120,10 +120,18 @@ func memberLabels(m *Member, problem string) map[string]string {
 
 // Route sends the checks it matches to sinks. An event goes to the union of
 // the sinks of every matching route; with no routes every sink gets all.
+//
+// Routes decide who hears that a check fires. Who hears that it stopped
+// follows from that: a sink that was sent a check's firing notification
+// always gets its resolve, whatever the routes' kinds (or a reloaded
+// configuration) say, so an incident opened in PagerDuty or Alertmanager
+// is always closed, and a sink never gets a resolve of what it was not
+// told.
 type Route struct {
 	Matchers []Matcher
-	// Kinds limits the route to these event kinds (regressed,
-	// cause_changed, unexpectedly_ok, recovered); empty means all.
+	// Kinds limits the route to these firing event kinds (regressed,
+	// cause_changed, unexpectedly_ok); empty means all. "recovered" is
+	// accepted and changes nothing: resolves follow the firing (above).
 	Kinds []scheduler.EventKind
 	Sinks []string
 }
