@@ -142,3 +142,89 @@ func TestS14IsRetiredWithOAuthRemedy(t *testing.T) {
 		t.Error("basic_auth_retired names Exchange's removal: not generic")
 	}
 }
+
+// The same XOAUTH2 token across protocols (§5b.2), with corpus replies:
+// accepted on one protocol and refused generically on another, it is not
+// the token; refused on both, the token or grant stays the suspect.
+func TestOAuthSameTokenAcrossProtocols(t *testing.T) {
+	const (
+		i5  = "A01 NO AUTHENTICATE failed."
+		s15 = "535 5.7.3 Authentication unsuccessful [SN2PR00CA0018.namprd00.prod.outlook.com]"
+		s2  = "235 2.7.0 Authentication successful"
+	)
+	exp := time.Date(2026, 12, 1, 13, 0, 0, 0, time.UTC)
+	app := func() *probe.TokenInfo {
+		return &probe.TokenInfo{Flow: "client_credentials", Audience: "https://outlook.office365.com", AppID: "app-1", ObjectID: "sp-1",
+			TenantID: "tid", Roles: []string{"IMAP.AccessAsApp", "POP.AccessAsApp", "SMTP.SendAsApp"}, ExpiresAt: exp}
+	}
+	delegated := func() *probe.TokenInfo {
+		return &probe.TokenInfo{Flow: "refresh_token", Audience: "https://outlook.office.com", AppID: "app-1", ObjectID: "user-1", TenantID: "tid",
+			UPN: "a@contoso.com", Scopes: []string{"IMAP.AccessAsUser.All", "POP.AccessAsUser.All", "SMTP.Send"}, ExpiresAt: exp}
+	}
+	refused := func(p probe.Protocol, reply string, tok *probe.TokenInfo) probe.Attempt {
+		return probe.Attempt{User: "a@contoso.com", Protocol: p, Mechanism: probe.XOAUTH2, Stage: probe.StageAuth, ErrorKind: probe.ErrRefused, Reply: reply, Token: tok}
+	}
+	ok := func(p probe.Protocol, reply string, tok *probe.TokenInfo) probe.Attempt {
+		return probe.Attempt{User: "a@contoso.com", Protocol: p, Mechanism: probe.XOAUTH2, Stage: probe.StageDone, OK: true, AuthReply: reply, Token: tok}
+	}
+	other := delegated()
+	other.ExpiresAt = exp.Add(time.Hour) // another token
+	cases := []struct {
+		name     string
+		attempts []probe.Attempt
+		cause    Cause
+		evidence string // "" = no cross-protocol line
+	}{
+		{"app: imap refused, smtp works", []probe.Attempt{refused(probe.IMAP, i5, app()), ok(probe.SMTP, s2, app())},
+			CauseOAuthNotAuthorized, "works on smtp for the same mailbox, so the token itself is fine"},
+		{"app: smtp refused, imap works (the opposite)", []probe.Attempt{refused(probe.SMTP, s15, app()), ok(probe.IMAP, "A01 OK AUTHENTICATE completed.", app())},
+			CauseOAuthNotAuthorized, "works on imap for the same mailbox, so the token itself is fine"},
+		{"delegated: imap refused, smtp works", []probe.Attempt{refused(probe.IMAP, i5, delegated()), ok(probe.SMTP, s2, delegated())},
+			CauseUnknown, "imap is disabled for this mailbox"},
+		{"delegated: refused on both", []probe.Attempt{refused(probe.IMAP, i5, delegated()), refused(probe.SMTP, s15, delegated())},
+			CauseUnknown, "refused on smtp too"},
+		{"delegated: another token works elsewhere", []probe.Attempt{refused(probe.IMAP, i5, delegated()), ok(probe.SMTP, s2, other)},
+			CauseUnknown, ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			f := Classify(c.attempts)[0]
+			ev := strings.Join(f.Evidence, "\n")
+			if f.Cause != c.cause || (c.evidence != "" && !strings.Contains(ev, c.evidence)) ||
+				(c.evidence == "" && strings.Contains(ev, "same token")) {
+				t.Errorf("cause %s (want %s)\n%s", f.Cause, c.cause, ev)
+			}
+			if len(f.Evidence) != len(f.EvidenceJA) {
+				t.Errorf("evidence en/ja differ in length")
+			}
+		})
+	}
+	// Another server: the same token works on POP and is refused on IMAP,
+	// so it is not the token (before, oauth_token_invalid).
+	dov := delegated()
+	f := Classify([]probe.Attempt{refused(probe.IMAP, "a NO [AUTHENTICATIONFAILED] Authentication failed.", dov), ok(probe.POP, "+OK Logged in.", delegated())})[0]
+	if f.Cause != CauseUnknown || !strings.Contains(strings.Join(f.Evidence, "\n"), "refuses the token for imap only") {
+		t.Errorf("foreign server: %s %q", f.Cause, f.Evidence)
+	}
+}
+
+// A bare "5.7.3 Authentication unsuccessful" (the client dropped the 535)
+// is the same reply as S15/S16 and gets the same diagnosis.
+func TestBare573(t *testing.T) {
+	with := "535 5.7.3 Authentication unsuccessful [SN2PR00CA0018.namprd00.prod.outlook.com]"
+	for _, m := range []probe.Mechanism{probe.XOAUTH2, probe.Basic} {
+		want := ClassifyReply(probe.SMTP, m, with)
+		for _, bare := range []string{
+			"5.7.3 Authentication unsuccessful [SN2PR00CA0018.namprd00.prod.outlook.com]",
+			"The SMTP server requires a secure connection or the client was not authenticated. The server response was: 5.7.3 Authentication unsuccessful [SN2PR00CA0018.namprd00.prod.outlook.com]",
+		} {
+			got := ClassifyReply(probe.SMTP, m, bare)
+			if got.Cause != want.Cause || got.Confidence != want.Confidence {
+				t.Errorf("%s %q: %s/%s, with 535: %s/%s", m, bare, got.Cause, got.Confidence, want.Cause, want.Confidence)
+			}
+			if !strings.Contains(strings.Join(got.Evidence, "\n"), "generic SMTP refusal") {
+				t.Errorf("%s %q: not matched as S15/S16: %q", m, bare, got.Evidence)
+			}
+		}
+	}
+}

@@ -443,6 +443,30 @@ func refineOAuth(all []probe.Attempt, i int, v verdict, exchange bool) verdict {
 			return v
 		}
 		appOnly := t.Flow == "client_credentials" || (len(t.Roles) > 0 && len(t.Scopes) == 0)
+		// The same mechanism across protocols (§5b.2): the same token
+		// accepted on another protocol of the same mailbox means the
+		// server took its audience, expiry, signature and user=, so
+		// what is refused here is particular to this protocol.
+		if j := sameTokenOn(all, i, true); j >= 0 {
+			other := all[j].Protocol
+			v.ev.add(fmt.Sprintf("XOAUTH2 with the same token works on %s for the same mailbox, so the token itself is fine (audience, expiry, user=); what is refused is particular to %s", other, a.Protocol),
+				fmt.Sprintf("同じトークンによる XOAUTH2 は同じメールボックスの %s で成功しているため、トークン自体 (対象、有効期限、user=) は正常です。拒否されているのは %s に固有の設定です", other, a.Protocol))
+			if exchange && appOnly {
+				v.cause, v.conf = CauseOAuthNotAuthorized, Inferred
+				v.ev.add(fmt.Sprintf("for an application token that is Exchange's permission for %s: IMAP and POP need Add-MailboxPermission FullAccess for the app's service principal, SMTP its own role (SMTP.SendAsApp) and service principal", a.Protocol),
+					fmt.Sprintf("アプリケーション トークンの場合、%s に対する Exchange 側のアクセス許可です。IMAP と POP にはアプリのサービス プリンシパルへの Add-MailboxPermission FullAccess が、SMTP には専用のロール (SMTP.SendAsApp) とサービス プリンシパルが必要です", a.Protocol))
+				return v
+			}
+			v.cause, v.conf = CauseUnknown, Unsure
+			if exchange {
+				v.ev.add(fmt.Sprintf("likely: %s is disabled for this mailbox (Get-EXOCasMailbox -Properties ImapEnabled,PopEnabled, or SMTP AUTH for SMTP), or the delegated grant lacks this protocol's scope", a.Protocol),
+					fmt.Sprintf("考えられる原因: このメールボックスで %s が無効 (Get-EXOCasMailbox -Properties ImapEnabled,PopEnabled、SMTP では SMTP AUTH)、または委任の付与にこのプロトコルのスコープがありません", a.Protocol))
+			} else {
+				v.ev.add(fmt.Sprintf("this server refuses the token for %s only: check the server's configuration for that protocol", a.Protocol),
+					fmt.Sprintf("このサーバーは %s でのみトークンを拒否しています。そのプロトコルのサーバー設定を確認してください", a.Protocol))
+			}
+			return v
+		}
 		if exchange && appOnly {
 			v.cause, v.conf = CauseOAuthNotAuthorized, Inferred
 			v.ev.add(fmt.Sprintf("the application token looks right (roles %v), so Exchange's side is missing: the app's service principal (New-ServicePrincipal with the enterprise application's Object ID) or its permission on this mailbox (Add-MailboxPermission)", t.Roles),
@@ -454,6 +478,10 @@ func refineOAuth(all []probe.Attempt, i int, v verdict, exchange bool) verdict {
 			v.cause, v.conf = CauseUnknown, Unsure
 			v.ev.add("the delegated token's claims look right (audience, scope, user, expiry); Exchange refuses it anyway: the protocol may be disabled for the mailbox, the grant revoked, or the account blocked — see the Entra sign-in logs",
 				"委任トークンのクレーム (対象、スコープ、ユーザー、有効期限) は正しく見えますが Exchange は拒否しています。メールボックスでプロトコルが無効、付与の取り消し、アカウントのブロックが考えられます。Entra のサインイン ログを確認してください")
+			if j := sameTokenOn(all, i, false); j >= 0 {
+				v.ev.add(fmt.Sprintf("XOAUTH2 with the same token is refused on %s too: a revoked grant or a blocked account is more likely than one protocol being off", all[j].Protocol),
+					fmt.Sprintf("同じトークンによる XOAUTH2 は %s でも拒否されています。1 つのプロトコルの無効化より、付与の取り消しやアカウントのブロックの可能性が高いです", all[j].Protocol))
+			}
 			return v
 		}
 	}
@@ -466,6 +494,37 @@ func refineOAuth(all []probe.Attempt, i int, v verdict, exchange bool) verdict {
 			"サーバーは理由を示さずにアクセス トークンを拒否しました (期限切れ、対象や発行者の誤り、このユーザーに無効など)")
 	}
 	return v
+}
+
+// sameTokenOn finds another protocol's XOAUTH2 attempt on the same mailbox
+// that used the same access token (the same decoded claims: a cached token
+// is shared across protocols) and succeeded (ok) or failed (!ok); -1 if
+// none.
+func sameTokenOn(all []probe.Attempt, i int, ok bool) int {
+	a := &all[i]
+	for j := range all {
+		b := &all[j]
+		if j == i || b.OK != ok || b.Mechanism != probe.XOAUTH2 || b.Protocol == a.Protocol ||
+			!strings.EqualFold(b.User, a.User) || !sameToken(a.Token, b.Token) {
+			continue
+		}
+		if !ok && (b.Stage != probe.StageAuth || b.ErrorKind != probe.ErrRefused) {
+			continue // only another refusal of the token counts
+		}
+		return j
+	}
+	return -1
+}
+
+func sameToken(x, y *probe.TokenInfo) bool {
+	if x == nil || y == nil || x.Error != "" || y.Error != "" {
+		return false
+	}
+	if x.ExpiresAt.IsZero() && x.AppID == "" && x.ObjectID == "" && x.Audience == "" {
+		return false // nothing decoded to compare
+	}
+	return x.Flow == y.Flow && x.ExpiresAt.Equal(y.ExpiresAt) && x.AppID == y.AppID && x.ObjectID == y.ObjectID &&
+		x.Audience == y.Audience && x.UPN == y.UPN && x.TenantID == y.TenantID
 }
 
 func refineNotConnected(a *probe.Attempt, v verdict) verdict {

@@ -161,7 +161,9 @@ var rules = []rule{
 		en: "the server could not parse the command: typically a client that sent an unquoted password containing a space (it looks like a bad password but is a client bug)",
 		ja: "サーバーはコマンドを解析できませんでした。多くの場合、空白を含むパスワードを引用符なしで送ったクライアントの不具合です (パスワード誤りに見えます)"},
 	// Generic refusals: the words do not decide; compare attempts.
-	{rows: "S15 S16", match: re(`\b535[ -]5\.7\.3\b`), cause: CauseUnknown, conf: Unsure, gen: exoSMTP573,
+	// Clients that print only the enhanced code (MailKit's message, .NET's
+	// "The server response was: 5.7.3 ...") drop the 535: the same reply.
+	{rows: "S15 S16", match: re(`\b535[ -]5\.7\.3\b|^5\.7\.3 authentication unsuccessful\b`), cause: CauseUnknown, conf: Unsure, gen: exoSMTP573,
 		en: "Exchange's generic SMTP refusal \"535 5.7.3 Authentication unsuccessful\"",
 		ja: "Exchange の汎用的な SMTP 拒否「535 5.7.3 Authentication unsuccessful」"},
 	{rows: "I2", match: re(`^(no )?login failed\.?$`), cause: CauseUnknown, conf: Unsure, gen: exoBasic,
