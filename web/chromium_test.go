@@ -3,7 +3,10 @@ package web
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
 	"image"
+	"image/color"
 	"image/png"
 	"net/http/httptest"
 	"os"
@@ -18,8 +21,10 @@ import (
 )
 
 // TestStatusPageInChromium loads the status page in a real headless
-// Chromium (Debian's package), reads the text a person would see and checks
-// the screenshot is a real picture.
+// Chromium (Debian's package), reads the text a person would see, and
+// checks in screenshots that the failing check's row is painted where the
+// DOM puts it (badge, cause, remedy box) and that Japanese text is drawn
+// with real glyphs, not empty boxes.
 func TestStatusPageInChromium(t *testing.T) {
 	bin := testenv.Require(t, "chromium", "/usr/bin/chromium")
 	srv := httptest.NewServer(newTestHandler(fixture(), Options{Refresh: -1}))
@@ -69,9 +74,11 @@ func TestStatusPageInChromium(t *testing.T) {
 	if err != nil {
 		t.Fatalf("screenshot: %v", err)
 	}
+	checkPaintedRow(t, bctx)
 	run(srv.URL+"/?lang=ja", "#heading")
 	headingJA := text("#heading")
 	textJA := text("body")
+	checkNotTofu(t, bctx, "#heading")
 
 	for _, w := range []string{"smtp_auth_disabled_tenant", "SMTP AUTH is disabled for the organization",
 		"SmtpClientAuthentication is disabled for the Tenant", "Recent events", "Basic authentication retirement readiness"} {
@@ -124,4 +131,202 @@ func colors(img image.Image, limit int) int {
 		}
 	}
 	return len(seen)
+}
+
+// box is an element's bounding rectangle in CSS pixels, and the size of
+// the viewport without its scrollbars, as the page sees them.
+type box struct {
+	X, Y, W, H float64
+	VW, VH     float64
+	DPR        float64 // screenshot pixels per CSS pixel
+}
+
+func rectOf(t *testing.T, ctx context.Context, sel string) box {
+	t.Helper()
+	q, _ := json.Marshal(sel)
+	js := fmt.Sprintf(`(() => { const e = document.querySelector(%s); if (!e) return null;
+		const r = e.getBoundingClientRect();
+		const v = document.documentElement;
+		return {X: r.x, Y: r.y, W: r.width, H: r.height, VW: v.clientWidth, VH: v.clientHeight, DPR: devicePixelRatio}; })()`, q)
+	b, err := chromedp.Run(ctx, chromedp.Evaluate[*box](js))
+	if err != nil || b == nil {
+		t.Fatalf("chromium: rectangle of %s: %v (missing element?)", sel, err)
+	}
+	return *b
+}
+
+func decodePNG(t *testing.T, b []byte) image.Image {
+	t.Helper()
+	img, err := png.Decode(bytes.NewReader(b))
+	if err != nil {
+		t.Fatalf("screenshot is not a PNG: %v", err)
+	}
+	return img
+}
+
+// near: within a few levels per channel (anti-aliasing at the edges of a
+// region, colour rounding).
+func near(c color.Color, want color.RGBA) bool {
+	r, g, b, _ := c.RGBA()
+	d := func(x uint32, y uint8) bool { return max(int(x>>8), int(y))-min(int(x>>8), int(y)) <= 3 }
+	return d(r, want.R) && d(g, want.G) && d(b, want.B)
+}
+
+// share is the fraction of pixels of the region (CSS pixels, scaled to the
+// screenshot) that are near want, and how many are dark (text ink).
+func share(img image.Image, r box, scale float64, want color.RGBA) (frac float64, ink int) {
+	x0, y0 := int(r.X*scale), int(r.Y*scale)
+	x1, y1 := int((r.X+r.W)*scale), int((r.Y+r.H)*scale)
+	n, hit := 0, 0
+	for y := y0; y < y1; y++ {
+		for x := x0; x < x1; x++ {
+			c := img.At(x, y)
+			n++
+			if near(c, want) {
+				hit++
+			}
+			rr, gg, bb, _ := c.RGBA()
+			if (rr>>8)+(gg>>8)+(bb>>8) < 3*110 {
+				ink++
+			}
+		}
+	}
+	if n == 0 {
+		return 0, 0
+	}
+	return float64(hit) / float64(n), ink
+}
+
+// checkPaintedRow scrolls the failing SMTP check into view, takes a
+// screenshot of the viewport and looks, at the rectangles the DOM reports,
+// for what the stylesheet paints there: the red "failing" badge, dark text
+// in the cause cell, the remedy box's yellow with its text. A blank, black
+// or unstyled screenshot, or an element pushed off screen or squashed to
+// nothing, fails here.
+func checkPaintedRow(t *testing.T, ctx context.Context) {
+	t.Helper()
+	const row = `tr[id="check-demo/smtp/basic"]`
+	q, _ := json.Marshal(row)
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](fmt.Sprintf(`(() => { document.querySelector(%s).scrollIntoView({block: "start"}); return true; })()`, q))); err != nil {
+		t.Fatalf("chromium: scroll: %v", err)
+	}
+	badge, cause, remedy := rectOf(t, ctx, row+` .badge`), rectOf(t, ctx, row+` td.ccol`), rectOf(t, ctx, row+` div.remedy`)
+	summary := rectOf(t, ctx, row+` div.remedy > p`)
+	shot, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	if err != nil {
+		t.Fatalf("screenshot: %v", err)
+	}
+	img := decodePNG(t, shot)
+	scale := remedy.DPR
+	for name, r := range map[string]box{"badge": badge, "cause cell": cause, "remedy box": remedy, "remedy summary": summary} {
+		if r.W < 20 || r.H < 10 {
+			t.Errorf("%s is %.0fx%.0f px", name, r.W, r.H)
+		}
+		// Wholly inside the viewport (to the pixel: layout is in
+		// fractions): nothing cut off to the right or below.
+		if r.X < -1 || r.Y < -1 || r.X+r.W > r.VW+1 || r.Y+r.H > r.VH+1 {
+			t.Errorf("%s at %+v is not within the %.0fx%.0f viewport", name, r, r.VW, r.VH)
+		}
+	}
+	if cause.W < 150 {
+		t.Errorf("cause cell only %.0f px wide", cause.W)
+	}
+	if remedy.W < 300 {
+		t.Errorf("remedy box only %.0f px wide", remedy.W)
+	}
+	red := color.RGBA{0xcf, 0x22, 0x2e, 0xff}    // .st-failing
+	yellow := color.RGBA{0xff, 0xf8, 0xc5, 0xff} // .remedy
+	white := color.RGBA{0xff, 0xff, 0xff, 0xff}  // table cells
+	if f, _ := share(img, badge, scale, red); f < 0.4 {
+		t.Errorf("badge: %.0f%% of its pixels are the failing red", 100*f)
+	}
+	if f, ink := share(img, cause, scale, white); f < 0.5 || ink < 200 {
+		t.Errorf("cause cell: %.0f%% white, %d dark pixels: want a white cell with text", 100*f, ink)
+	}
+	if f, _ := share(img, remedy, scale, yellow); f < 0.5 {
+		t.Errorf("remedy box: %.0f%% of its pixels are the remedy yellow", 100*f)
+	}
+	if f, ink := share(img, summary, scale, yellow); f < 0.5 || ink < 300 {
+		t.Errorf("remedy summary: %.0f%% yellow, %d dark pixels: want dark text on the remedy yellow", 100*f, ink)
+	}
+	// The yellow is the remedy's own: the cause cell next to it has none.
+	if f, _ := share(img, cause, scale, yellow); f > 0.01 {
+		t.Errorf("cause cell is %.0f%% remedy yellow", 100*f)
+	}
+	if dir := os.Getenv("EXOPROBE_SCREENSHOT_DIR"); dir != "" {
+		os.WriteFile(filepath.Join(dir, "status-row.png"), shot, 0o644)
+	}
+}
+
+// checkNotTofu: without a font for the script, Chromium draws each
+// character as the font's missing-glyph box, the same box whatever the
+// character. So the CJK characters of the element at sel, drawn in its
+// font, are compared with as many unassigned code points (which no font
+// has) drawn the same way: identical pictures mean empty boxes. A second
+// run of different unassigned code points must draw identically to the
+// first, which shows the comparison would catch boxes.
+func checkNotTofu(t *testing.T, ctx context.Context, sel string) {
+	t.Helper()
+	q, _ := json.Marshal(sel)
+	js := fmt.Sprintf(`(() => {
+		const src = document.querySelector(%s);
+		const cjk = [...src.textContent].filter(c => /[\u3000-\u30ff\u4e00-\u9fff]/.test(c));
+		const pick = (list) => cjk.map((_, i) => String.fromCodePoint(list[i %% list.length])).join("");
+		const holder = document.createElement("div");
+		holder.style.cssText = "position:fixed;left:0;top:0;z-index:2147483647;background:#fff;padding:4px";
+		const add = (id, s) => {
+			const e = document.createElement("div");
+			e.id = id; e.textContent = s;
+			e.style.cssText = "font-size:32px;line-height:40px;color:#000;background:#fff;width:max-content;white-space:nowrap";
+			e.style.fontFamily = getComputedStyle(src).fontFamily;
+			holder.appendChild(e);
+		};
+		add("tofu-text", cjk.join(""));
+		add("tofu-ref1", pick([0x378, 0x379, 0x380]));
+		add("tofu-ref2", pick([0x381, 0x382, 0x383, 0x38b]));
+		document.body.appendChild(holder);
+		return cjk.length;
+	})()`, q)
+	n, err := chromedp.Run(ctx, chromedp.Evaluate[int](js))
+	if err != nil {
+		t.Fatalf("chromium: tofu probe: %v", err)
+	}
+	if n < 4 {
+		t.Fatalf("%s has %d CJK characters: nothing to check", sel, n)
+	}
+	grab := func(id string) image.Image {
+		t.Helper()
+		b, err := chromedp.Run(ctx, chromedp.Screenshot(chromedp.CSS("#"+id)))
+		if err != nil {
+			t.Fatalf("chromium: screenshot of #%s: %v", id, err)
+		}
+		return decodePNG(t, b)
+	}
+	text, ref1, ref2 := grab("tofu-text"), grab("tofu-ref1"), grab("tofu-ref2")
+	if d := imageDiff(ref1, ref2); d != 0 {
+		t.Fatalf("two runs of missing glyphs differ (%v): this Chromium does not draw one box for all, the check cannot work", d)
+	}
+	if d := imageDiff(text, ref1); d < 0.05 {
+		t.Errorf("%s: its CJK characters look like missing-glyph boxes (%.1f%% of pixels differ): no CJK font? (Debian: fonts-noto-cjk)", sel, 100*d)
+	}
+}
+
+// imageDiff is the fraction of pixels that differ; 1 when the sizes do.
+func imageDiff(a, b image.Image) float64 {
+	if a.Bounds().Size() != b.Bounds().Size() {
+		return 1
+	}
+	ab, bb := a.Bounds(), b.Bounds()
+	n, diff := 0, 0
+	for y := 0; y < ab.Dy(); y++ {
+		for x := 0; x < ab.Dx(); x++ {
+			n++
+			r1, g1, b1, _ := a.At(ab.Min.X+x, ab.Min.Y+y).RGBA()
+			r2, g2, b2, _ := b.At(bb.Min.X+x, bb.Min.Y+y).RGBA()
+			if r1 != r2 || g1 != g2 || b1 != b2 {
+				diff++
+			}
+		}
+	}
+	return float64(diff) / float64(max(n, 1))
 }
