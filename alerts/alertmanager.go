@@ -47,7 +47,22 @@ type AMAlert struct {
 
 var promLabelBad = regexp.MustCompile(`[^a-zA-Z0-9_]`)
 
-// AMLabels are the identity of one check's alert.
+// AMLabels are the identity of one check's alert. They are, in order of
+// precedence:
+//
+//   - exoprobe's identity labels, always ours: alertname
+//     (ExoprobeLoginFailing, ExoprobeBasicAuthUnexpectedlyOK or
+//     ExoprobeTestAlert), target, protocol, mechanism and cause;
+//   - the sink's labels (extra), then the target's own labels, which are
+//     never overwritten otherwise: a target's severity: page|ticket is what
+//     the operator's Alertmanager routes match on;
+//   - exoprobe_severity, exoprobe's own classification (critical for a
+//     security posture breach, error for a regression, info for a test),
+//     always set, under a name no target uses, so routes can rely on it;
+//   - severity, set to exoprobe_severity only when neither the target nor
+//     the sink has one;
+//   - domain, the tenant domain of the user's address, when the address
+//     has one and the labels do not, so Alertmanager can group by tenant.
 func AMLabels(m *Member, problem string, extra map[string]string) map[string]string {
 	l := map[string]string{}
 	for k, v := range m.Labels {
@@ -68,7 +83,13 @@ func AMLabels(m *Member, problem string, extra map[string]string) map[string]str
 	case problem == string(scheduler.EventUnexpectedlyOK):
 		name, sev = "ExoprobeBasicAuthUnexpectedlyOK", "critical"
 	}
-	l["alertname"], l["severity"] = name, sev
+	l["alertname"], l["exoprobe_severity"] = name, sev
+	if l["severity"] == "" {
+		l["severity"] = sev
+	}
+	if i := strings.LastIndexByte(m.User, '@'); i >= 0 && i < len(m.User)-1 && l["domain"] == "" {
+		l["domain"] = strings.ToLower(m.User[i+1:])
+	}
 	l["target"], l["protocol"], l["mechanism"], l["cause"] = m.Target, m.Protocol, m.Mechanism, problem
 	return l
 }
