@@ -56,10 +56,13 @@ func simExec(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "exoprobe sim exec: %v\n", err)
 		return exitFail
 	}
-	for _, r := range resp.Results {
+	for i, r := range resp.Results {
 		io.WriteString(stdout, r.Output)
 		if r.Error != "" {
 			fmt.Fprintf(stderr, "%s\n", r.Error)
+			if i < len(lines) && shellAteVariable(lines[i], r.Error) {
+				fmt.Fprintf(stderr, "exoprobe sim exec: hint: the emulator got %q. If you typed $True, $False or $null inside double quotes, your shell replaced it with nothing: quote the line with single quotes, e.g. exoprobe sim exec 'Set-TransportConfig -SmtpClientAuthenticationDisabled $True'\n", lines[i])
+			}
 			if len(lines) > 1 {
 				fmt.Fprintf(stderr, "exoprobe sim exec: stopped at: %s\n", r.Line)
 			}
@@ -71,6 +74,18 @@ func simExec(args []string, stdout, stderr io.Writer) int {
 		return exitFail
 	}
 	return exitOK
+}
+
+// shellAteVariable tells whether a "missing an argument" error most likely
+// comes from a POSIX shell expanding $True (an unset variable) to nothing
+// inside double quotes: the line has no "$" left, and a gap or a dangling
+// colon where the value was.
+func shellAteVariable(line, errText string) bool {
+	if !strings.Contains(strings.ToLower(errText), "missing an argument") || strings.Contains(line, "$") {
+		return false
+	}
+	return strings.HasSuffix(line, " ") || strings.HasSuffix(line, ":") ||
+		strings.Contains(line, "  ") || strings.Contains(line, ": ")
 }
 
 // readAdminEndpoint reads admin_url and the admin token from endpoints.json.

@@ -103,6 +103,33 @@ func TestSimExecErrors(t *testing.T) {
 	}
 }
 
+// TestSimExecHintsAtShellQuoting: in double quotes a POSIX shell turns
+// $True into nothing, so the emulator sees a parameter without its value;
+// sim exec says why and how to quote. A value genuinely left out (no gap
+// where a $ variable was) gets no such hint.
+func TestSimExecHintsAtShellQuoting(t *testing.T) {
+	const hint = "single quotes"
+	for _, tc := range []struct {
+		line string
+		hint bool
+	}{
+		{"Set-TransportConfig -SmtpClientAuthenticationDisabled ", true}, // "... $True"
+		{"Set-CasMailbox demo -PopEnabled  -ImapEnabled ", true},         // "... $false -ImapEnabled $false"
+		{"Set-CasMailbox demo -PopEnabled:", true},                       // "... -PopEnabled:$false"
+		{"Set-TransportConfig -SmtpClientAuthenticationDisabled", false},
+		{"Set-TransportConfig -SmtpClientAuthenticationDisabled $Tru", false},
+	} {
+		ep, _ := simExecFixture(t, "s3cret-admin-token")
+		var out, errb bytes.Buffer
+		if code := simExec([]string{"--endpoints", ep, tc.line}, &out, &errb); code != exitFail {
+			t.Errorf("%q: exit %d, want %d", tc.line, code, exitFail)
+		}
+		if got := strings.Contains(errb.String(), hint); got != tc.hint {
+			t.Errorf("%q: quoting hint shown %v, want %v:\n%s", tc.line, got, tc.hint, errb.String())
+		}
+	}
+}
+
 func TestSimExecViaSimSubcommand(t *testing.T) {
 	ep, _ := simExecFixture(t, "s3cret-admin-token")
 	var out, errb bytes.Buffer

@@ -117,25 +117,24 @@ func (a args) nbool(name string) *bool {
 // prefix, positionals in order, every unknown name an error.
 func bind(c *command, sp *spec, now time.Time) (args, error) {
 	a := args{}
-	posi := 0
+	// Named parameters first, then the positional arguments to the
+	// positional parameters still unbound, in position order — PowerShell's
+	// order, so that "-Identity X -Switch $false" leaves $false with no
+	// parameter to go to instead of colliding with -Identity.
+	type positionalArg struct {
+		val   *expr
+		after *param // the switch just before it, written without a colon
+	}
+	var positionals []positionalArg
+	var prevSwitch *param
 	for i := 0; i < len(c.elems); i++ {
 		e := c.elems[i]
 		if !e.param {
-			p := sp.positional(posi)
-			if p == nil {
-				return nil, fmt.Errorf("A positional parameter cannot be found that accepts argument '%s'. %s", e.val.text(), sp.usage())
-			}
-			posi++
-			if a.has(p.name) {
-				return nil, fmt.Errorf("Cannot bind parameter '%s' because it was given both by name and by position", p.name)
-			}
-			v, err := convert(p, e.val, now)
-			if err != nil {
-				return nil, err
-			}
-			a[p.name] = v
+			positionals = append(positionals, positionalArg{val: e.val, after: prevSwitch})
+			prevSwitch = nil
 			continue
 		}
+		prevSwitch = nil
 		p, err := sp.lookup(e.name)
 		if err != nil {
 			return nil, err
@@ -149,6 +148,7 @@ func bind(c *command, sp *spec, now time.Time) (args, error) {
 			ex = e.val
 		case p.kind == kSwitch:
 			ex = &expr{kind: eBool, b: true}
+			prevSwitch = p
 		case p.kind == kSwitchOrBool:
 			ex = &expr{kind: eBool, b: true}
 			if i+1 < len(c.elems) && !c.elems[i+1].param && c.elems[i+1].val.kind == eBool {
@@ -168,6 +168,27 @@ func bind(c *command, sp *spec, now time.Time) (args, error) {
 		}
 		a[p.name] = v
 	}
+	free := sp.unboundPositionals(a)
+	for i, pa := range positionals {
+		if i >= len(free) {
+			hint := ""
+			if sw := pa.after; sw != nil && pa.val.kind == eBool {
+				// A switch takes no separate value: the admin meant the
+				// colon form.
+				lit := "$false"
+				if pa.val.b {
+					lit = "$true"
+				}
+				hint = fmt.Sprintf(" -%s is a switch: write -%s:%s.", sw.name, sw.name, lit)
+			}
+			return nil, fmt.Errorf("A positional parameter cannot be found that accepts argument '%s'.%s %s", pa.val.text(), hint, sp.usage())
+		}
+		v, err := convert(free[i], pa.val, now)
+		if err != nil {
+			return nil, err
+		}
+		a[free[i].name] = v
+	}
 	var missing []string
 	for i := range sp.params {
 		if sp.params[i].required && !a.has(sp.params[i].name) {
@@ -180,13 +201,24 @@ func bind(c *command, sp *spec, now time.Time) (args, error) {
 	return a, nil
 }
 
-func (sp *spec) positional(i int) *param {
-	for j := range sp.params {
-		if sp.params[j].pos == i {
-			return &sp.params[j]
+// unboundPositionals lists the positional parameters not bound by name,
+// in position order.
+func (sp *spec) unboundPositionals(a args) []*param {
+	var out []*param
+	for pos := 0; ; pos++ {
+		var p *param
+		for j := range sp.params {
+			if sp.params[j].pos == pos {
+				p = &sp.params[j]
+			}
+		}
+		if p == nil {
+			return out
+		}
+		if !a.has(p.name) {
+			out = append(out, p)
 		}
 	}
-	return nil
 }
 
 func (sp *spec) lookup(name string) (*param, error) {

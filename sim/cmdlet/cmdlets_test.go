@@ -170,7 +170,17 @@ func TestAuthenticationPolicies(t *testing.T) {
 			line:  "Set-AuthenticationPolicy -Identity 'Block Basic Auth' -AllowBasicAuthPop:$false",
 			check: pol("Block Basic Auth", tenant.AllowBasic{AllowBasicAuthImap: true}, 3)},
 		{name: "switch with separate value is positional", line: "Set-AuthenticationPolicy 'Block Basic Auth' -AllowBasicAuthPop $false",
-			err: "A positional parameter cannot be found that accepts argument 'False'"},
+			err: "A positional parameter cannot be found that accepts argument 'False'. -AllowBasicAuthPop is a switch: write -AllowBasicAuthPop:$false. Parameters of Set-AuthenticationPolicy"},
+		// With -Identity named, PowerShell has no positional parameter left
+		// for $false; it does not report a name/position collision.
+		{name: "switch with separate value after named identity", line: "Set-AuthenticationPolicy -Identity 'Block Basic Auth' -AllowBasicAuthPop $false",
+			err: "A positional parameter cannot be found that accepts argument 'False'. -AllowBasicAuthPop is a switch: write -AllowBasicAuthPop:$false. Parameters of Set-AuthenticationPolicy"},
+		{name: "switch with separate $true", line: "Set-AuthenticationPolicy -Identity 'Block Basic Auth' -AllowBasicAuthImap $true",
+			err: "accepts argument 'True'. -AllowBasicAuthImap is a switch: write -AllowBasicAuthImap:$true."},
+		{name: "stray word after a switch gets no switch hint", line: "Set-AuthenticationPolicy -Identity 'Block Basic Auth' -AllowBasicAuthPop extra",
+			err: "A positional parameter cannot be found that accepts argument 'extra'. Parameters of"},
+		{name: "positional after named parameters binds the free slot", line: "Set-AuthenticationPolicy -AllowBasicAuthPop 'Block Basic Auth'",
+			check: pol("Block Basic Auth", tenant.AllowBasic{AllowBasicAuthPop: true}, 2)},
 		{name: "switch type error", line: "Set-AuthenticationPolicy 'Block Basic Auth' -AllowBasicAuthPop:maybe", err: `Cannot convert value "maybe"`},
 		{name: "set unchanged warns", line: "Set-AuthenticationPolicy 'Block Basic Auth' -AllowBasicAuthPop:$false", out: []string{"WARNING"}},
 		{name: "set unknown", line: "Set-AuthenticationPolicy nope -AllowBasicAuthPop", err: "object 'nope' couldn't be found"},
