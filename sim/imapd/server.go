@@ -24,18 +24,12 @@
 package imapd
 
 import (
-	"context"
-	"crypto/rand"
 	"crypto/tls"
-	"encoding/base64"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/big"
 	"net"
 	"time"
-	"unicode/utf16"
 
 	"github.com/exoprobe/exoprobe/sim/internal/tcpserve"
 
@@ -56,11 +50,10 @@ type Authenticator interface {
 // defaults (Get-ImapSettings: PreAuthenticatedConnectionTimeout 60 s,
 // AuthenticatedConnectionTimeout 1800 s).
 const (
-	DefaultPreAuthTimeout   = 60 * time.Second
-	DefaultAuthTimeout      = 30 * time.Minute
-	DefaultMaxLineLength    = 64 << 10
-	defaultHandshakeTimeout = 30 * time.Second
-	maxLiteral              = 64 << 10
+	DefaultPreAuthTimeout = 60 * time.Second
+	DefaultAuthTimeout    = 30 * time.Minute
+	DefaultMaxLineLength  = 64 << 10
+	maxLiteral            = 64 << 10
 )
 
 // Config configures a Server.
@@ -121,33 +114,11 @@ func (s *Server) Host() string { return s.cfg.Host }
 
 // HostTag encodes a host name as Exchange's greetings do: base64 of its
 // UTF-16LE form.
-func HostTag(host string) string {
-	units := utf16.Encode([]rune(host))
-	b := make([]byte, 2*len(units))
-	for i, u := range units {
-		binary.LittleEndian.PutUint16(b[2*i:], u)
-	}
-	return base64.StdEncoding.EncodeToString(b)
-}
+func HostTag(host string) string { return tcpserve.HostTag(host) }
 
-// RandomHost returns a backend name shaped like Exchange Online's
-// ("SI2PR01CA0042.apcprd01.prod.exchangelabs.com").
-func RandomHost() string {
-	regions := []struct{ short, long string }{
-		{"SI2", "apcprd01"}, {"TY1", "jpnprd01"}, {"MN2", "namprd05"},
-		{"AM0", "eurprd06"}, {"PH0", "namprd07"}, {"BN9", "namprd03"},
-	}
-	r := regions[randInt(len(regions))]
-	return fmt.Sprintf("%sPR%02dCA%04d.%s.prod.exchangelabs.com", r.short, randInt(20)+1, randInt(10000), r.long)
-}
-
-func randInt(n int) int {
-	v, err := rand.Int(rand.Reader, big.NewInt(int64(n)))
-	if err != nil {
-		return 0
-	}
-	return int(v.Int64())
-}
+// RandomHost returns a backend name shaped like Exchange Online's IMAP
+// backends ("SI2PR01CA0042.apcprd01.prod.exchangelabs.com").
+func RandomHost() string { return tcpserve.RandomHost(tcpserve.SuffixExchangeLabs) }
 
 // Serve accepts connections on ln until Close. With implicitTLS every
 // connection starts with a TLS handshake (port 993); without, it starts in
@@ -171,10 +142,7 @@ func (s *Server) Close() error {
 func (s *Server) handle(c net.Conn, implicitTLS bool) {
 	log := s.log.With("remote", c.RemoteAddr().String(), "implicit_tls", implicitTLS)
 	if implicitTLS {
-		tc := tls.Server(c, s.cfg.TLS)
-		ctx, cancel := context.WithTimeout(context.Background(), defaultHandshakeTimeout)
-		err := tc.HandshakeContext(ctx)
-		cancel()
+		tc, err := tcpserve.Handshake(c, s.cfg.TLS)
 		if err != nil {
 			log.Debug("tls handshake failed", "err", err)
 			return

@@ -2,8 +2,6 @@ package imapd
 
 import (
 	"bufio"
-	"context"
-	"crypto/tls"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -16,6 +14,7 @@ import (
 	gosasl "github.com/emersion/go-sasl"
 
 	"github.com/exoprobe/exoprobe/sasl"
+	"github.com/exoprobe/exoprobe/sim/internal/tcpserve"
 	"github.com/exoprobe/exoprobe/sim/tenant"
 )
 
@@ -224,10 +223,8 @@ func (ss *session) startTLS(tag string, args []arg) error {
 	if err := ss.tagged(tag, okStartTLS); err != nil {
 		return err
 	}
-	tc := tls.Server(ss.conn, ss.srv.cfg.TLS)
-	ctx, cancel := context.WithTimeout(context.Background(), defaultHandshakeTimeout)
-	defer cancel()
-	if err := tc.HandshakeContext(ctx); err != nil {
+	tc, err := tcpserve.Handshake(ss.conn, ss.srv.cfg.TLS)
+	if err != nil {
 		return fmt.Errorf("imapd: starttls: %w", err)
 	}
 	ss.secure = true

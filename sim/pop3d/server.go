@@ -11,10 +11,8 @@ package pop3d
 
 import (
 	"bufio"
-	"context"
 	"crypto/tls"
 	"encoding/base64"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -23,7 +21,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf16"
 
 	"github.com/exoprobe/exoprobe/sim/internal/tcpserve"
 
@@ -42,11 +39,10 @@ type Authenticator interface {
 // defaults (PreAuthenticatedConnectionTimeout 60 s,
 // AuthenticatedConnectionTimeout 1800 s).
 const (
-	DefaultHost            = "SIM0PR01CA0001.namprd01.prod.outlook.com"
-	DefaultPreAuthTimeout  = 60 * time.Second
-	DefaultAuthTimeout     = 30 * time.Minute
-	DefaultMaxLineLength   = 16 << 10
-	defaultHandshakeTimout = 30 * time.Second
+	DefaultHost           = "SIM0PR01CA0001.namprd01.prod.outlook.com"
+	DefaultPreAuthTimeout = 60 * time.Second
+	DefaultAuthTimeout    = 30 * time.Minute
+	DefaultMaxLineLength  = 16 << 10
 )
 
 // Config configures a Server.
@@ -107,14 +103,7 @@ func NewServer(cfg Config) *Server {
 
 // HostTag encodes a host name as Exchange's greetings do: base64 of its
 // UTF-16LE form.
-func HostTag(host string) string {
-	units := utf16.Encode([]rune(host))
-	b := make([]byte, 2*len(units))
-	for i, u := range units {
-		binary.LittleEndian.PutUint16(b[2*i:], u)
-	}
-	return base64.StdEncoding.EncodeToString(b)
-}
+func HostTag(host string) string { return tcpserve.HostTag(host) }
 
 // Serve accepts connections on ln until Close. With implicitTLS every
 // connection starts with a TLS handshake (port 995); without, it starts in
@@ -138,10 +127,7 @@ func (s *Server) Close() error {
 func (s *Server) handle(c net.Conn, implicitTLS bool) {
 	log := s.log.With("remote", c.RemoteAddr().String(), "implicit_tls", implicitTLS)
 	if implicitTLS {
-		tc := tls.Server(c, s.cfg.TLS)
-		ctx, cancel := context.WithTimeout(context.Background(), defaultHandshakeTimout)
-		err := tc.HandshakeContext(ctx)
-		cancel()
+		tc, err := tcpserve.Handshake(c, s.cfg.TLS)
 		if err != nil {
 			log.Debug("tls handshake failed", "err", err)
 			return
@@ -306,10 +292,8 @@ func (ss *session) stls() error {
 	if err := ss.reply(replyBeginTLS); err != nil {
 		return err
 	}
-	tc := tls.Server(ss.conn, ss.srv.cfg.TLS)
-	ctx, cancel := context.WithTimeout(context.Background(), defaultHandshakeTimout)
-	defer cancel()
-	if err := tc.HandshakeContext(ctx); err != nil {
+	tc, err := tcpserve.Handshake(ss.conn, ss.srv.cfg.TLS)
+	if err != nil {
 		return fmt.Errorf("pop3d: stls handshake: %w", err)
 	}
 	ss.setConn(tc)

@@ -22,12 +22,10 @@
 package smtpd
 
 import (
-	"crypto/rand"
 	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/big"
 	"net"
 	"sync/atomic"
 	"time"
@@ -47,9 +45,8 @@ type Authenticator interface {
 // Defaults for Config's zero values. The idle timeout is Exchange's
 // receive connector default (ConnectionInactivityTimeout 5 minutes).
 const (
-	DefaultIdleTimeout      = 5 * time.Minute
-	DefaultMaxLineLength    = 64 << 10
-	defaultHandshakeTimeout = 30 * time.Second
+	DefaultIdleTimeout   = 5 * time.Minute
+	DefaultMaxLineLength = 64 << 10
 )
 
 // Config configures a Server.
@@ -107,24 +104,9 @@ func NewServer(cfg Config) *Server {
 // Host is the backend FQDN the server names in its reply brackets.
 func (s *Server) Host() string { return s.cfg.Host }
 
-// RandomHost returns a backend name shaped like Exchange Online's
-// ("MN2PR05CA0004.namprd05.prod.outlook.com").
-func RandomHost() string {
-	regions := []struct{ short, long string }{
-		{"SG2", "apcprd02"}, {"TY1", "jpnprd01"}, {"MN2", "namprd05"},
-		{"AM0", "eurprd06"}, {"PH0", "namprd07"}, {"BN9", "namprd03"},
-	}
-	r := regions[randInt(len(regions))]
-	return fmt.Sprintf("%sPR%02dCA%04d.%s.prod.outlook.com", r.short, randInt(20)+1, randInt(10000), r.long)
-}
-
-func randInt(n int) int {
-	v, err := rand.Int(rand.Reader, big.NewInt(int64(n)))
-	if err != nil {
-		return 0
-	}
-	return int(v.Int64())
-}
+// RandomHost returns a backend name shaped like Exchange Online's SMTP
+// backends ("MN2PR05CA0004.namprd05.prod.outlook.com").
+func RandomHost() string { return tcpserve.RandomHost(tcpserve.SuffixOutlook) }
 
 // Serve accepts connections on ln until Close. Connections start in clear
 // and offer STARTTLS (port 587). implicitTLS must be false: Exchange Online

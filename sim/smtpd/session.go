@@ -2,9 +2,7 @@ package smtpd
 
 import (
 	"bufio"
-	"context"
 	"crypto/rand"
-	"crypto/tls"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
@@ -20,6 +18,7 @@ import (
 	gosasl "github.com/emersion/go-sasl"
 
 	"github.com/exoprobe/exoprobe/sasl"
+	"github.com/exoprobe/exoprobe/sim/internal/tcpserve"
 	"github.com/exoprobe/exoprobe/sim/tenant"
 )
 
@@ -255,10 +254,8 @@ func (ss *session) startTLS(arg string) error {
 	if err := ss.reply(replyStartTLS); err != nil {
 		return err
 	}
-	tc := tls.Server(ss.conn, ss.srv.cfg.TLS)
-	ctx, cancel := context.WithTimeout(context.Background(), defaultHandshakeTimeout)
-	defer cancel()
-	if err := tc.HandshakeContext(ctx); err != nil {
+	tc, err := tcpserve.Handshake(ss.conn, ss.srv.cfg.TLS)
+	if err != nil {
 		return fmt.Errorf("smtpd: starttls: %w", err)
 	}
 	ss.secure = true

@@ -1,6 +1,8 @@
-// Package tcpserve is the accept loop, connection tracking and shutdown that
-// the emulator's IMAP, POP3 and SMTP servers share, so that each server is
-// only its protocol.
+// Package tcpserve is what the emulator's IMAP, POP3 and SMTP servers
+// share, so that each server is only its protocol: the accept loop,
+// connection tracking and shutdown, the bounded TLS handshake, and
+// Exchange's backend host names (RandomHost) and their greeting encoding
+// (HostTag).
 package tcpserve
 
 import (
