@@ -137,6 +137,19 @@ func TestFidelity(t *testing.T) {
 			"> AUTH LOGIN",
 			"< 451 5.7.3 STARTTLS is required to send mail [BRACKET]",
 		})},
+		row{ids: "S22 oversized BDAT in clear", basic: tenant.VerdictOK, steps: cat([]string{"> EHLO client.example"}, ehlo("STARTTLS"), []string{
+			"> BDAT 99999999999 LAST",
+			"< 451 5.7.3 STARTTLS is required to send mail [BRACKET]", "EOF",
+		})},
+		row{ids: "S20 oversized BDAT before AUTH", basic: tenant.VerdictOK, steps: cat(secure(), []string{
+			"> BDAT 99999999999 LAST",
+			"< 530 5.7.57 Client not authenticated to send mail. [BRACKET]", "EOF",
+		})},
+		row{ids: "oversized BDAT after AUTH (inferred)", basic: tenant.VerdictOK, steps: cat(secure(), authLogin(user, "pw"), []string{
+			"< 235 2.7.0 Authentication successful",
+			"> BDAT 99999999999 LAST",
+			"< 552 5.3.4 Message size exceeds fixed maximum message size [BRACKET]", "EOF",
+		})},
 		row{ids: "S29", basic: tenant.VerdictOK, steps: cat(secure(), authLogin(user, "pw"), []string{
 			"< 235 2.7.0 Authentication successful",
 			"> MAIL FROM:<ceo@contoso.com>",

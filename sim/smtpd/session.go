@@ -486,7 +486,12 @@ func (ss *session) bdat(arg string) error {
 		return errClose
 	}
 	if size > maxMessageSize {
-		ss.reply(replyTooBig)
+		// The chunk is too big to read past, so the connection ends
+		// either way; but a session that may not send mail at all hears
+		// that first (S22 in clear), as it would for a small chunk.
+		if ok, _ := ss.mailAllowed(); ok {
+			ss.reply(replyTooBig)
+		}
 		return errClose
 	}
 	ss.conn.SetReadDeadline(time.Now().Add(ss.srv.cfg.IdleTimeout))
