@@ -271,36 +271,72 @@ func (c *Content) Text() string {
 }
 
 // Markdown is the content in Slack's mrkdwn (code blocks for PowerShell).
+// Every piece of text is escaped (slackEscape): a check line such as
+// "scanner <scanner@contoso.com>" or a server reply would otherwise be
+// read as a link or a mention.
 func (c *Content) Markdown() string {
 	var b strings.Builder
 	w := dict[c.Lang]
-	b.WriteString(c.Summary + "\n")
+	e := slackEscape
+	b.WriteString(e(c.Summary) + "\n")
 	for _, f := range c.Facts {
-		fmt.Fprintf(&b, "*%s:* %s\n", f.Name, f.Value)
+		fmt.Fprintf(&b, "*%s:* %s\n", e(f.Name), e(f.Value))
 	}
 	if len(c.Checks) > 0 {
-		fmt.Fprintf(&b, "*%s:*\n", w.checks)
+		fmt.Fprintf(&b, "*%s:*\n", e(w.checks))
 		for _, l := range c.Checks {
-			b.WriteString("• " + l + "\n")
+			b.WriteString("• " + e(l) + "\n")
 		}
 	}
 	if c.Server != "" {
-		fmt.Fprintf(&b, "*%s:* `%s`\n", w.server, strings.ReplaceAll(c.Server, "`", "'"))
+		fmt.Fprintf(&b, "*%s:* `%s`\n", e(w.server), e(strings.ReplaceAll(c.Server, "`", "'")))
 	}
 	code := func(name string, lines []string) {
 		if len(lines) > 0 {
-			fmt.Fprintf(&b, "*%s:*\n```\n%s\n```\n", name, strings.Join(lines, "\n"))
+			// A ``` inside a line would close the block early.
+			body := strings.ReplaceAll(strings.Join(lines, "\n"), "```", "'''")
+			fmt.Fprintf(&b, "*%s:*\n```\n%s\n```\n", e(name), e(body))
 		}
 	}
 	code(w.inspect, c.Inspect)
 	code(w.fix, c.Fix)
 	for _, l := range c.Steps {
-		b.WriteString("• " + l + "\n")
+		b.WriteString("• " + e(l) + "\n")
 	}
 	for _, l := range c.Caveats {
-		b.WriteString("_" + l + "_\n")
+		b.WriteString("_" + e(l) + "_\n")
 	}
 	return b.String()
+}
+
+// slackEscape turns the three characters Slack reserves for its own
+// markup (<@U123>, <url|text>, &) into the entities Slack requires.
+var slackEscape = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace
+
+// slackClip cuts mrkdwn to at most n runes without leaving a ``` code
+// block open (the rest of the message would render as code), an entity
+// cut in half, or half a line (an inline `code` span left open): it cuts at
+// the last line break that fits, closes a block it is inside, and ends
+// with "…".
+func slackClip(md string, n int) string {
+	r := []rune(md)
+	if len(r) <= n {
+		return md
+	}
+	const tail = "\n```\n…" // the most that is appended below
+	cut := string(r[:max(n-len([]rune(tail)), 0)])
+	if i := strings.LastIndexByte(cut, '\n'); i >= 0 {
+		cut = cut[:i+1]
+	} else if j := strings.LastIndexByte(cut, '&'); j >= 0 && !strings.Contains(cut[j:], ";") {
+		cut = cut[:j]
+	}
+	if strings.Count(cut, "```")%2 == 1 {
+		if !strings.HasSuffix(cut, "\n") {
+			cut += "\n"
+		}
+		cut += "```\n"
+	}
+	return cut + "…"
 }
 
 // Words exposes a label in the content's language (for sinks' headings).

@@ -33,14 +33,16 @@ func SlackPayload(n *Notification, lang string) map[string]any {
 	_, _, _, statusPage, _, _ := c.Words()
 	blocks := []map[string]any{
 		{"type": "header", "text": map[string]any{"type": "plain_text", "text": clipRunes(c.Title, slackHeaderMax), "emoji": true}},
-		{"type": "section", "text": map[string]any{"type": "mrkdwn", "text": clipRunes(c.Markdown(), slackSectionMax)}},
+		{"type": "section", "text": map[string]any{"type": "mrkdwn", "text": slackClip(c.Markdown(), slackSectionMax)}},
 	}
 	if c.Link != "" {
 		blocks = append(blocks, map[string]any{"type": "context", "elements": []map[string]any{
 			{"type": "mrkdwn", "text": fmt.Sprintf("<%s|%s>", c.Link, statusPage)},
 		}})
 	}
-	return map[string]any{"text": c.Title, "blocks": blocks}
+	// The top-level text (push notifications, clients without blocks) is
+	// mrkdwn too; the header is plain_text, where < and & are literal.
+	return map[string]any{"text": slackEscape(c.Title), "blocks": blocks}
 }
 
 func (s *Slack) Notify(ctx context.Context, ns []Notification) (bool, error) {
