@@ -52,6 +52,16 @@ type Store interface {
 	Events(limit int) ([]Event, error)
 }
 
+// Pruner is a Store that can forget checks no longer configured. The
+// scheduler calls Prune about hourly with the configured checks: the record
+// and history of every other check whose last run is before `before` are
+// deleted, and so is the lockout guard's memory of every account whose
+// newest failure is before `before`. Events stay: they are the log of what
+// happened, bounded by count.
+type Pruner interface {
+	Prune(keep map[CheckID]bool, before time.Time) (checks int, err error)
+}
+
 // MemStore is a Store in memory, bounded like the real one; for tests and
 // for running without a data directory.
 type MemStore struct {
@@ -114,6 +124,31 @@ func (m *MemStore) Commit(batch []Update) error {
 		}
 	}
 	return nil
+}
+
+// Prune implements Pruner.
+func (m *MemStore) Prune(keep map[CheckID]bool, before time.Time) (int, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n := 0
+	for id, r := range m.records {
+		if !keep[id] && r.LastRun.Before(before) {
+			delete(m.records, id)
+			delete(m.history, id)
+			n++
+		}
+	}
+	for id := range m.history {
+		if _, ok := m.records[id]; !ok && !keep[id] {
+			delete(m.history, id)
+		}
+	}
+	for acct, f := range m.guards {
+		if len(f) == 0 || f[len(f)-1].Before(before) {
+			delete(m.guards, acct)
+		}
+	}
+	return n, nil
 }
 
 func (m *MemStore) History(id CheckID, limit int) ([]HistoryEntry, error) {

@@ -64,6 +64,13 @@ type Options struct {
 	GuardWindow time.Duration
 	// MaxThrottleBackoff caps a server's suggested backoff (default 1h).
 	MaxThrottleBackoff time.Duration
+	// RemovedGrace is how long the state and history of a check that is no
+	// longer configured are kept (default 7 days, the store's default
+	// history age; at least GuardWindow). Within it, a check put back in
+	// the config resumes where it was, as after a restart; after it, a
+	// store that implements Pruner forgets the check. Pruning runs about
+	// every hour while the scheduler runs, starting with its first commit.
+	RemovedGrace time.Duration
 	// OnAttempt, if set, is called after every attempt (for metrics), with
 	// the check's new state and the start lag. It must be fast.
 	OnAttempt func(st CheckState, a probe.Attempt, lag time.Duration)
@@ -97,6 +104,11 @@ func (o *Options) defaults() {
 	if o.MaxThrottleBackoff <= 0 {
 		o.MaxThrottleBackoff = time.Hour
 	}
+	if o.RemovedGrace <= 0 {
+		o.RemovedGrace = 7 * 24 * time.Hour
+	}
+	// The guard's memory of an account must outlive its window.
+	o.RemovedGrace = max(o.RemovedGrace, o.GuardWindow)
 }
 
 // Scheduler runs checks. Create with New, give it checks with SetChecks
@@ -114,11 +126,15 @@ type Scheduler struct {
 	hosts    map[string]*hostState
 	guards   map[string]*guard
 	throttle map[string]time.Time // host|account -> until
-	records  map[CheckID]Record   // loaded at New, consumed by SetChecks
-	inflight int
-	running  bool
-	stats    counters
-	lags     lagRing
+	// records of checks not configured now: loaded at New and taken by
+	// SetChecks, given back when a reload removes a check, pruned after
+	// RemovedGrace.
+	records   map[CheckID]Record
+	lastPrune time.Time // persister goroutine only
+	inflight  int
+	running   bool
+	stats     counters
+	lags      lagRing
 
 	subMu sync.Mutex
 	subs  map[chan Event]struct{}
@@ -281,6 +297,9 @@ func (s *Scheduler) SetChecks(specs []CheckSpec) error {
 			}
 			s.dropWaiting(e)
 			delete(s.checks, id)
+			// Kept so that putting the check back within RemovedGrace
+			// resumes its state, as the store would after a restart.
+			s.records[id] = e.rec
 		}
 	}
 	s.byTarget = map[string][]*entry{}
@@ -629,6 +648,9 @@ func (s *Scheduler) complete(ctx context.Context, e *entry, a probe.Attempt, con
 	}
 	if !e.removed {
 		heap.Push(&s.queue, e)
+	} else if upd != nil && s.checks[e.id] == nil {
+		// Removed while it ran: what is kept for it is its latest state.
+		s.records[e.id] = e.rec
 	}
 	s.mu.Unlock()
 	s.signal()
@@ -755,7 +777,47 @@ func (s *Scheduler) persister() {
 				s.publish(ev)
 			}
 		}
+		// Before the batch counts as done, so that tests waiting for the
+		// scheduler to be idle also wait for the prune.
+		if now := s.opt.Clock.Now(); s.lastPrune.IsZero() || now.Sub(s.lastPrune) >= pruneEvery {
+			s.lastPrune = now
+			s.prune(now)
+		}
 		s.unpublished.Add(-int64(len(batch)))
+	}
+}
+
+// pruneEvery is how often removed checks are looked for.
+const pruneEvery = time.Hour
+
+// prune forgets checks that have not been configured for RemovedGrace: in
+// memory here, in the store if it is a Pruner. A check's last run marks
+// when it was last configured (it runs at least every interval while it
+// is), so no removal time needs to be stored.
+func (s *Scheduler) prune(now time.Time) {
+	cut := now.Add(-s.opt.RemovedGrace)
+	s.mu.Lock()
+	keep := make(map[CheckID]bool, len(s.checks))
+	for id := range s.checks {
+		keep[id] = true
+	}
+	for id, r := range s.records {
+		if r.LastRun.Before(cut) {
+			delete(s.records, id)
+		}
+	}
+	s.mu.Unlock()
+	p, ok := s.opt.Store.(Pruner)
+	if !ok {
+		return
+	}
+	n, err := p.Prune(keep, cut)
+	if err != nil {
+		s.log.Error("store: pruning removed checks failed", "err", err)
+		return
+	}
+	if n > 0 {
+		s.log.Info("forgot checks no longer configured", "checks", n, "not_configured_since_before", cut)
 	}
 }
 

@@ -193,9 +193,15 @@ func (h *harness) stop() {
 
 // settle waits until nothing is due, running or waiting, and every update
 // has been committed.
+//
+// It also wakes the loop on every poll: the loop computes its sleep from the
+// fake clock's Now and then creates the timer, and a test advancing the
+// clock between the two would leave it asleep past a due check (a wall
+// clock cannot jump between the two calls). A spurious wake-up only makes
+// the loop dispatch again.
 func (h *harness) settle() {
 	h.t.Helper()
-	waitFor(h.t, func() bool { return h.s.idle() })
+	waitFor(h.t, func() bool { h.s.signal(); return h.s.idle() })
 }
 
 // step advances the clock by d in steps of at most 1s, settling after each
@@ -841,6 +847,61 @@ func TestReloadRemovesAndAddsChecks(t *testing.T) {
 	}
 	if err := h.s.SetChecks([]CheckSpec{b, b}); err == nil {
 		t.Error("duplicate check accepted")
+	}
+}
+
+// A check removed from the config keeps its state for RemovedGrace (put
+// back, it resumes), then the store forgets its record and history.
+func TestRemovedChecksArePrunedAfterGrace(t *testing.T) {
+	h := newHarness(t, Options{NoConfirm: true, RemovedGrace: 3 * 24 * time.Hour}, nil)
+	a := spec(target("a", "a@c.example", "h.example"), probe.IMAP, probe.XOAUTH2, time.Minute)
+	b := spec(target("b", "b@c.example", "h.example"), probe.IMAP, probe.XOAUTH2, time.Minute)
+	if err := h.s.SetChecks([]CheckSpec{a, b}); err != nil {
+		t.Fatal(err)
+	}
+	h.start()
+	h.advance(5*time.Minute, 10*time.Second)
+	before, _ := h.s.Check(b.ID())
+	if before.Status != StatusOK || before.LastRun.IsZero() {
+		t.Fatalf("b before removal: %+v", before)
+	}
+	if err := h.s.SetChecks([]CheckSpec{a}); err != nil {
+		t.Fatal(err)
+	}
+	stored := func(id CheckID) (rec bool, hist int) {
+		recs, _ := h.store.LoadRecords()
+		_, rec = recs[id]
+		hs, _ := h.store.History(id, 0)
+		return rec, len(hs)
+	}
+	// Within the grace: kept, and putting it back resumes its state.
+	h.advance(2*24*time.Hour, time.Hour)
+	if rec, n := stored(b.ID()); !rec || n == 0 {
+		t.Fatalf("within the grace b's record %v, history %d: pruned too early", rec, n)
+	}
+	if err := h.s.SetChecks([]CheckSpec{a, b}); err != nil {
+		t.Fatal(err)
+	}
+	back, _ := h.s.Check(b.ID())
+	if back.Status != StatusOK || !back.LastRun.Equal(before.LastRun) || !back.Since.Equal(before.Since) {
+		t.Fatalf("b put back: %+v, want the state it had: %+v", back, before)
+	}
+	// Removed again: after the grace it is gone, a is untouched.
+	if err := h.s.SetChecks([]CheckSpec{a}); err != nil {
+		t.Fatal(err)
+	}
+	h.advance(4*24*time.Hour, time.Hour)
+	if rec, n := stored(b.ID()); rec || n != 0 {
+		t.Fatalf("after the grace b's record %v, history %d: not pruned", rec, n)
+	}
+	if rec, n := stored(a.ID()); !rec || n == 0 {
+		t.Fatalf("configured check a lost its record %v / history %d", rec, n)
+	}
+	if err := h.s.SetChecks([]CheckSpec{a, b}); err != nil {
+		t.Fatal(err)
+	}
+	if fresh, _ := h.s.Check(b.ID()); fresh.Status != StatusPending || !fresh.LastRun.IsZero() {
+		t.Fatalf("b put back after the grace resumed old state: %+v", fresh)
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -91,7 +92,10 @@ type DB struct {
 	commits     atomic.Int64
 }
 
-var _ scheduler.Store = (*DB)(nil)
+var (
+	_ scheduler.Store  = (*DB)(nil)
+	_ scheduler.Pruner = (*DB)(nil)
+)
 
 // Open opens (creating if needed) the store in dir.
 func Open(dir string, opt Options) (*DB, error) {
@@ -271,6 +275,85 @@ func (s *DB) Commit(batch []scheduler.Update) error {
 	s.histBytes.Add(histBytes)
 	s.histRecords.Add(histN)
 	return nil
+}
+
+// Prune implements scheduler.Pruner: it deletes the record, history and
+// history count of every check not in keep that last ran before `before`
+// (and history left without a record), and the guard memory of accounts
+// whose newest failure is before `before`.
+func (s *DB) Prune(keep map[scheduler.CheckID]bool, before time.Time) (int, error) {
+	n := 0
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		checks, hist, hcount, guards := tx.Bucket(bChecks), tx.Bucket(bHistory), tx.Bucket(bHCount), tx.Bucket(bGuards)
+		// bbolt forbids deleting while iterating: collect, then delete.
+		var drop [][]byte
+		err := checks.ForEach(func(k, v []byte) error {
+			if keep[scheduler.CheckID(k)] {
+				return nil
+			}
+			var r struct {
+				LastRun time.Time `json:"r"`
+			}
+			if err := json.Unmarshal(v, &r); err != nil {
+				return fmt.Errorf("check %s: %w", k, err)
+			}
+			if r.LastRun.Before(before) {
+				drop = append(drop, slices.Clone(k))
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, k := range drop {
+			if err := checks.Delete(k); err != nil {
+				return err
+			}
+		}
+		n = len(drop)
+		drop = drop[:0]
+		err = hist.ForEach(func(k, _ []byte) error {
+			if !keep[scheduler.CheckID(k)] && checks.Get(k) == nil {
+				drop = append(drop, slices.Clone(k))
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, k := range drop {
+			if err := hist.DeleteBucket(k); err != nil && !errors.Is(err, bolterr.ErrBucketNotFound) {
+				return err
+			}
+			if err := hcount.Delete(k); err != nil {
+				return err
+			}
+		}
+		drop = drop[:0]
+		err = guards.ForEach(func(k, v []byte) error {
+			var f []time.Time
+			if err := json.Unmarshal(v, &f); err != nil {
+				return fmt.Errorf("guard %s: %w", k, err)
+			}
+			if len(f) == 0 || f[len(f)-1].Before(before) {
+				drop = append(drop, slices.Clone(k))
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, k := range drop {
+			if err := guards.Delete(k); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("store: prune: %w", err)
+	}
+	return n, nil
 }
 
 // addHistory appends one entry and prunes the check's history by count and

@@ -262,3 +262,64 @@ func TestSchedulerRestartOnBolt(t *testing.T) {
 type sinkFunc func(scheduler.Event)
 
 func (f sinkFunc) Emit(ev scheduler.Event) { f(ev) }
+
+// Prune forgets checks no longer configured that last ran before the cut
+// (record, history and its count) and guards whose newest failure is older;
+// configured checks and recent ones stay whatever their age.
+func TestPruneForgetsRemovedChecks(t *testing.T) {
+	dir := t.TempDir()
+	db := open(t, dir, Options{})
+	defer db.Close()
+	cut := t0.Add(24 * time.Hour)
+	var batch []scheduler.Update
+	for id, last := range map[scheduler.CheckID]time.Time{
+		"gone/imap/basic":   t0,                      // removed long ago: pruned
+		"recent/imap/basic": cut.Add(time.Minute),    // removed recently: kept
+		"kept/imap/basic":   t0.Add(-48 * time.Hour), // configured: kept
+	} {
+		for i := range 3 {
+			batch = append(batch, scheduler.Update{ID: id, Record: scheduler.Record{LastRun: last},
+				History: &scheduler.HistoryEntry{Time: last.Add(-time.Duration(3-i) * time.Minute), OK: true}})
+		}
+	}
+	batch = append(batch,
+		scheduler.Update{ID: "kept/imap/basic", Guard: &scheduler.GuardRecord{Account: "old@c.example", Failures: []time.Time{t0.Add(-time.Hour), t0}}},
+		scheduler.Update{ID: "kept/imap/basic", Guard: &scheduler.GuardRecord{Account: "new@c.example", Failures: []time.Time{t0, cut.Add(time.Second)}}})
+	// The guard updates carry an empty record: write the real one last.
+	batch = append(batch, scheduler.Update{ID: "kept/imap/basic", Record: scheduler.Record{LastRun: t0.Add(-48 * time.Hour)}})
+	if err := db.Commit(batch); err != nil {
+		t.Fatal(err)
+	}
+	n, err := db.Prune(map[scheduler.CheckID]bool{"kept/imap/basic": true}, cut)
+	if err != nil || n != 1 {
+		t.Fatalf("pruned %d checks, err %v; want 1", n, err)
+	}
+	recs, _ := db.LoadRecords()
+	if _, ok := recs["gone/imap/basic"]; ok || len(recs) != 2 {
+		t.Fatalf("records after prune: %v", recs)
+	}
+	for id, want := range map[scheduler.CheckID]int{"gone/imap/basic": 0, "recent/imap/basic": 3, "kept/imap/basic": 3} {
+		if h, _ := db.History(id, 0); len(h) != want {
+			t.Errorf("history of %s: %d entries, want %d", id, len(h), want)
+		}
+	}
+	db.View(func(tx *bolt.Tx) error {
+		if tx.Bucket(bHCount).Get([]byte("gone/imap/basic")) != nil {
+			t.Error("history count of the pruned check left behind")
+		}
+		return nil
+	})
+	gs, _ := db.LoadGuards()
+	if _, ok := gs["old@c.example"]; ok || len(gs["new@c.example"]) != 2 {
+		t.Errorf("guards after prune: %v", gs)
+	}
+	// A pruned check that comes back starts afresh, its history bounded
+	// from zero.
+	if err := db.Commit([]scheduler.Update{{ID: "gone/imap/basic", Record: scheduler.Record{LastRun: cut},
+		History: &scheduler.HistoryEntry{Time: cut, OK: true}}}); err != nil {
+		t.Fatal(err)
+	}
+	if h, _ := db.History("gone/imap/basic", 0); len(h) != 1 {
+		t.Errorf("history of the returning check: %d entries, want 1", len(h))
+	}
+}
