@@ -1,7 +1,9 @@
 package cmdlet
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -389,6 +391,8 @@ func TestSimKnobs(t *testing.T) {
 			}
 		}},
 		{name: "bad era", line: "Set-SimTenant -Era 1999", err: "2023, 2026"},
+		{name: "tenant knob without parameters", line: "Set-SimTenant",
+			err: "Set-SimTenant: no parameter given, so nothing would change. Parameters of Set-SimTenant: [-Era <String>] [-PropagationDelay <TimeSpan>] [-BasicAuthRetiredImapPop[:$true|$false]] [-LockoutThreshold <Int32>] [-RefreshTokenMaxInactive <TimeSpan>]"},
 		{name: "bad delay", line: "Set-SimTenant -PropagationDelay soon", err: "30s"},
 		{name: "bad lockout", line: "Set-SimTenant -LockoutThreshold 0", err: "LockoutThreshold"},
 		{name: "expire secret", line: "Set-SimApp -AppId " + appID + " -SecretExpired", check: func(t *testing.T, s *tenant.State) {
@@ -526,5 +530,48 @@ func TestExecHonoursContext(t *testing.T) {
 		if s.Transport.SmtpClientAuthenticationDisabled {
 			t.Error("ran despite cancelled context")
 		}
+	})
+}
+
+// TestSessionCmdlets: the Connect-/Disconnect- lines remedies print around
+// the real work are accepted, print nothing and change nothing (the
+// emulator is always connected); their parameters are still checked.
+func TestSessionCmdlets(t *testing.T) {
+	for _, tc := range []struct {
+		line string
+		same []string // lines that leave the tenant as line must; none: untouched
+	}{
+		{line: "Disconnect-ExchangeOnline"},
+		{line: "Disconnect-ExchangeOnline -Confirm:$false"},
+		{line: "Disconnect-MgGraph"},
+		// What a remedy's Set- did survives its Disconnect-.
+		{line: "Connect-ExchangeOnline -UserPrincipalName admin@contoso.com -ShowBanner:$false; Set-TransportConfig -SmtpClientAuthenticationDisabled $True; Disconnect-ExchangeOnline -Confirm:$false",
+			same: []string{"Set-TransportConfig -SmtpClientAuthenticationDisabled $True"}},
+	} {
+		t.Run(tc.line, func(t *testing.T) {
+			tn, in, _ := fixture()
+			out, err := in.Exec(context.Background(), tc.line)
+			if err != nil || out != "" {
+				t.Fatalf("output %q, error %v; want neither", out, err)
+			}
+			ref, rin, _ := fixture()
+			for _, l := range tc.same {
+				mustExec(t, rin, l)
+			}
+			var got, want []byte
+			tn.View(func(s *tenant.State) { got, _ = json.Marshal(s) })
+			ref.View(func(s *tenant.State) { want, _ = json.Marshal(s) })
+			if !bytes.Equal(got, want) {
+				t.Errorf("tenant after %q:\n%s\nwant\n%s", tc.line, got, want)
+			}
+		})
+	}
+	runCases(t, []execCase{
+		{name: "Disconnect-MgGraph takes no parameters", line: "Disconnect-MgGraph -Confirm:$false",
+			err: "A parameter cannot be found that matches parameter name 'Confirm'. Disconnect-MgGraph takes no parameters."},
+		{name: "Disconnect-ExchangeOnline unknown parameter", line: "Disconnect-ExchangeOnline -Force",
+			err: "A parameter cannot be found that matches parameter name 'Force'. Parameters of Disconnect-ExchangeOnline: [-Confirm]"},
+		{name: "Disconnect-ExchangeOnline stray argument", line: "Disconnect-ExchangeOnline admin@contoso.com",
+			err: "A positional parameter cannot be found that accepts argument 'admin@contoso.com'."},
 	})
 }

@@ -36,6 +36,9 @@ type spec struct {
 	params  []param
 	summary string
 	run     func(in *Interpreter, a args) ([]any, error)
+	// needsOne: a Set- cmdlet whose every parameter is optional but that
+	// does nothing without one; a bare call is an error, not a silent no-op.
+	needsOne bool
 }
 
 // pipeline stages that format or select; they consume the objects the
@@ -120,6 +123,9 @@ func (in *Interpreter) runPipeline(b *strings.Builder, pl pipeline) error {
 	a, err := bind(first, sp, in.t.Now())
 	if err != nil {
 		return err
+	}
+	if sp.needsOne && len(a) == 0 {
+		return fmt.Errorf("%s: no parameter given, so nothing would change. %s", sp.name, sp.usage())
 	}
 	items, err := sp.run(in, a)
 	if err != nil {

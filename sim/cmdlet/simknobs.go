@@ -32,7 +32,7 @@ func simCmdlets() []*spec {
 			named("BasicAuthRetiredImapPop", kSwitchOrBool),
 			named("LockoutThreshold", kInt),
 			named("RefreshTokenMaxInactive", kDuration),
-		}, run: (*Interpreter).setSimTenant},
+		}, run: (*Interpreter).setSimTenant, needsOne: true},
 		{name: "Set-SimApp", params: []param{
 			named("AppId", kString).at(0).req().alias("Identity"),
 			named("SecretExpired", kSwitchOrBool),
