@@ -75,9 +75,11 @@ func TestStatusPageInChromium(t *testing.T) {
 		t.Fatalf("screenshot: %v", err)
 	}
 	checkPaintedRow(t, bctx)
+	checkNoSideScroll(t, bctx, "English")
 	run(srv.URL+"/?lang=ja", "#heading")
 	headingJA := text("#heading")
 	textJA := text("body")
+	checkNoSideScroll(t, bctx, "Japanese")
 	checkNotTofu(t, bctx, "#heading")
 
 	for _, w := range []string{"smtp_auth_disabled_tenant", "SMTP AUTH is disabled for the organization",
@@ -231,8 +233,14 @@ func checkPaintedRow(t *testing.T, ctx context.Context) {
 	if cause.W < 150 {
 		t.Errorf("cause cell only %.0f px wide", cause.W)
 	}
-	if remedy.W < 300 {
+	if remedy.W < 250 {
 		t.Errorf("remedy box only %.0f px wide", remedy.W)
+	}
+	// The since cell shows its date on one line and its time on at most
+	// one more, not cut into digits.
+	q, _ = json.Marshal(row + ` > td:nth-child(6) > span.meta`) // the since column
+	if n, err := chromedp.Run(ctx, chromedp.Evaluate[int](fmt.Sprintf(`document.querySelector(%s).getClientRects().length`, q))); err != nil || n < 1 || n > 2 {
+		t.Errorf("since: the time takes %d lines (%v), want 1 or 2", n, err)
 	}
 	red := color.RGBA{0xcf, 0x22, 0x2e, 0xff}    // .st-failing
 	yellow := color.RGBA{0xff, 0xf8, 0xc5, 0xff} // .remedy
@@ -255,6 +263,20 @@ func checkPaintedRow(t *testing.T, ctx context.Context) {
 	}
 	if dir := os.Getenv("EXOPROBE_SCREENSHOT_DIR"); dir != "" {
 		os.WriteFile(filepath.Join(dir, "status-row.png"), shot, 0o644)
+	}
+}
+
+// checkNoSideScroll: at 1280 px the tables fit; a column forced wide (a
+// nowrap cell, a large min-width) shows as a horizontal scrollbar that
+// hides the remedy column.
+func checkNoSideScroll(t *testing.T, ctx context.Context, page string) {
+	t.Helper()
+	w, err := chromedp.Run(ctx, chromedp.Evaluate[[]int](`[document.documentElement.scrollWidth, document.documentElement.clientWidth]`))
+	if err != nil || len(w) != 2 {
+		t.Fatalf("chromium: page width: %v", err)
+	}
+	if w[0] > w[1] {
+		t.Errorf("%s page is %d px wide in a %d px viewport: it scrolls sideways", page, w[0], w[1])
 	}
 }
 

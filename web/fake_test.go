@@ -122,6 +122,9 @@ func fixture() *fakeSource {
 		Token:      &probe.TokenInfo{Flow: "client_credentials", ExpiresAt: t0.Add(time.Hour), AppID: "app-1", TenantID: "tid-1"},
 		Transcript: []string{"C: AUTH XOAUTH2 " + base64.StdEncoding.EncodeToString([]byte("user="+user+"\x01auth=Bearer "+canary+"\x01\x01"))},
 		AuthReply:  "auth=Bearer " + canary}
+	// Failing, and the latest attempt logged in: a confirm re-probe is
+	// about to settle the recovery.
+	smtpOAuth.Pending = diagnose.CauseOK
 
 	imapOAuth := check("demo", user, probe.IMAP, probe.XOAUTH2, scheduler.ExpectOK, scheduler.StatusOK, diagnose.CauseOK)
 	imapOAuth.LastAttempt = &probe.Attempt{OK: true, Stage: probe.StageDone, Duration: 200 * time.Millisecond,
@@ -134,6 +137,7 @@ func fixture() *fakeSource {
 	scanner := check("ops/scanner", "Scanner@contoso.com", probe.IMAP, probe.Basic, scheduler.ExpectFail, scheduler.StatusUnexpectedlyOK, diagnose.CauseOK)
 	scanner.PrevCause = diagnose.CauseBasicAuthDisabled
 	scanner.LastAttempt = &probe.Attempt{OK: true, Stage: probe.StageDone, Reply: "a2 OK LOGOUT completed."}
+	scanner.Pending = diagnose.CauseBasicAuthDisabled
 	locked := check("locked", "locked@contoso.com", probe.SMTP, probe.Basic, scheduler.ExpectOK, scheduler.StatusFailing, diagnose.CauseAccountLocked)
 	locked.LockoutGuard = &scheduler.GuardState{Account: "locked@contoso.com", Active: true,
 		Failures: []time.Time{t0, t0.Add(time.Minute), t0.Add(2 * time.Minute)}, Until: t0.Add(time.Hour), Limit: 3, Window: time.Hour}

@@ -72,15 +72,20 @@ type checkView struct {
 	Cause, CauseTitle           string
 	Confidence                  string
 	Pending, PendingTitle       string
-	Since, SinceAgo             string
-	Words                       string
-	Evidence                    []string
-	Remedy                      *remedyView
-	Transcript                  []string
-	HasAttempt                  bool
-	LastRun                     string
-	GuardActive                 bool
-	GuardUntil                  string
+	// PendingLabel says what the confirm re-probe is about to settle, in
+	// words: "confirming: ok" next to a failing cause read as if the
+	// failure were being confirmed. PendingCause is "" when the label says
+	// it all (a login that worked).
+	PendingLabel, PendingCause string
+	Since, SinceAgo            string
+	Words                      string
+	Evidence                   []string
+	Remedy                     *remedyView
+	Transcript                 []string
+	HasAttempt                 bool
+	LastRun                    string
+	GuardActive                bool
+	GuardUntil                 string
 }
 
 type remedyView struct {
@@ -139,6 +144,25 @@ func ago(now, t time.Time, lang string) string {
 		return s + msg(lang, "ago")
 	}
 	return s + " " + msg(lang, "ago")
+}
+
+// pendingLabel words an unconfirmed outcome relative to the confirmed one.
+func pendingLabel(st *scheduler.CheckState, lang string) (label, cause string) {
+	switch {
+	case st.Pending == "":
+		return "", ""
+	case st.Pending == diagnose.CauseOK && st.Expect == scheduler.ExpectFail:
+		// A posture check: a working login is not a recovery.
+		return msg(lang, "confirming_login_works"), ""
+	case st.Pending == diagnose.CauseOK:
+		return msg(lang, "confirming_recovery"), ""
+	case st.Cause == "":
+		return msg(lang, "confirming"), string(st.Pending)
+	case st.Cause == diagnose.CauseOK:
+		return msg(lang, "confirming_failure"), string(st.Pending)
+	default:
+		return msg(lang, "confirming_change"), string(st.Pending)
+	}
 }
 
 func causeTitle(c diagnose.Cause, lang string) string {
@@ -220,6 +244,7 @@ func (h *handler) buildPage(lang string) pageData {
 			Pending: string(st.Pending), PendingTitle: causeTitle(st.Pending, lang),
 			Since: fmtTime(st.Since), SinceAgo: ago(now, st.Since, lang), LastRun: fmtTime(st.LastRun),
 		}
+		cv.PendingLabel, cv.PendingCause = pendingLabel(&st, lang)
 		if a := st.LastAttempt; a != nil {
 			cv.HasAttempt = true
 			cv.Words = serverWords(a)

@@ -4,6 +4,9 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/exoprobe/exoprobe/diagnose"
+	"github.com/exoprobe/exoprobe/scheduler"
 )
 
 func TestPickLang(t *testing.T) {
@@ -112,5 +115,71 @@ func TestStatusPageEmptyAndEscaping(t *testing.T) {
 	_, _, body = get(t, newTestHandler(f, Options{}), "/")
 	if strings.Contains(body, "<script>") {
 		t.Error("server words not escaped")
+	}
+}
+
+// rowHTML cuts one check's row out of the page.
+func rowHTML(t *testing.T, body, id string) string {
+	t.Helper()
+	i := strings.Index(body, `<tr id="check-`+id+`"`)
+	if i < 0 {
+		t.Fatalf("no row for %s", id)
+	}
+	j := strings.Index(body[i:], "</tr>")
+	return body[i : i+j]
+}
+
+// TestStatusPageConfirming: an outcome awaiting its confirm re-probe is
+// worded against the confirmed one. "confirming: ok" beside a failing cause
+// read as the failure being confirmed.
+func TestStatusPageConfirming(t *testing.T) {
+	h := newTestHandler(fixture(), Options{})
+	tests := []struct {
+		lang, id, want string
+		notWant        []string
+	}{
+		{"en", "demo/smtp/xoauth2", `<div class="meta confirming">confirming recovery: the latest attempt logged in</div>`, []string{"confirming: ", "<code>ok</code>"}},
+		{"ja", "demo/smtp/xoauth2", `<div class="meta confirming">回復を確認中: 直近の試行はログインに成功</div>`, []string{"<code>ok</code>"}},
+		{"en", "ops/scanner/imap/basic", `<div class="meta confirming">confirming a failure: <code>basic_auth_disabled</code>`, nil},
+		{"ja", "ops/scanner/imap/basic", `<div class="meta confirming">失敗を確認中: <code>basic_auth_disabled</code>`, nil},
+		{"en", "demo/smtp/basic", "", []string{"confirming"}},
+	}
+	for _, tc := range tests {
+		_, _, body := get(t, h, "/?lang="+tc.lang)
+		row := rowHTML(t, body, tc.id)
+		if tc.want != "" && !strings.Contains(row, tc.want) {
+			t.Errorf("%s %s: row lacks %q:\n%s", tc.lang, tc.id, tc.want, row)
+		}
+		for _, w := range tc.notWant {
+			if strings.Contains(row, w) {
+				t.Errorf("%s %s: row has %q:\n%s", tc.lang, tc.id, w, row)
+			}
+		}
+	}
+}
+
+func TestPendingLabel(t *testing.T) {
+	tests := []struct {
+		expect           scheduler.Expectation
+		cause, pending   diagnose.Cause
+		wantKey, wantArg string
+	}{
+		{scheduler.ExpectOK, diagnose.CauseSMTPAuthDisabledTenant, "", "", ""},
+		{scheduler.ExpectOK, diagnose.CauseSMTPAuthDisabledTenant, diagnose.CauseOK, "confirming_recovery", ""},
+		{scheduler.ExpectFail, diagnose.CauseBasicAuthDisabled, diagnose.CauseOK, "confirming_login_works", ""},
+		{scheduler.ExpectOK, diagnose.CauseOK, diagnose.CauseBadCredentials, "confirming_failure", "bad_credentials"},
+		{scheduler.ExpectOK, diagnose.CauseBadCredentials, diagnose.CauseAccountLocked, "confirming_change", "account_locked"},
+		{scheduler.ExpectOK, "", diagnose.CauseBadCredentials, "confirming", "bad_credentials"},
+	}
+	for _, tc := range tests {
+		st := scheduler.CheckState{Expect: tc.expect, Cause: tc.cause, Pending: tc.pending}
+		label, arg := pendingLabel(&st, langEN)
+		want := ""
+		if tc.wantKey != "" {
+			want = messages[langEN][tc.wantKey]
+		}
+		if label != want || arg != tc.wantArg {
+			t.Errorf("%+v: %q %q, want %q %q", tc, label, arg, want, tc.wantArg)
+		}
 	}
 }
