@@ -231,3 +231,25 @@ func smtpAuth(t *testing.T, e sim.Endpoints, mech, user, secret string) string {
 	}
 	return line
 }
+
+// TestSimSecondOnSameDataDir: a second `exoprobe sim` on a data dir in use
+// fails at once and says why, leaving the first one's endpoints.json alone.
+func TestSimSecondOnSameDataDir(t *testing.T) {
+	dir := t.TempDir()
+	startSimCmd(t, "--data-dir", dir)
+	before, _ := os.ReadFile(filepath.Join(dir, sim.EndpointsFile))
+	var out, errb bytes.Buffer
+	if code := runSim(context.Background(), []string{"--data-dir", dir, "--reset"}, &out, &errb, nil); code != exitFail {
+		t.Fatalf("second sim: exit %d, want %d (%s)", code, exitFail, errb.String())
+	}
+	if !strings.Contains(errb.String(), "is in use by another emulator") {
+		t.Errorf("stderr %q does not say the data dir is in use", errb.String())
+	}
+	if after, _ := os.ReadFile(filepath.Join(dir, sim.EndpointsFile)); !bytes.Equal(before, after) {
+		t.Error("the refused second sim rewrote endpoints.json")
+	}
+	// The first run saves only at exit; --reset must not have written.
+	if _, err := os.Stat(filepath.Join(dir, sim.StateFile)); err == nil {
+		t.Error("the refused --reset wrote state.json")
+	}
+}
