@@ -594,13 +594,24 @@ var notPasswordCauses = map[diagnose.Cause]bool{
 // was lost — unless its cause is one of notPasswordCauses. Failures before
 // the auth stage, and the probe's own refusal to send a password (no TLS,
 // unreadable password file), never reached Entra and do not count.
-func lockoutFailure(a *probe.Attempt, cause diagnose.Cause) bool {
+//
+// One exception to the exception: on SMTP, Exchange names a Basic block in
+// so many words (535 5.7.139 "basic authentication is disabled", 550
+// 5.7.30), so basic_auth_disabled that diagnosis only inferred (XOAUTH2
+// works on the same mailbox) from the generic "535 5.7.3" may just as well
+// be a wrong password, and counts. On IMAP and POP the generic words are
+// what a Basic block looks like (Basic is retired there), and the
+// inference stands.
+func lockoutFailure(a *probe.Attempt, cause diagnose.Cause, conf diagnose.Confidence) bool {
 	if a.OK || a.Stage != probe.StageAuth {
 		return false
 	}
 	switch a.ErrorKind {
 	case probe.ErrPolicy, probe.ErrConfig:
 		return false
+	}
+	if cause == diagnose.CauseBasicAuthDisabled && a.Protocol == probe.SMTP && conf != diagnose.Definitive {
+		return true
 	}
 	return !notPasswordCauses[cause]
 }
@@ -693,7 +704,7 @@ func (s *Scheduler) observe(e *entry, a probe.Attempt, f *diagnose.Finding, conf
 		cause = diagnose.CauseOK
 	}
 	upd := &Update{ID: e.id}
-	if g != nil && lockoutFailure(&a, cause) {
+	if g != nil && lockoutFailure(&a, cause, conf) {
 		g.failures = append(g.failures, now)
 		upd.Guard = &GuardRecord{Account: e.account, Failures: slices.Clone(g.failures)}
 	}

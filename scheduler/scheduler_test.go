@@ -485,39 +485,81 @@ func TestLockoutGuardCountsGenericRefusals(t *testing.T) {
 	}
 }
 
-func TestLockoutFailureRule(t *testing.T) {
-	at := func(st probe.Stage, k probe.ErrorKind) *probe.Attempt {
-		return &probe.Attempt{Mechanism: probe.Basic, Stage: st, ErrorKind: k}
+// With XOAUTH2 working on the same mailbox, diagnosis reads SMTP's generic
+// 535 5.7.3 to Basic as "Basic is off" (inferred); Exchange says that in
+// words on SMTP, so the refusal may be a wrong password and counts.
+func TestLockoutGuardCountsInferredSMTPBasicBlock(t *testing.T) {
+	h := newHarness(t, Options{MaxInFlight: 10, ConfirmDelay: 30 * time.Second, Classifier: diagnose.Classify}, nil)
+	h.prober.answer = func(id CheckID, n int) (bool, diagnose.Cause, string) {
+		if _, _, m, _ := id.Split(); m == probe.Basic {
+			return false, "", genericRefusals[probe.SMTP]
+		}
+		return true, diagnose.CauseOK, ""
 	}
+	tg := target("smtp-app", "app@contoso.com", "smtp.office365.com")
+	basic, oauth := spec(tg, probe.SMTP, probe.Basic, 30*time.Second), spec(tg, probe.SMTP, probe.XOAUTH2, 30*time.Second)
+	if err := h.s.SetChecks([]CheckSpec{basic, oauth}); err != nil {
+		t.Fatal(err)
+	}
+	h.start()
+	h.advance(3*time.Hour, 10*time.Second)
+	fails := h.prober.times(basic.ID())
+	if len(fails) < 6 {
+		t.Fatalf("only %d Basic attempts in 3 h", len(fails))
+	}
+	if n := maxInAnyHour(fails); n > 3 {
+		t.Fatalf("%d failed Basic SMTP logins within an hour (%d in 3 h)", n, len(fails))
+	}
+	st, _ := h.s.Check(basic.ID())
+	if st.LastFinding == nil || st.LastFinding.Cause != diagnose.CauseBasicAuthDisabled || st.LastFinding.Confidence != diagnose.Inferred {
+		t.Fatalf("SMTP Basic diagnosed as %+v, want basic_auth_disabled inferred (else this test tests nothing)", st.LastFinding)
+	}
+}
+
+func TestLockoutFailureRule(t *testing.T) {
+	at := func(p probe.Protocol, st probe.Stage, k probe.ErrorKind) *probe.Attempt {
+		return &probe.Attempt{Protocol: p, Mechanism: probe.Basic, Stage: st, ErrorKind: k}
+	}
+	refused := at(probe.IMAP, probe.StageAuth, probe.ErrRefused)
+	smtpRefused := at(probe.SMTP, probe.StageAuth, probe.ErrRefused)
+	def, inf := diagnose.Definitive, diagnose.Inferred
 	for _, c := range []struct {
 		name  string
 		a     *probe.Attempt
 		cause diagnose.Cause
+		conf  diagnose.Confidence
 		want  bool
 	}{
-		{"generic refusal", at(probe.StageAuth, probe.ErrRefused), diagnose.CauseUnknown, true},
-		{"bad credentials", at(probe.StageAuth, probe.ErrRefused), diagnose.CauseBadCredentials, true},
-		{"account locked", at(probe.StageAuth, probe.ErrRefused), diagnose.CauseAccountLocked, true},
-		{"account disabled", at(probe.StageAuth, probe.ErrRefused), diagnose.CauseAccountDisabled, true},
-		{"no reply after the password", at(probe.StageAuth, probe.ErrTimeout), diagnose.CauseTimeout, true},
-		{"connection dropped after the password", at(probe.StageAuth, probe.ErrConnect), diagnose.CauseNetworkError, true},
-		{"smtp auth off", at(probe.StageAuth, probe.ErrRefused), diagnose.CauseSMTPAuthDisabledTenant, false},
-		{"smtp auth off for the mailbox", at(probe.StageAuth, probe.ErrRefused), diagnose.CauseSMTPAuthDisabledMbx, false},
-		{"basic off", at(probe.StageAuth, probe.ErrRefused), diagnose.CauseBasicAuthDisabled, false},
-		{"security defaults", at(probe.StageAuth, probe.ErrRefused), diagnose.CauseSecurityDefaults, false},
-		{"conditional access", at(probe.StageAuth, probe.ErrRefused), diagnose.CauseConditionalAccess, false},
-		{"mfa", at(probe.StageAuth, probe.ErrRefused), diagnose.CauseMFARequired, false},
-		{"protocol off", at(probe.StageAuth, probe.ErrRefused), diagnose.CauseProtocolDisabled, false},
-		{"throttled", at(probe.StageAuth, probe.ErrRefused), diagnose.CauseThrottled, false},
-		{"mechanism", at(probe.StageAuth, probe.ErrRefused), diagnose.CauseAuthMechanismUnsupported, false},
-		{"no TLS, password not sent", at(probe.StageAuth, probe.ErrPolicy), diagnose.CauseUnknown, false},
-		{"password file unreadable", at(probe.StageAuth, probe.ErrConfig), diagnose.CauseUnknown, false},
-		{"timeout before auth", at(probe.StageGreeting, probe.ErrTimeout), diagnose.CauseTimeout, false},
-		{"tls", at(probe.StageTLS, probe.ErrTLS), diagnose.CauseTLSError, false},
-		{"refused after login", at(probe.StageMailbox, probe.ErrRefused), diagnose.CauseUnknown, false},
-		{"ok", &probe.Attempt{OK: true, Stage: probe.StageDone}, diagnose.CauseOK, false},
+		{"generic refusal", refused, diagnose.CauseUnknown, diagnose.Unsure, true},
+		{"bad credentials", refused, diagnose.CauseBadCredentials, def, true},
+		{"bad credentials inferred", smtpRefused, diagnose.CauseBadCredentials, inf, true},
+		{"account locked", refused, diagnose.CauseAccountLocked, def, true},
+		{"account disabled", refused, diagnose.CauseAccountDisabled, inf, true},
+		{"no reply after the password", at(probe.IMAP, probe.StageAuth, probe.ErrTimeout), diagnose.CauseTimeout, def, true},
+		{"connection dropped after the password", at(probe.POP, probe.StageAuth, probe.ErrConnect), diagnose.CauseNetworkError, def, true},
+		// On SMTP's generic 535 5.7.3, Basic off inferred from XOAUTH2
+		// working may be a wrong password; Exchange says Basic is off in
+		// words when it is.
+		{"smtp basic off, inferred", smtpRefused, diagnose.CauseBasicAuthDisabled, inf, true},
+		{"smtp basic off, in words", smtpRefused, diagnose.CauseBasicAuthDisabled, def, false},
+		{"imap basic off, inferred", refused, diagnose.CauseBasicAuthDisabled, inf, false},
+		{"smtp auth off", smtpRefused, diagnose.CauseSMTPAuthDisabledTenant, def, false},
+		{"smtp auth off for the mailbox", smtpRefused, diagnose.CauseSMTPAuthDisabledMbx, def, false},
+		{"security defaults", smtpRefused, diagnose.CauseSecurityDefaults, def, false},
+		{"security defaults via the same password", refused, diagnose.CauseSecurityDefaults, inf, false},
+		{"conditional access", smtpRefused, diagnose.CauseConditionalAccess, inf, false},
+		{"mfa", refused, diagnose.CauseMFARequired, def, false},
+		{"protocol off", refused, diagnose.CauseProtocolDisabled, inf, false},
+		{"throttled", refused, diagnose.CauseThrottled, inf, false},
+		{"mechanism", smtpRefused, diagnose.CauseAuthMechanismUnsupported, def, false},
+		{"no TLS, password not sent", at(probe.IMAP, probe.StageAuth, probe.ErrPolicy), diagnose.CauseUnknown, diagnose.Unsure, false},
+		{"password file unreadable", at(probe.IMAP, probe.StageAuth, probe.ErrConfig), diagnose.CauseUnknown, diagnose.Unsure, false},
+		{"timeout before auth", at(probe.IMAP, probe.StageGreeting, probe.ErrTimeout), diagnose.CauseTimeout, def, false},
+		{"tls", at(probe.SMTP, probe.StageTLS, probe.ErrTLS), diagnose.CauseTLSError, def, false},
+		{"refused after login", at(probe.IMAP, probe.StageMailbox, probe.ErrRefused), diagnose.CauseUnknown, diagnose.Unsure, false},
+		{"ok", &probe.Attempt{OK: true, Stage: probe.StageDone}, diagnose.CauseOK, def, false},
 	} {
-		if got := lockoutFailure(c.a, c.cause); got != c.want {
+		if got := lockoutFailure(c.a, c.cause, c.conf); got != c.want {
 			t.Errorf("%s: counts %v, want %v", c.name, got, c.want)
 		}
 	}
