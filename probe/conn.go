@@ -18,7 +18,10 @@ import (
 type probeConn struct {
 	net.Conn
 	deadline time.Time
-	tr       *transcript
+	// bound, when set (UnixNano), is an earlier limit than deadline: the
+	// short grace of the logout stage.
+	bound *atomic.Int64
+	tr    *transcript
 	// hidden is read before the wire and not recorded: the synthetic
 	// greeting handed to a library after we did STARTTLS ourselves.
 	hidden io.Reader
@@ -68,11 +71,19 @@ func (c *probeConn) write(b []byte) (int, error) {
 }
 
 func (c *probeConn) clamp(t time.Time) time.Time {
-	if c.deadline.IsZero() {
+	limit := c.deadline
+	if c.bound != nil {
+		if b := c.bound.Load(); b != 0 {
+			if bt := time.Unix(0, b); limit.IsZero() || bt.Before(limit) {
+				limit = bt
+			}
+		}
+	}
+	if limit.IsZero() {
 		return t
 	}
-	if t.IsZero() || t.After(c.deadline) {
-		return c.deadline
+	if t.IsZero() || t.After(limit) {
+		return limit
 	}
 	return t
 }
@@ -126,7 +137,7 @@ func (s *session) connect(ctx context.Context, addr string) (net.Conn, error) {
 
 // wrap returns the recording, deadline-clamping view of c.
 func (s *session) wrap(c net.Conn, hidden string) *probeConn {
-	pc := &probeConn{Conn: c, deadline: s.deadline, tr: s.tr}
+	pc := &probeConn{Conn: c, deadline: s.deadline, bound: &s.bound, tr: s.tr}
 	if hidden != "" {
 		pc.hidden = bytes.NewReader([]byte(hidden))
 	}

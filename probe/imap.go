@@ -124,7 +124,7 @@ func (s *session) runIMAP(ctx context.Context) error {
 	}
 	s.a.Reply = s.imapTagged(mark, "EXAMINE")
 
-	s.enter(StageLogout)
+	s.enterLogout()
 	// A failed LOGOUT does not undo a login that worked.
 	_ = c.Logout().Wait()
 	return nil

@@ -99,7 +99,7 @@ func (s *session) runPOP(ctx context.Context) error {
 	}
 	s.a.Reply = reply
 
-	s.enter(StageLogout)
+	s.enterLogout()
 	_, _ = l.popCommand("QUIT")
 	return nil
 }

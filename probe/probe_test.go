@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"slices"
 	"strings"
 	"testing"
@@ -92,6 +93,10 @@ func serve(t *testing.T, m mode, hangAt string, tweak func(any) any) *fake {
 		script = tweak(script).(interface{ run(*fconn) })
 	}
 	implicit := !m.startTLS
+	if hangAt == "tls" && implicit {
+		// Accepts the connection and never answers the ClientHello.
+		return newFake(t, false, func(c *fconn) { c.hang() })
+	}
 	return newFake(t, implicit, script.run)
 }
 
@@ -162,20 +167,60 @@ func assertNoSecrets(t *testing.T, a Attempt, logs string) {
 	}
 }
 
+// hungTokenSource asks a token endpoint that never answers, over real HTTP
+// under the attempt's context.
+type hungTokenSource struct{ url string }
+
+func (h hungTokenSource) Token(ctx context.Context) (Token, error) {
+	tr := &http.Transport{DisableKeepAlives: true}
+	defer tr.CloseIdleConnections()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, h.url, strings.NewReader("grant_type=client_credentials"))
+	if err != nil {
+		return Token{}, err
+	}
+	resp, err := (&http.Client{Transport: tr}).Do(req)
+	if err != nil {
+		return Token{}, &TokenError{Flow: "client_credentials", Err: err}
+	}
+	resp.Body.Close()
+	return Token{}, &TokenError{Flow: "client_credentials", HTTPStatus: resp.StatusCode}
+}
+
 func TestHungServer(t *testing.T) {
 	stages := map[string]Stage{
 		"greeting": StageGreeting, "capability": StageCapability, "starttls": StageStartTLS,
-		"auth": StageAuth, "mailbox": StageMailbox,
+		"auth": StageAuth, "mailbox": StageMailbox, "token": StageToken,
 	}
+	// A token endpoint that accepts the connection and never answers.
+	tokenEP := newFake(t, false, func(c *fconn) { c.hang() })
+	defer tokenEP.Close()
 	for _, m := range modes {
-		for _, hang := range []string{"greeting", "capability", "starttls", "auth", "mailbox"} {
+		for _, hang := range []string{"greeting", "capability", "starttls", "tls", "token", "auth", "mailbox"} {
 			if hang == "starttls" && !m.startTLS {
 				continue
 			}
 			t.Run(m.name+"/"+hang, func(t *testing.T) {
 				defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
-				f := serve(t, m, hang, nil)
+				want := stages[hang]
+				if hang == "tls" {
+					// The handshake of implicit TLS, or the one after
+					// STARTTLS was accepted.
+					want = StageTLS
+					if m.startTLS {
+						want = StageStartTLS
+					}
+				}
+				mech := Basic
+				script := hang
+				if hang == "token" {
+					mech, script = XOAUTH2, ""
+				}
+				f := serve(t, m, script, nil)
 				defer f.Close()
+				tg := target(m, f.addr)
+				if hang == "token" {
+					tg.Token = hungTokenSource{url: "http://" + tokenEP.addr + "/tenant/oauth2/v2.0/token"}
+				}
 				// A short deadline keeps the test quick; on a loaded
 				// machine (-race, other jobs) the stages before the hang
 				// (a TLS handshake) can outlast it, which says nothing
@@ -185,17 +230,53 @@ func TestHungServer(t *testing.T) {
 				var a Attempt
 				var deadline time.Duration
 				for _, deadline = range []time.Duration{300 * time.Millisecond, 1500 * time.Millisecond, 5 * time.Second} {
-					a = runWithin(t, deadline, Check{Target: target(m, f.addr), Protocol: m.p, Mechanism: Basic})
-					if a.OK || a.ErrorKind != ErrTimeout || a.Stage == stages[hang] {
+					a = runWithin(t, deadline, Check{Target: tg, Protocol: m.p, Mechanism: mech})
+					if a.OK || a.ErrorKind != ErrTimeout || a.Stage == want {
 						break
 					}
 					t.Logf("timed out at %s before reaching the hung %s stage within %v; retrying with more time", a.Stage, hang, deadline)
 				}
-				if a.OK || a.ErrorKind != ErrTimeout || a.Stage != stages[hang] {
+				if a.OK || a.ErrorKind != ErrTimeout || a.Stage != want {
 					t.Fatalf("ok %v stage %s kind %q err %q\n%s", a.OK, a.Stage, a.ErrorKind, a.Error, strings.Join(a.Transcript, "\n"))
 				}
 				if a.Duration > deadline+time.Second {
 					t.Errorf("Duration %v", a.Duration)
+				}
+				assertNoSecrets(t, a, "")
+			})
+		}
+	}
+}
+
+// A server that never answers LOGOUT/QUIT: the login and the mailbox
+// command worked, so the attempt succeeds, and the logout's own short
+// bound ends it long before the attempt's deadline.
+func TestHungLogout(t *testing.T) {
+	defer func(g time.Duration) { logoutGrace = g }(logoutGrace)
+	logoutGrace = 300 * time.Millisecond
+	const deadline = 20 * time.Second
+	for _, m := range modes {
+		for _, mech := range Mechanisms {
+			t.Run(m.name+"/"+string(mech), func(t *testing.T) {
+				defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+				f := serve(t, m, "logout", nil)
+				defer f.Close()
+				start := time.Now()
+				a := runWithin(t, deadline, Check{Target: target(m, f.addr), Protocol: m.p, Mechanism: mech})
+				if !a.OK || a.Stage != StageDone || a.ErrorKind != ErrNone {
+					t.Fatalf("ok %v stage %s kind %q err %q\n%s", a.OK, a.Stage, a.ErrorKind, a.Error, strings.Join(a.Transcript, "\n"))
+				}
+				// The handshakes before the hang take well under a
+				// second even under -race; the deadline is 20 s.
+				if el := time.Since(start); el > logoutGrace+3*time.Second {
+					t.Errorf("a hung logout held the attempt %v (grace %v, deadline %v)", el, logoutGrace, deadline)
+				}
+				var sawLogout bool
+				for _, st := range a.Timings {
+					sawLogout = sawLogout || st.Stage == StageLogout
+				}
+				if !sawLogout {
+					t.Errorf("timings %v lack the logout stage", a.Timings)
 				}
 				assertNoSecrets(t, a, "")
 			})

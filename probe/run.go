@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -116,10 +117,13 @@ type session struct {
 	ctx      context.Context
 
 	stageStart time.Time
-	raw        net.Conn
-	stopClose  func() bool
-	tlsOn      bool
-	failed     bool
+	// bound is the logout stage's earlier limit (UnixNano; 0 = none), read
+	// by every probeConn of the session.
+	bound     atomic.Int64
+	raw       net.Conn
+	stopClose func() bool
+	tlsOn     bool
+	failed    bool
 }
 
 func newSession(ctx context.Context, c Check) *session {
@@ -153,6 +157,28 @@ func (s *session) precheck() error {
 	return nil
 }
 
+// logoutGrace bounds the logout stage on its own: by then the login and the
+// mailbox command have succeeded, and a server that never answers LOGOUT or
+// QUIT must not hold a good attempt until its deadline. A var for tests.
+var logoutGrace = 2 * time.Second
+
+// enterLogout starts the logout stage under its own short bound (never past
+// the attempt's deadline). Whatever logout does, the attempt has succeeded:
+// callers ignore its error.
+func (s *session) enterLogout() {
+	s.enter(StageLogout)
+	by := time.Now().Add(logoutGrace)
+	if !s.deadline.IsZero() && s.deadline.Before(by) {
+		by = s.deadline
+	}
+	s.bound.Store(by.UnixNano())
+	if s.raw != nil {
+		// The TLS layer reads from raw: a library that sets no deadline
+		// of its own still stops here.
+		s.raw.SetDeadline(by)
+	}
+}
+
 // enter closes the running stage's timing and starts st.
 func (s *session) enter(st Stage) {
 	s.closeStage()
@@ -173,6 +199,11 @@ func (s *session) closeStage() {
 // early return; only the first failure counts.
 func (s *session) fail(st Stage, kind ErrorKind, reply string, err error) error {
 	if s.failed {
+		return errFailed
+	}
+	if s.a.Stage == StageLogout {
+		// Login and mailbox command have succeeded: a goodbye that fails
+		// (a hung or closed server) does not undo them.
 		return errFailed
 	}
 	s.failed = true

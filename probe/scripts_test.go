@@ -6,7 +6,8 @@ import (
 
 // Scripted Exchange-like servers. hangAt names the stage at which the
 // server stops answering: "greeting", "capability", "starttls", "auth",
-// "mailbox" (or "" for none).
+// "mailbox", "logout" (or "" for none); "tls" answers STARTTLS and then
+// never starts the handshake.
 
 type imapScript struct {
 	hangAt       string
@@ -60,6 +61,10 @@ func (s imapScript) run(c *fconn) {
 				return
 			}
 			c.send(t + " OK Begin TLS negotiation now.")
+			if s.hangAt == "tls" {
+				c.hang()
+				return
+			}
 			c.startTLS()
 			tlsDone = true
 		case "LOGIN", "AUTHENTICATE":
@@ -89,6 +94,10 @@ func (s imapScript) run(c *fconn) {
 				"* OK [PERMANENTFLAGS ()] No permanent flags permitted.", "* OK [UIDVALIDITY 14] UIDVALIDITY value.",
 				"* OK [UIDNEXT 1] The next unique identifier value.", t+" OK [READ-ONLY] EXAMINE completed.")
 		case "LOGOUT":
+			if s.hangAt == "logout" {
+				c.hang()
+				return
+			}
 			c.send("* BYE Microsoft Exchange Server IMAP4 server signing off.", t+" OK LOGOUT completed.")
 			return
 		default:
@@ -143,6 +152,10 @@ func (s popScript) run(c *fconn) {
 				return
 			}
 			c.send("+OK Begin TLS negotiation.")
+			if s.hangAt == "tls" {
+				c.hang()
+				return
+			}
 			c.startTLS()
 			tlsDone = true
 		case "USER":
@@ -170,6 +183,10 @@ func (s popScript) run(c *fconn) {
 			}
 			c.send(firstNonEmpty(s.statReply, "+OK 0 0"))
 		case "QUIT":
+			if s.hangAt == "logout" {
+				c.hang()
+				return
+			}
 			c.send("+OK Microsoft Exchange Server POP3 server signing off.")
 			return
 		default:
@@ -222,6 +239,10 @@ func (s smtpScript) run(c *fconn) {
 				return
 			}
 			c.send("220 2.0.0 SMTP server ready")
+			if s.hangAt == "tls" {
+				c.hang()
+				return
+			}
 			c.startTLS()
 			tlsDone = true
 		case "AUTH":
@@ -265,6 +286,10 @@ func (s smtpScript) run(c *fconn) {
 		case "RSET":
 			c.send("250 2.0.0 Resetting")
 		case "QUIT":
+			if s.hangAt == "logout" {
+				c.hang()
+				return
+			}
 			c.send("221 2.0.0 Service closing transmission channel")
 			return
 		default:

@@ -134,7 +134,7 @@ func (s *session) runSMTP(ctx context.Context) error {
 		_ = c.Reset()
 	}
 
-	s.enter(StageLogout)
+	s.enterLogout()
 	_ = c.Quit()
 	return nil
 }
