@@ -68,8 +68,11 @@ type Options struct {
 	// longer configured are kept (default 7 days, the store's default
 	// history age; at least GuardWindow). Within it, a check put back in
 	// the config resumes where it was, as after a restart; after it, a
-	// store that implements Pruner forgets the check. Pruning runs about
-	// every hour while the scheduler runs, starting with its first commit.
+	// store that implements Pruner forgets the check. The grace counts
+	// from the check's last run (no removal time is stored), so a check
+	// with an interval longer than the grace can go at once. Pruning runs
+	// about every hour while the scheduler runs, starting with its first
+	// commit.
 	RemovedGrace time.Duration
 	// OnAttempt, if set, is called after every attempt (for metrics), with
 	// the check's new state and the start lag. It must be fast.
