@@ -575,6 +575,7 @@ func ThrottleBackoff(a *probe.Attempt) (time.Duration, bool) {
 // Entra smart lockout, so the guard lets them run at the check's interval.
 var notPasswordCauses = map[diagnose.Cause]bool{
 	diagnose.CauseBasicAuthDisabled:        true,
+	diagnose.CauseBasicAuthRetired:         true,
 	diagnose.CauseSMTPAuthDisabledTenant:   true,
 	diagnose.CauseSMTPAuthDisabledMbx:      true,
 	diagnose.CauseSecurityDefaults:         true,

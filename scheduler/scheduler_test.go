@@ -543,6 +543,7 @@ func TestLockoutFailureRule(t *testing.T) {
 		{"smtp basic off, inferred", smtpRefused, diagnose.CauseBasicAuthDisabled, inf, true},
 		{"smtp basic off, in words", smtpRefused, diagnose.CauseBasicAuthDisabled, def, false},
 		{"imap basic off, inferred", refused, diagnose.CauseBasicAuthDisabled, inf, false},
+		{"smtp basic retired", smtpRefused, diagnose.CauseBasicAuthRetired, def, false},
 		{"smtp auth off", smtpRefused, diagnose.CauseSMTPAuthDisabledTenant, def, false},
 		{"smtp auth off for the mailbox", smtpRefused, diagnose.CauseSMTPAuthDisabledMbx, def, false},
 		{"security defaults", smtpRefused, diagnose.CauseSecurityDefaults, def, false},
@@ -561,6 +562,25 @@ func TestLockoutFailureRule(t *testing.T) {
 	} {
 		if got := lockoutFailure(c.a, c.cause, c.conf); got != c.want {
 			t.Errorf("%s: counts %v, want %v", c.name, got, c.want)
+		}
+	}
+}
+
+// Every cause in diagnosis' catalog is decided for the guard: a cause added
+// later must be put on one side or the other, not fall into "counts" (or
+// "does not") unnoticed.
+func TestLockoutCauseCatalogDecided(t *testing.T) {
+	// Causes that count: the password may be what was refused (or the
+	// cause is not about a Basic login at all, and counting is safe).
+	counts := map[diagnose.Cause]bool{
+		diagnose.CauseOK: true, diagnose.CauseBadCredentials: true, diagnose.CauseAccountLocked: true,
+		diagnose.CauseAccountDisabled: true, diagnose.CauseOAuthTokenInvalid: true, diagnose.CauseOAuthNotAuthorized: true,
+		diagnose.CauseTokenRequestFailed: true, diagnose.CauseTLSError: true, diagnose.CauseNetworkError: true,
+		diagnose.CauseTimeout: true, diagnose.CauseUnknown: true,
+	}
+	for _, c := range diagnose.Causes() {
+		if counts[c] == notPasswordCauses[c] {
+			t.Errorf("cause %s: decide whether a Basic refusal with it counts against the lockout guard (notPasswordCauses) and list it here", c)
 		}
 	}
 }
