@@ -13,9 +13,11 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/exoprobe/exoprobe/alerts"
 	"github.com/exoprobe/exoprobe/diagnose"
 	"github.com/exoprobe/exoprobe/probe"
 	"github.com/exoprobe/exoprobe/scheduler"
@@ -43,13 +45,17 @@ func DefaultTiming(speed float64) Timing {
 		return max(time.Duration(float64(base)/speed).Round(100*time.Millisecond), floor)
 	}
 	iv := d(6*time.Second, time.Second)
+	confirm := d(2*time.Second, 200*time.Millisecond)
 	// The emulator answers at once; the timeout only has to fit the
 	// interval, which the configuration requires.
-	// Half an interval is enough for both SMTP checks of the first step to
-	// land in one group in most runs (their phases are spread over the
-	// interval); a late one joins with an update after the group interval.
-	return Timing{Interval: iv, Timeout: iv, ConfirmDelay: d(2*time.Second, 200*time.Millisecond),
-		GroupWait: d(3*time.Second, 500*time.Millisecond), GroupInterval: iv}
+	// The checks a step breaks see the change at their next slot, and the
+	// slots are spread over the interval by a hash of the check id: their
+	// events can be up to one interval apart. A group wait of an interval
+	// plus slack for probes slowed down on a loaded machine (2 s: a TLS
+	// handshake under -race on a busy CI core) puts them all in one group,
+	// so every sink gets exactly one alert and one resolve per step.
+	return Timing{Interval: iv, Timeout: iv, ConfirmDelay: confirm,
+		GroupWait: iv + max(confirm, 2*time.Second), GroupInterval: iv}
 }
 
 // The demo's targets and checks.
@@ -65,6 +71,9 @@ var (
 	SMTPBasic   = scheduler.MakeID(TargetDemo, probe.SMTP, probe.Basic)
 	SMTPXOAUTH2 = scheduler.MakeID(TargetDemo, probe.SMTP, probe.XOAUTH2)
 	IMAPBasic   = scheduler.MakeID(TargetDemo, probe.IMAP, probe.Basic)
+	// ScannerSMTP is the scanner's Basic-only SMTP check: tenant-wide
+	// changes break it too, and its event joins the same alert.
+	ScannerSMTP = scheduler.MakeID(TargetScanner, probe.SMTP, probe.Basic)
 )
 
 // AlertSink is the demo's built-in alert sink (type memory): its
@@ -111,7 +120,7 @@ alerts:
   group_wait: %s
   group_interval: %s
   sinks:
-    - {name: %s, type: memory}   # listed on the status page; exoprobe demo --webhook/--alertmanager add real ones
+    - {name: %s, type: memory}   # listed on the status page; exoprobe demo --webhook/--slack/--alertmanager add real ones
 oauth_apps:
   demo-app:
     tenant: %s
@@ -213,6 +222,7 @@ func Scenario(user string) []Step {
 			Expect: []Expect{
 				{SMTPBasic, scheduler.EventRegressed, diagnose.CauseSMTPAuthDisabledTenant},
 				{SMTPXOAUTH2, scheduler.EventRegressed, diagnose.CauseSMTPAuthDisabledTenant},
+				{ScannerSMTP, scheduler.EventRegressed, diagnose.CauseSMTPAuthDisabledTenant},
 			},
 			Then: "SMTP logins regressed with cause smtp_auth_disabled_tenant; the status page shows the server's words and the remedy",
 		},
@@ -222,6 +232,7 @@ func Scenario(user string) []Step {
 			Expect: []Expect{
 				{SMTPBasic, scheduler.EventRecovered, diagnose.CauseOK},
 				{SMTPXOAUTH2, scheduler.EventRecovered, diagnose.CauseOK},
+				{ScannerSMTP, scheduler.EventRecovered, diagnose.CauseOK},
 			},
 			Then: "SMTP logins recovered",
 		},
@@ -248,16 +259,34 @@ func Scenario(user string) []Step {
 		{
 			Say:     "an admin switches Entra security defaults on",
 			Cmdlets: []string{"Update-MgPolicyIdentitySecurityDefaultEnforcementPolicy -IsEnabled:$true"},
-			Expect:  []Expect{{SMTPBasic, scheduler.EventRegressed, diagnose.CauseSecurityDefaults}},
-			Then:    "Basic SMTP regressed with cause security_defaults; XOAUTH2 keeps working",
+			Expect: []Expect{
+				{SMTPBasic, scheduler.EventRegressed, diagnose.CauseSecurityDefaults},
+				{ScannerSMTP, scheduler.EventRegressed, diagnose.CauseSecurityDefaults},
+			},
+			Then: "Basic SMTP regressed with cause security_defaults; XOAUTH2 keeps working",
 		},
 		{
 			Say:     "switching security defaults off again",
 			Cmdlets: []string{"Update-MgPolicyIdentitySecurityDefaultEnforcementPolicy -IsEnabled:$false"},
-			Expect:  []Expect{{SMTPBasic, scheduler.EventRecovered, diagnose.CauseOK}},
-			Then:    "Basic SMTP recovered",
+			Expect: []Expect{
+				{SMTPBasic, scheduler.EventRecovered, diagnose.CauseOK},
+				{ScannerSMTP, scheduler.EventRecovered, diagnose.CauseOK},
+			},
+			Then: "Basic SMTP recovered",
 		},
 	}
+}
+
+// Only keeps the expected events of the checks that exist (the scanner
+// target is written only when the emulator has the scanner user), so that
+// a step never waits for a check nobody runs.
+func Only(steps []Step, exists func(scheduler.CheckID) bool) []Step {
+	out := make([]Step, len(steps))
+	for i, s := range steps {
+		s.Expect = slices.DeleteFunc(slices.Clone(s.Expect), func(e Expect) bool { return !exists(e.Check) })
+		out[i] = s
+	}
+	return out
 }
 
 // Player plays a scenario.
@@ -277,6 +306,86 @@ type Player struct {
 	Loop bool
 	// OnApplied, if set, is called once a step's cmdlets ran.
 	OnApplied func(i int, s Step, at time.Time)
+
+	// Checks, if set, returns the daemon's checks (Scheduler.Snapshot).
+	// Before the first step the player waits until Settled: every check has
+	// a result, from an attempt started at or after Since (when the
+	// baseline was applied), that meets its expectation. Without that wait
+	// step 1 could start from a state the daemon never saw: on a data dir
+	// whose saved state says "failing" (a demo killed after step 1), step 1
+	// would break again what the daemon never saw fixed, and nothing would
+	// be raised; on a fresh one, before the first results, a regression
+	// would have no previous cause.
+	Checks func() []scheduler.CheckState
+	Since  time.Time
+	// Alerts, if set, is the daemon's alert manager. Before the first step
+	// the player also waits until no alert group is open and the built-in
+	// sink (AlertSink) has nothing queued, so the resolve of a recovery the
+	// baseline caused goes out before step 1 reopens the same group; after
+	// each step's events it waits for the built-in sink to receive the
+	// step's alert, so the next step never cancels an alert still in its
+	// group wait (every sink then gets one alert and one resolve).
+	Alerts AlertView
+	// Poll is how often Checks and Alerts are read (default 100ms).
+	Poll time.Duration
+}
+
+// AlertView is what the player reads of the daemon's alerts; an
+// *alerts.Manager is one.
+type AlertView interface {
+	Stats() alerts.Stats
+	Recent(limit int) []alerts.Delivery
+}
+
+// Settled reports whether the daemon has seen the starting state: every
+// check has an attempt started at or after since whose outcome meets its
+// expectation, and none waits for a confirm re-probe. With st, also no
+// alert group is open and the built-in sink's outbox is empty: the alerts
+// of the recoveries went out. why says what is still missing.
+func Settled(checks []scheduler.CheckState, since time.Time, st *alerts.Stats) (ok bool, why string) {
+	if len(checks) == 0 {
+		return false, "no checks yet"
+	}
+	var waiting []string
+	for _, c := range checks {
+		switch {
+		case c.LastRun.IsZero() || c.LastRun.Before(since):
+			waiting = append(waiting, fmt.Sprintf("%s (no result yet)", c.ID))
+		case c.Status != scheduler.StatusOK || c.Pending != "":
+			w := fmt.Sprintf("%s (%s %s)", c.ID, c.Status, c.Cause)
+			if c.Pending != "" {
+				w = fmt.Sprintf("%s (%s, confirming %s)", c.ID, c.Status, c.Pending)
+			}
+			waiting = append(waiting, w)
+		}
+	}
+	if len(waiting) > 0 {
+		return false, "waiting for " + strings.Join(waiting, ", ")
+	}
+	if st != nil && (st.Groups > 0 || st.Outbox[AlertSink] > 0) {
+		return false, fmt.Sprintf("checks as expected; alerts: %d group(s) open, %d notification(s) queued for %s",
+			st.Groups, st.Outbox[AlertSink], AlertSink)
+	}
+	return true, ""
+}
+
+// alertFor says which notification of the built-in sink shows that a
+// step's events were alerted: a resolve when every expected event is a
+// recovery, else an alert of one of the expected kinds.
+func alertFor(s Step) (alerts.Status, map[scheduler.EventKind]bool) {
+	kinds := map[scheduler.EventKind]bool{}
+	st := alerts.StatusResolved
+	for _, e := range s.Expect {
+		kinds[e.Kind] = true
+		if e.Kind != scheduler.EventRecovered {
+			st = alerts.StatusFiring
+		}
+	}
+	if st == alerts.StatusResolved {
+		return st, map[scheduler.EventKind]bool{scheduler.EventRecovered: true}
+	}
+	delete(kinds, scheduler.EventRecovered)
+	return st, kinds
 }
 
 // ErrStepTimeout reports a step whose events did not come in time.
@@ -292,9 +401,20 @@ func (p *Player) Run(ctx context.Context) error {
 	if p.Pause <= 0 {
 		p.Pause = 5 * time.Second
 	}
+	if p.Poll <= 0 {
+		p.Poll = 100 * time.Millisecond
+	}
+	var missed bool
+	if p.Checks != nil {
+		fmt.Fprintln(p.Out, "waiting until every check shows the starting state")
+		ok, err := p.settle(ctx)
+		if err != nil {
+			return nil // ctx done: Ctrl-C
+		}
+		missed = !ok
+	}
 	n := len(p.Steps)
 	for round := 1; ; round++ {
-		var missed bool
 		for i, s := range p.Steps {
 			fmt.Fprintf(p.Out, "step %d/%d: %s\n", i+1, n, s.Say)
 			for _, line := range s.Cmdlets {
@@ -306,8 +426,9 @@ func (p *Player) Run(ctx context.Context) error {
 					return fmt.Errorf("demo: step %d: %s: %w", i+1, line, err)
 				}
 			}
+			applied := time.Now()
 			if p.OnApplied != nil {
-				p.OnApplied(i, s, time.Now())
+				p.OnApplied(i, s, applied)
 			}
 			fmt.Fprintf(p.Out, "    waiting for: %s\n", joinExpect(s.Expect))
 			ok, err := p.await(ctx, s.Expect)
@@ -320,6 +441,18 @@ func (p *Player) Run(ctx context.Context) error {
 			} else if s.Then != "" {
 				fmt.Fprintf(p.Out, "    seen: %s\n", s.Then)
 			}
+			if ok && p.Alerts != nil {
+				d, ok, err := p.awaitAlert(ctx, s, applied)
+				if err != nil {
+					return nil
+				}
+				if !ok {
+					missed = true
+					fmt.Fprintf(p.Out, "    no alert delivered to %s within %s; going on\n", AlertSink, p.StepTimeout)
+				} else {
+					fmt.Fprintf(p.Out, "    alert: %s (%s, %d check(s))\n", d.Title, d.Status, d.Checks)
+				}
+			}
 			if !sleep(ctx, p.Pause) {
 				return nil
 			}
@@ -330,6 +463,7 @@ func (p *Player) Run(ctx context.Context) error {
 			}
 			return nil
 		}
+		missed = false
 		fmt.Fprintf(p.Out, "scenario played %d time(s); starting again (Ctrl-C to stop)\n", round)
 	}
 }
@@ -359,11 +493,7 @@ func (p *Player) await(ctx context.Context, want []Expect) (bool, error) {
 			}
 			for i, e := range left {
 				if e.Matches(ev) {
-					fmt.Fprintf(p.Out, "    event: %s %s cause=%s", ev.Kind, ev.CheckID, ev.Cause)
-					if ev.PrevCause != "" {
-						fmt.Fprintf(p.Out, " (was %s)", ev.PrevCause)
-					}
-					fmt.Fprintln(p.Out)
+					printEvent(p.Out, ev)
 					left = append(left[:i], left[i+1:]...)
 					break
 				}
@@ -371,6 +501,77 @@ func (p *Player) await(ctx context.Context, want []Expect) (bool, error) {
 		}
 	}
 	return true, nil
+}
+
+// settle waits until Settled, printing the events that come meanwhile
+// (the recoveries the baseline causes); err is ctx's. It reports false
+// when the checks did not settle within StepTimeout. Alerts still queued
+// then are only reported: a group left open by an alerts sink that is no
+// longer configured must not stop the demo.
+func (p *Player) settle(ctx context.Context) (bool, error) {
+	deadline := time.Now().Add(p.StepTimeout)
+	tick := time.NewTicker(p.Poll)
+	defer tick.Stop()
+	for {
+		checks := p.Checks()
+		var st *alerts.Stats
+		if p.Alerts != nil {
+			s := p.Alerts.Stats()
+			st = &s
+		}
+		ok, why := Settled(checks, p.Since, st)
+		if ok {
+			fmt.Fprintf(p.Out, "    starting state seen: %d checks as expected\n", len(checks))
+			return true, nil
+		}
+		if time.Now().After(deadline) {
+			checksOK, _ := Settled(checks, p.Since, nil)
+			fmt.Fprintf(p.Out, "    not settled within %s: %s; going on\n", p.StepTimeout, why)
+			return checksOK, nil
+		}
+		select {
+		case <-ctx.Done():
+			return false, ctx.Err()
+		case ev, ok := <-p.Events:
+			if !ok {
+				return false, context.Canceled
+			}
+			printEvent(p.Out, ev)
+		case <-tick.C:
+		}
+	}
+}
+
+// awaitAlert waits for the built-in sink to receive the step's alert (see
+// alertFor) from a delivery at or after applied; err is ctx's.
+func (p *Player) awaitAlert(ctx context.Context, s Step, applied time.Time) (alerts.Delivery, bool, error) {
+	status, kinds := alertFor(s)
+	deadline := time.Now().Add(p.StepTimeout)
+	tick := time.NewTicker(p.Poll)
+	defer tick.Stop()
+	for {
+		for _, d := range p.Alerts.Recent(0) {
+			if d.Sink == AlertSink && d.OK && !d.Time.Before(applied) && d.Status == status && kinds[d.Kind] {
+				return d, true, nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return alerts.Delivery{}, false, nil
+		}
+		select {
+		case <-ctx.Done():
+			return alerts.Delivery{}, false, ctx.Err()
+		case <-tick.C:
+		}
+	}
+}
+
+func printEvent(w io.Writer, ev scheduler.Event) {
+	fmt.Fprintf(w, "    event: %s %s cause=%s", ev.Kind, ev.CheckID, ev.Cause)
+	if ev.PrevCause != "" {
+		fmt.Fprintf(w, " (was %s)", ev.PrevCause)
+	}
+	fmt.Fprintln(w)
 }
 
 func sleep(ctx context.Context, d time.Duration) bool {

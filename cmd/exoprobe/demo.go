@@ -16,6 +16,7 @@ import (
 
 	"github.com/exoprobe/exoprobe/alerts"
 	"github.com/exoprobe/exoprobe/demo"
+	"github.com/exoprobe/exoprobe/scheduler"
 	"github.com/exoprobe/exoprobe/sim"
 )
 
@@ -37,7 +38,7 @@ type demoOptions struct {
 	Ready func(addr string)
 	// OnApplied, if set, is told when a step's cmdlets ran.
 	OnApplied func(i int, s demo.Step, at time.Time)
-	// Sinks are real receivers of the demo's alerts (--webhook,
+	// Sinks are real receivers of the demo's alerts (--webhook, --slack,
 	// --alertmanager), next to the built-in one the status page lists.
 	Sinks []alerts.Sink
 	// Timing overrides demo.DefaultTiming(Speed) when its Interval is set.
@@ -54,9 +55,11 @@ func demoCmd(args []string, stdout, stderr io.Writer) int {
 	logLevel := fs.String("log-level", "warn", "daemon log level on stderr: debug, info, warn or error")
 	// URLs are checked after parsing: the flag package would echo a bad
 	// value, and a webhook's URL may be its credential.
-	var hooks, ams []string
+	var hooks, slacks, ams []string
 	fs.Func("webhook", "also send the demo's alerts to this webhook URL (exoprobe's JSON schema; repeatable)",
 		func(u string) error { hooks = append(hooks, u); return nil })
+	fs.Func("slack", "also send the demo's alerts to this Slack incoming webhook URL (repeatable)",
+		func(u string) error { slacks = append(slacks, u); return nil })
 	fs.Func("alertmanager", "also send the demo's alerts to this Alertmanager (base URL, e.g. http://127.0.0.1:9093; repeatable)",
 		func(u string) error { ams = append(ams, u); return nil })
 	if err := fs.Parse(args); err != nil {
@@ -66,7 +69,7 @@ func demoCmd(args []string, stdout, stderr io.Writer) int {
 	for _, f := range []struct {
 		typ  string
 		urls []string
-	}{{"webhook", hooks}, {"alertmanager", ams}} {
+	}{{"webhook", hooks}, {"slack", slacks}, {"alertmanager", ams}} {
 		for i, u := range f.urls {
 			s, err := alerts.SinkFromURL(f.typ, fmt.Sprintf("%s-%d", f.typ, i+1), u, "")
 			if err != nil {
@@ -130,7 +133,9 @@ func runDemo(ctx context.Context, o demoOptions, stdout io.Writer) (err error) {
 		return errors.New("the emulator's state has no demo tenant; use a fresh --data-dir")
 	}
 	// A --data-dir reused from an interrupted demo may hold a tenant
-	// mid-scenario.
+	// mid-scenario; the player waits until the daemon has seen the
+	// baseline (probes started from now on) before the first step.
+	baselineAt := time.Now()
 	for _, line := range demo.Baseline(ep.Demo.User) {
 		if _, err := s.Exec(ctx, line); err != nil {
 			return fmt.Errorf("emulator baseline: %s: %w", line, err)
@@ -173,14 +178,21 @@ func runDemo(ctx context.Context, o demoOptions, stdout io.Writer) (err error) {
 		o.Ready(r.addr)
 	}
 
+	sched := r.rt.Scheduler
+	exists := func(id scheduler.CheckID) bool { _, ok := sched.Check(id); return ok }
 	p := &demo.Player{
-		Steps: demo.Scenario(ep.Demo.User), Exec: s.Exec, Events: events, Out: stdout,
+		Steps: demo.Only(demo.Scenario(ep.Demo.User), exists), Exec: s.Exec, Events: events, Out: stdout,
 		Loop: !o.Once, Pause: o.Pause, StepTimeout: o.StepTimeout, OnApplied: o.OnApplied,
+		Checks: sched.Snapshot, Since: baselineAt,
+	}
+	if r.rt.Alerts != nil { // never a typed nil in the interface
+		p.Alerts = r.rt.Alerts
 	}
 	if p.StepTimeout == 0 {
-		// A step is seen within one interval plus the confirm delay; the
-		// slack covers a probe in flight when the change was made.
-		p.StepTimeout = 3*timing.Interval + timing.ConfirmDelay + timing.Timeout
+		// A step is seen within one interval plus the confirm delay, its
+		// alert a group wait after the first event; the slack covers a
+		// probe in flight when the change was made.
+		p.StepTimeout = 3*timing.Interval + timing.ConfirmDelay + timing.Timeout + timing.GroupWait
 	}
 	playErr := p.Run(ctx)
 	cancel()

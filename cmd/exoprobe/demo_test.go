@@ -104,23 +104,44 @@ func TestDemoEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Errorf("runDemo: %v", err)
 	}
-	// The webhook got the first step's alert and the second's resolve, for
-	// the tenant-wide problem, each once.
+	// Every step's alert and resolve reached the webhook exactly once, all
+	// the step's checks in one notification: the group wait covers the
+	// spread of the checks' phases, and the player waits for each alert
+	// before the next step.
 	got := hook.received()
-	var firing, resolved int
+	type pair struct{ firing, resolved, checks int }
+	per := map[string]*pair{}
 	for _, p := range got {
-		if p.Problem == "smtp_auth_disabled_tenant" {
-			switch p.Status {
-			case alerts.StatusFiring:
-				firing++
-			case alerts.StatusResolved:
-				resolved++
-			}
+		c := per[p.Problem]
+		if c == nil {
+			c = &pair{}
+			per[p.Problem] = c
+		}
+		switch p.Status {
+		case alerts.StatusFiring:
+			c.firing++
+			c.checks = max(c.checks, len(p.Firing))
+		case alerts.StatusResolved:
+			c.resolved++
 		}
 	}
-	if firing < 1 || resolved != 1 || hook.dups() != 0 {
-		t.Errorf("webhook: %d firing, %d resolved smtp_auth_disabled_tenant notifications, %d duplicates; all: %+v",
-			firing, resolved, hook.dups(), got)
+	for problem, checks := range map[string]int{"smtp_auth_disabled_tenant": 3, "unexpectedly_ok": 1, "security_defaults": 2} {
+		if c := per[problem]; c == nil || c.firing != 1 || c.resolved != 1 || c.checks != checks {
+			t.Errorf("webhook: %s: %+v, want exactly one alert with %d checks and one resolve", problem, c, checks)
+		}
+	}
+	if t.Failed() {
+		for _, p := range got {
+			var ms []string
+			for _, m := range append(append([]alerts.Member(nil), p.Firing...), p.Resolved...) {
+				ms = append(ms, fmt.Sprintf("%s since %s resolved %s", m.CheckID, m.Since.Format("15:04:05.000"),
+					m.ResolvedAt.Format("15:04:05.000")))
+			}
+			t.Logf("webhook at %s: %s %s %v", p.Time.Format("15:04:05.000"), p.Status, p.Problem, ms)
+		}
+	}
+	if len(per) != 3 || hook.dups() != 0 {
+		t.Errorf("webhook: problems %v, %d duplicates; all: %+v", per, hook.dups(), got)
 	}
 	for _, f := range failures {
 		t.Error(f)
@@ -131,12 +152,13 @@ func TestDemoEndToEnd(t *testing.T) {
 	story := out.String()
 	for _, w := range []string{"status page: http://127.0.0.1:", "step 1/6: an admin disables SMTP AUTH",
 		"step 2/6: applying the remedy's fix command", "PS> Set-TransportConfig -SmtpClientAuthenticationDisabled $False",
-		"event: unexpectedly_ok demo/imap/basic", "demo stopped"} {
+		"event: unexpectedly_ok demo/imap/basic", "starting state seen: 6 checks as expected",
+		"alert: Resolved: Blocked by Microsoft Entra security defaults", "demo stopped"} {
 		if !strings.Contains(story, w) {
 			t.Errorf("story lacks %q:\n%s", w, story)
 		}
 	}
-	if strings.Contains(story, "not seen within") {
+	if strings.Contains(story, "not seen within") || strings.Contains(story, "no alert delivered") {
 		t.Errorf("a step was not seen:\n%s", story)
 	}
 }
@@ -259,11 +281,13 @@ func checkServing(t *testing.T, addr string, fail func(string, ...any)) {
 	}
 }
 
-// --webhook and --alertmanager take http(s) URLs; anything else is a usage
-// error that never echoes the URL (it may hold a credential).
+// --webhook, --slack and --alertmanager take http(s) URLs; anything else
+// is a usage error that never echoes the URL (it may hold a credential).
 func TestDemoReceiverFlags(t *testing.T) {
 	for _, args := range [][]string{
 		{"--webhook", "ftp://127.0.0.1/hook-s3cr3t"},
+		{"--slack", "hooks.slack.com/services/T0/B0/s3cr3t"},
+		{"--slack", "http://127.0.0.1:1/ok", "--slack", "mailto:s3cr3t@example.com"},
 		{"--alertmanager", "127.0.0.1:9093-s3cr3t"},
 	} {
 		var out, errb strings.Builder

@@ -480,7 +480,9 @@ type amProxy struct {
 	proxy *httputil.ReverseProxy
 	mu    sync.Mutex
 	n     map[alerts.Status]int
-	errs  []string
+	// byCause counts the same posts by their first alert's cause label.
+	byCause map[string]map[alerts.Status]int
+	errs    []string
 }
 
 func newAMProxy(t *testing.T, target string) *amProxy {
@@ -488,7 +490,8 @@ func newAMProxy(t *testing.T, target string) *amProxy {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &amProxy{proxy: httputil.NewSingleHostReverseProxy(u), n: map[alerts.Status]int{}}
+	return &amProxy{proxy: httputil.NewSingleHostReverseProxy(u), n: map[alerts.Status]int{},
+		byCause: map[string]map[alerts.Status]int{}}
 }
 
 func (p *amProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -505,6 +508,11 @@ func (p *amProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				st = alerts.StatusResolved
 			}
 			p.n[st]++
+			c := as[0].Labels["cause"]
+			if p.byCause[c] == nil {
+				p.byCause[c] = map[alerts.Status]int{}
+			}
+			p.byCause[c][st]++
 		}
 		p.mu.Unlock()
 	}
@@ -515,6 +523,13 @@ func (p *amProxy) posts(st alerts.Status) int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.n[st]
+}
+
+// postsFor counts the posts of one cause.
+func (p *amProxy) postsFor(cause string, st alerts.Status) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.byCause[cause][st]
 }
 
 func (p *amProxy) errors() []string {

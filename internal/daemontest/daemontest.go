@@ -30,7 +30,8 @@ func BuildBinary(t testing.TB, dir string) string {
 	return bin
 }
 
-// Daemon is one `exoprobe run` process, in its own process group.
+// Daemon is one `exoprobe run` (or `exoprobe demo`) process, in its own
+// process group.
 type Daemon struct {
 	Cmd     *exec.Cmd
 	LogPath string
@@ -41,19 +42,29 @@ type Daemon struct {
 	Done chan struct{}
 }
 
-var listenRE = regexp.MustCompile(`msg="exoprobe running" listen=(\S+)`)
+// listenRE finds the listener in the daemon's log, or in the demo's
+// "status page: http://ADDR/" line.
+var listenRE = regexp.MustCompile(`(?:msg="exoprobe running" listen=|status page: http://)([^\s/]+)`)
 
 // Start runs `bin run --config cfg --data-dir dataDir --listen
 // 127.0.0.1:0` with its output in logPath, and waits for its listener and
 // /healthz. The process is killed at the end of the test if still running.
 func Start(t testing.TB, bin, cfg, dataDir, logPath string) *Daemon {
 	t.Helper()
+	return StartArgs(t, bin, []string{"run", "--config", cfg, "--data-dir", dataDir, "--listen", "127.0.0.1:0"}, logPath)
+}
+
+// StartArgs runs bin with args (a `run` or `demo` command listening on
+// 127.0.0.1:0), its stdout and stderr in logPath, and waits for its
+// listener and /healthz, as Start does.
+func StartArgs(t testing.TB, bin string, args []string, logPath string) *Daemon {
+	t.Helper()
 	logf, err := os.Create(logPath)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer logf.Close()
-	cmd := exec.Command(bin, "run", "--config", cfg, "--data-dir", dataDir, "--listen", "127.0.0.1:0")
+	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	d := &Daemon{Cmd: cmd, LogPath: logPath, Started: time.Now(), Done: make(chan struct{})}
