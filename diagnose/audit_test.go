@@ -228,3 +228,18 @@ func TestBare573(t *testing.T) {
 		}
 	}
 }
+
+// While <policy> is unknown the remedy says how to find and give it; once
+// given, the hint goes.
+func TestPolicyPlaceholderHint(t *testing.T) {
+	for _, lang := range []string{"en", "ja"} {
+		r := RemedyFor(CauseBasicAuthDisabled, lang, Vars{User: "a@contoso.com", Protocol: "smtp"})
+		if !strings.Contains(strings.Join(r.Steps, "\n"), "--auth-policy") {
+			t.Errorf("%s: no hint for <policy>: %q", lang, r.Steps)
+		}
+		r = RemedyFor(CauseBasicAuthDisabled, lang, Vars{User: "a@contoso.com", Policy: "P", Protocol: "smtp"})
+		if strings.Contains(strings.Join(r.Steps, "\n"), "--auth-policy") {
+			t.Errorf("%s: hint with the policy known: %q", lang, r.Steps)
+		}
+	}
+}

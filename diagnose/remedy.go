@@ -682,7 +682,19 @@ func RemedyFor(c Cause, lang string, vars Vars) Remedy {
 			(*s)[i] = fill((*s)[i], vars)
 		}
 	}
+	for _, f := range r.Fix {
+		if strings.Contains(f, "<policy>") {
+			// No protocol reveals the policy's name: say how to give it.
+			r.Steps = append(r.Steps, stepPolicyName[l])
+			break
+		}
+	}
 	return r
+}
+
+var stepPolicyName = [2]string{
+	"<policy> is the name the first two inspect lines print (the user's policy, else the organization's default); give it to exoprobe check --auth-policy NAME (config: auth_policy:) and the fix line comes ready to run.",
+	"<policy> は最初の 2 つの確認コマンドが表示する名前 (ユーザーのポリシー、なければ組織の既定) です。exoprobe check --auth-policy NAME (設定ファイルでは auth_policy:) で指定すると、修正コマンドがそのまま実行できる形で表示されます。",
 }
 
 func slicesClone(s []string) []string {
