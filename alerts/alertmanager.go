@@ -109,14 +109,23 @@ func (a *Alertmanager) Alerts(n *Notification) []AMAlert {
 	if c.Server != "" {
 		ann["server_said"] = c.Server
 	}
+	if c.Remedy != "" {
+		ann["remedy"] = c.Remedy
+	}
 	if len(c.Inspect) > 0 {
 		ann["inspect"] = strings.Join(c.Inspect, "\n")
 	}
 	if len(c.Fix) > 0 {
 		ann["fix"] = strings.Join(c.Fix, "\n")
 	}
+	if len(c.Steps) > 0 {
+		ann["steps"] = strings.Join(c.Steps, "\n")
+	}
 	if len(c.Caveats) > 0 {
 		ann["caveats"] = strings.Join(c.Caveats, "\n")
+	}
+	if len(c.Links) > 0 {
+		ann["links"] = strings.Join(c.Links, "\n")
 	}
 	var out []AMAlert
 	if n.Status == StatusResolved {

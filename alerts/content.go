@@ -25,11 +25,16 @@ type Content struct {
 	// Checks: one line per check (capped; the rest counted in Summary).
 	Checks []string `json:"checks"`
 	// Server is the server's words from one of the checks.
-	Server  string   `json:"server,omitempty"`
+	Server string `json:"server,omitempty"`
+	// Remedy is the remedy's own summary (what to do), distinct from
+	// Summary (what happened); Links are its references. Firing only,
+	// like Inspect, Fix, Steps and Caveats.
+	Remedy  string   `json:"remedy,omitempty"`
 	Inspect []string `json:"inspect,omitempty"`
 	Fix     []string `json:"fix,omitempty"`
 	Steps   []string `json:"steps,omitempty"`
 	Caveats []string `json:"caveats,omitempty"`
+	Links   []string `json:"links,omitempty"`
 	Link    string   `json:"link,omitempty"`
 	// Severity: critical (security posture), error (regression), info
 	// (resolved, test).
@@ -48,7 +53,7 @@ const maxCheckLines = 10
 
 type words struct {
 	resolved, reminder, cause, checks, target, protocol, mechanism, since, server, inspect, fix, steps,
-	caveats, statusPage, securityTitle, changedTitle, testTitle, more string
+	caveats, statusPage, securityTitle, changedTitle, testTitle, more, remedy, links string
 	nFiring, nResolved, nTest, securityBody, resolvedMoved string
 }
 
@@ -56,7 +61,7 @@ var dict = map[string]words{
 	"en": {
 		resolved: "Resolved", reminder: "Still failing", cause: "Cause", checks: "Checks", target: "Target",
 		protocol: "Protocol", mechanism: "Mechanism", since: "Since", server: "Server said", inspect: "Inspect",
-		fix: "Fix", steps: "Steps", caveats: "Caveats", statusPage: "Status page",
+		fix: "Fix", steps: "Steps", caveats: "Caveats", statusPage: "Status page", remedy: "What to do", links: "Links",
 		securityTitle: "Security: %s login succeeds where it must fail",
 		changedTitle:  "Cause changed: %s", testTitle: "exoprobe test alert", more: "… and %d more",
 		nFiring: "%d check(s) left their expectation.", nResolved: "%d check(s) recovered; %d still failing.",
@@ -67,7 +72,7 @@ var dict = map[string]words{
 	"ja": {
 		resolved: "解決", reminder: "継続中", cause: "原因", checks: "チェック", target: "対象",
 		protocol: "プロトコル", mechanism: "認証方式", since: "発生時刻", server: "サーバーの応答", inspect: "確認コマンド",
-		fix: "修正コマンド", steps: "手順", caveats: "注意事項", statusPage: "ステータス ページ",
+		fix: "修正コマンド", steps: "手順", caveats: "注意事項", statusPage: "ステータス ページ", remedy: "対処", links: "参考リンク",
 		securityTitle: "セキュリティ: 拒否されるべき %s ログインが成功",
 		changedTitle:  "原因が変化: %s", testTitle: "exoprobe テスト通知 (test alert)", more: "… ほか %d 件",
 		nFiring: "%d 件のチェックが期待した結果から外れました。", nResolved: "%d 件のチェックが回復しました (%d 件は継続中)。",
@@ -204,7 +209,7 @@ func Render(n *Notification, lang string) Content {
 			r = diagnose.RemedyFor(diagnose.Cause(n.Problem), lang, diagnose.Vars{
 				Mailbox: first.User, User: first.User, Protocol: first.Protocol, Tenant: n.Scope})
 		}
-		c.Inspect, c.Fix, c.Steps, c.Caveats = r.Inspect, r.Fix, r.Steps, r.Caveats
+		c.Remedy, c.Inspect, c.Fix, c.Steps, c.Caveats, c.Links = r.Summary, r.Inspect, r.Fix, r.Steps, r.Caveats, r.Links
 	}
 	return c
 }
@@ -251,6 +256,9 @@ func (c *Content) Text() string {
 	if c.Server != "" {
 		fmt.Fprintf(&b, "\n%s:\n  %s\n", w.server, c.Server)
 	}
+	if c.Remedy != "" {
+		fmt.Fprintf(&b, "\n%s:\n  %s\n", w.remedy, c.Remedy)
+	}
 	block := func(name string, lines []string, prefix string) {
 		if len(lines) == 0 {
 			return
@@ -264,6 +272,7 @@ func (c *Content) Text() string {
 	block(w.fix, c.Fix, "  ")
 	block(w.steps, c.Steps, "  - ")
 	block(w.caveats, c.Caveats, "  - ")
+	block(w.links, c.Links, "  - ")
 	if c.Link != "" {
 		fmt.Fprintf(&b, "\n%s: %s\n", w.statusPage, c.Link)
 	}
@@ -291,6 +300,9 @@ func (c *Content) Markdown() string {
 	if c.Server != "" {
 		fmt.Fprintf(&b, "*%s:* `%s`\n", e(w.server), e(strings.ReplaceAll(c.Server, "`", "'")))
 	}
+	if c.Remedy != "" {
+		fmt.Fprintf(&b, "*%s:* %s\n", e(w.remedy), e(c.Remedy))
+	}
 	code := func(name string, lines []string) {
 		if len(lines) > 0 {
 			// A ``` inside a line would close the block early.
@@ -300,12 +312,20 @@ func (c *Content) Markdown() string {
 	}
 	code(w.inspect, c.Inspect)
 	code(w.fix, c.Fix)
-	for _, l := range c.Steps {
-		b.WriteString("• " + e(l) + "\n")
+	list := func(name string, lines []string, wrap string) {
+		if len(lines) == 0 {
+			return
+		}
+		fmt.Fprintf(&b, "*%s:*\n", e(name))
+		for _, l := range lines {
+			b.WriteString("• " + wrap + e(l) + wrap + "\n")
+		}
 	}
-	for _, l := range c.Caveats {
-		b.WriteString("_" + e(l) + "_\n")
-	}
+	list(w.steps, c.Steps, "")
+	list(w.caveats, c.Caveats, "_")
+	// Bare URLs: Slack links them itself (an escaped & stays part of
+	// the URL).
+	list(w.links, c.Links, "")
 	return b.String()
 }
 
@@ -343,4 +363,10 @@ func slackClip(md string, n int) string {
 func (c *Content) Words() (inspect, fix, caveats, statusPage, server, checks string) {
 	w := dict[c.Lang]
 	return w.inspect, w.fix, w.caveats, w.statusPage, w.server, w.checks
+}
+
+// RemedyWords are the headings of the remedy's other parts.
+func (c *Content) RemedyWords() (remedy, steps, links string) {
+	w := dict[c.Lang]
+	return w.remedy, w.steps, w.links
 }

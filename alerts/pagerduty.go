@@ -80,7 +80,13 @@ func (p *PagerDuty) Event(n *Notification) (ev PagerDutyEvent, ok bool) {
 		Summary: clipRunes(c.Title, 1024), Source: n.Scope, Severity: sev, Timestamp: n.StartsAt.UTC().Format(time.RFC3339),
 		Component: strings.ToLower(protoMech(n)), Group: n.Scope, Class: n.Problem,
 		CustomDetails: map[string]any{"summary": c.Summary, "checks": targets, "server_said": c.Server,
-			"inspect": c.Inspect, "fix": c.Fix, "caveats": c.Caveats, "kind": n.Kind},
+			"remedy": c.Remedy, "inspect": c.Inspect, "fix": c.Fix, "steps": c.Steps, "caveats": c.Caveats,
+			"links": c.Links, "kind": n.Kind},
+	}
+	// The remedy's references become the incident's links, next to the
+	// status page.
+	for _, l := range c.Links {
+		ev.Links = append(ev.Links, map[string]string{"href": l, "text": l})
 	}
 	return ev, true
 }

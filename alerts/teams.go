@@ -62,9 +62,19 @@ func TeamsPayload(n *Notification, lang string) map[string]any {
 	if c.Server != "" {
 		section(server, []string{c.Server}, true)
 	}
+	remedy, steps, links := c.RemedyWords()
+	if c.Remedy != "" {
+		section(remedy, []string{c.Remedy}, false)
+	}
 	section(inspect, c.Inspect, true)
 	section(fix, c.Fix, true)
-	section(caveats, append(append([]string(nil), c.Steps...), c.Caveats...), false)
+	section(steps, c.Steps, false)
+	section(caveats, c.Caveats, false)
+	var ls []string
+	for _, l := range c.Links {
+		ls = append(ls, "["+l+"]("+l+")")
+	}
+	section(links, ls, false)
 	card := map[string]any{
 		"$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
 		"type":    "AdaptiveCard",

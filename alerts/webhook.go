@@ -12,8 +12,6 @@ import (
 	"net/http"
 	"strings"
 	"time"
-
-	"github.com/exoprobe/exoprobe/diagnose"
 )
 
 // WebhookVersion is the version of the generic webhook's JSON schema. It
@@ -50,11 +48,31 @@ const WebhookVersion = "1"
 type WebhookPayload struct {
 	Version string `json:"version"`
 	Notification
-	Lang     string           `json:"lang"`
-	Severity string           `json:"severity"`
-	Title    string           `json:"title"`
-	Text     string           `json:"text"`
-	Remedy   *diagnose.Remedy `json:"remedy,omitempty"`
+	Lang     string         `json:"lang"`
+	Severity string         `json:"severity"`
+	Title    string         `json:"title"`
+	Text     string         `json:"text"`
+	Remedy   *WebhookRemedy `json:"remedy,omitempty"`
+}
+
+// WebhookRemedy is the remedy of a firing notification's problem, from
+// package diagnose. Every list is present, [] when empty, never null.
+type WebhookRemedy struct {
+	// Summary is what to do, in a sentence or two (the notification's
+	// own summary, what happened, is in text and title).
+	Summary string   `json:"summary"`
+	Inspect []string `json:"inspect"`
+	Fix     []string `json:"fix"`
+	Steps   []string `json:"steps"`
+	Caveats []string `json:"caveats"`
+	Links   []string `json:"links"`
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
 }
 
 // Webhook posts WebhookPayload to a URL.
@@ -88,9 +106,15 @@ func (w *Webhook) Payload(n *Notification) WebhookPayload {
 	c := Render(n, w.Lang)
 	p := WebhookPayload{Version: WebhookVersion, Notification: *n, Lang: c.Lang, Severity: c.Severity,
 		Title: c.Title, Text: c.Text()}
+	if p.Firing == nil {
+		p.Firing = []Member{}
+	}
+	if p.Resolved == nil {
+		p.Resolved = []Member{}
+	}
 	if n.Status == StatusFiring {
-		p.Remedy = &diagnose.Remedy{Summary: c.Summary, Inspect: c.Inspect, Fix: c.Fix, Steps: c.Steps,
-			Caveats: c.Caveats, Links: nil}
+		p.Remedy = &WebhookRemedy{Summary: c.Remedy, Inspect: nonNil(c.Inspect), Fix: nonNil(c.Fix),
+			Steps: nonNil(c.Steps), Caveats: nonNil(c.Caveats), Links: nonNil(c.Links)}
 	}
 	return p
 }
