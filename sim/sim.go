@@ -201,7 +201,9 @@ func Start(ctx context.Context, opts Options) (_ *Sim, err error) {
 
 	tokenSrv := &http.Server{
 		Handler:           entra.HandlerWithLogger(s.tenant, opts.Logger),
-		TLSConfig:         serverTLS,
+		// A copy: net/http's HTTP/2 set-up writes NextProtos into the
+		// config it is given, which the mail servers are reading.
+		TLSConfig:         serverTLS.Clone(),
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(opts.Logger.Handler(), slog.LevelDebug),
 	}
