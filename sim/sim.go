@@ -200,7 +200,7 @@ func Start(ctx context.Context, opts Options) (_ *Sim, err error) {
 	s.serve("smtp starttls", func() error { return s.smtp.Serve(lns[OffsetSMTPStartTLS], false) })
 
 	tokenSrv := &http.Server{
-		Handler:           entra.HandlerWithLogger(s.tenant, opts.Logger),
+		Handler: entra.HandlerWithLogger(s.tenant, opts.Logger),
 		// A copy: net/http's HTTP/2 set-up writes NextProtos into the
 		// config it is given, which the mail servers are reading.
 		TLSConfig:         serverTLS.Clone(),
