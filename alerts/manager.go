@@ -79,6 +79,10 @@ type Delivery struct {
 	Reason Reason `json:"reason,omitempty"`
 	Error  string `json:"error,omitempty"`
 	Final  bool   `json:"final,omitempty"`
+	// Skipped: the sink had nothing to be told (PagerDuty and a partial
+	// resolve); nothing was sent and exoprobe_alerts_sent_total did not
+	// count it.
+	Skipped bool `json:"skipped,omitempty"`
 }
 
 // Manager takes events from the scheduler, groups and routes them, keeps
@@ -106,6 +110,9 @@ type Manager struct {
 	mDepth  *prometheus.GaugeVec
 
 	running sync.Mutex
+
+	// failRemove, when set (tests), makes outbox deletes fail.
+	failRemove func() error
 }
 
 type sinkRT struct {

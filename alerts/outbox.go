@@ -214,6 +214,11 @@ func (m *Manager) peek(sink string) (key []byte, n Notification, ok bool, err er
 }
 
 func (m *Manager) remove(s *sinkRT, key []byte) error {
+	if m.failRemove != nil {
+		if err := m.failRemove(); err != nil {
+			return err
+		}
+	}
 	err := m.db.Update(func(tx *bolt.Tx) error {
 		return tx.Bucket(bOutbox).Bucket([]byte(s.Name)).Delete(key)
 	})
@@ -221,6 +226,39 @@ func (m *Manager) remove(s *sinkRT, key []byte) error {
 		m.addDepth(s, -1)
 	}
 	return err
+}
+
+// removeDone deletes a notification the sink is done with (accepted, or
+// refused for good). It retries a
+// failed delete (with the sink's backoff) rather than returning to the
+// queue, where the same row would be peeked and sent again at once. Only a
+// shutdown leaves the row behind; the next start sends it again under the
+// same idempotency key.
+func (m *Manager) removeDone(ctx context.Context, s *sinkRT, key []byte, id string) {
+	for n := 1; ; n++ {
+		err := m.remove(s, key)
+		if err == nil {
+			return
+		}
+		delay := m.opt.Backoff.Delay(n, rand.Float64())
+		m.log.Error("alerts: delivered but not removed from the outbox; retrying the delete", "sink", s.Name,
+			"id", id, "try", n, "retry_in", delay.Round(time.Millisecond), "err", err)
+		t := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// skipper is implemented by notifiers that have nothing to send for some
+// notifications (PagerDuty and a partial resolve: the incident stays open
+// until the last check recovers). The worker drops those without counting
+// them as sent.
+type skipper interface {
+	Skips(n *Notification) bool
 }
 
 func (m *Manager) addDepth(s *sinkRT, d int) {
@@ -255,6 +293,14 @@ func (m *Manager) worker(ctx context.Context, s *sinkRT) {
 			}
 			continue
 		}
+		if sk, ok := s.Notifier.(skipper); ok && sk.Skips(&n) {
+			m.removeDone(ctx, s, key, n.ID)
+			m.record(Delivery{Time: m.now(), Sink: s.Name, SinkType: s.Type, NotificationID: n.ID, Kind: n.Kind,
+				Status: n.Status, Checks: len(n.Firing) + len(n.Resolved), Title: Render(&n, s.Lang).Title,
+				OK: true, Skipped: true})
+			m.log.Debug("alert not sent: nothing to tell this sink", "sink", s.Name, "id", n.ID, "kind", n.Kind)
+			continue
+		}
 		tctx, cancel := context.WithTimeout(ctx, s.Timeout)
 		retry, err := s.Notifier.Notify(tctx, []Notification{n})
 		cancel()
@@ -263,9 +309,7 @@ func (m *Manager) worker(ctx context.Context, s *sinkRT) {
 		c := Render(&n, s.Lang)
 		d.Title = c.Title
 		if err == nil {
-			if rerr := m.remove(s, key); rerr != nil {
-				m.log.Error("alerts: delivered but not removed from the outbox", "sink", s.Name, "id", n.ID, "err", rerr)
-			}
+			m.removeDone(ctx, s, key, n.ID)
 			m.mSent.WithLabelValues(s.Name, string(n.Kind)).Inc()
 			d.OK = true
 			m.record(d)
@@ -285,7 +329,7 @@ func (m *Manager) worker(ctx context.Context, s *sinkRT) {
 			d.Final = true
 			m.record(d)
 			m.log.Error("alert dropped: the sink refused it", "sink", s.Name, "id", n.ID, "reason", reason, "err", err)
-			_ = m.remove(s, key)
+			m.removeDone(ctx, s, key, n.ID)
 			failures = 0
 			continue
 		}

@@ -91,6 +91,13 @@ func (p *PagerDuty) Event(n *Notification) (ev PagerDutyEvent, ok bool) {
 	return ev, true
 }
 
+// Skips reports a partial resolve: some of the group's checks recovered,
+// others still fail, so the incident stays open and PagerDuty is told
+// nothing (the worker then neither sends nor counts it).
+func (p *PagerDuty) Skips(n *Notification) bool {
+	return n.Status == StatusResolved && len(n.Firing) > 0
+}
+
 func (p *PagerDuty) Notify(ctx context.Context, ns []Notification) (bool, error) {
 	u := p.URL
 	if !u.IsSet() {

@@ -27,10 +27,12 @@ const WebhookVersion = "1"
 //	Idempotency-Key: <id>   the same for every retry of one notification
 //	X-Exoprobe-Signature: sha256=<hex HMAC-SHA256 of the body>   when a secret is configured
 //
-// Fields (schema version "1"):
+// Fields (schema version "1"; README.md "Webhook payload" documents the
+// same for receivers' authors):
 //
 //	version      "1"
 //	id           notification id (also the Idempotency-Key)
+//	sink         the sink's name
 //	group_key    "<problem>/<scope>", stable while the problem lasts
 //	kind         regressed | cause_changed | unexpectedly_ok | recovered | test
 //	status       firing | resolved
@@ -41,10 +43,12 @@ const WebhookVersion = "1"
 //	title, text  human text in the sink's language (lang)
 //	starts_at, ends_at (resolved only), time   RFC 3339
 //	status_url   the status page
-//	firing[], resolved[]   checks: check_id, target, user, labels, protocol,
-//	             mechanism, expect, kind, cause, prev_cause, since, reply,
-//	             confidence, new, resolved_at, now_cause
-//	remedy       {summary, inspect[], fix[], steps[], caveats[], links[]} (firing only)
+//	firing[], resolved[]   checks (always arrays, [] when none): check_id,
+//	             target, user, labels, protocol, mechanism, expect, kind,
+//	             cause, prev_cause, since, reply, confidence, new,
+//	             resolved_at, now_cause
+//	remedy       {summary, inspect[], fix[], steps[], caveats[], links[]}
+//	             (firing only; summary says what to do; lists are [] when empty)
 type WebhookPayload struct {
 	Version string `json:"version"`
 	Notification
