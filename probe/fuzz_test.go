@@ -385,3 +385,32 @@ func TestLongLines(t *testing.T) {
 		t.Fatalf("%d lines, %d bytes, last %.80q", len(lines), size, lines[len(lines)-1])
 	}
 }
+
+// After the server's tagged reply to AUTHENTICATE, the client's next
+// command is shown in clear even when it goes out before the probe ends
+// secret mode (go-imap sends CAPABILITY from its own goroutine); the
+// credential line before it stays redacted.
+func TestTranscriptSecretModeEndsAtTaggedReply(t *testing.T) {
+	tr := &transcript{}
+	blob := "dXNlcj1zY2FubmVyQGNvbnRvc28uY29tAWF1dGg9QmVhcmVyIGNhbmFyeQEB"
+	tr.secretMode(true, 3)
+	tr.write(dirClient, []byte("T2 AUTHENTICATE XOAUTH2 "+blob+"\r\n"))
+	tr.write(dirServer, []byte("T2 OK AUTHENTICATE completed.\r\n"))
+	tr.write(dirClient, []byte("T3 CAPABILITY\r\n"))
+	tr.secretMode(false, 0)
+	got := strings.Join(tr.finish(), "\n")
+	want := "C: T2 AUTHENTICATE XOAUTH2 " + redacted + "\nS: T2 OK AUTHENTICATE completed.\nC: T3 CAPABILITY"
+	if got != want {
+		t.Fatalf("transcript\n%s\nwant\n%s", got, want)
+	}
+	// Untagged and continuation lines do not end the exchange: the SASL
+	// response that follows a challenge stays hidden.
+	tr = &transcript{}
+	tr.secretMode(true, 2)
+	tr.write(dirClient, []byte("T2 AUTHENTICATE PLAIN\r\n"))
+	tr.write(dirServer, []byte("+ \r\n* OK still here\r\n"))
+	tr.write(dirClient, []byte(blob+"\r\n"))
+	if lines := tr.finish(); lines[len(lines)-1] != "C: "+redacted {
+		t.Fatalf("SASL response after a continuation: %q", lines)
+	}
+}

@@ -98,6 +98,13 @@ func (t *transcript) flushLocked(dir int) {
 	if dir == dirClient {
 		line = "C: " + t.redactClientLocked(line)
 	} else {
+		if t.secret && t.firstSent && imapTaggedCompletion(line) {
+			// The server has judged the credentials. go-imap may send its
+			// next command (CAPABILITY after AUTHENTICATE, from its own
+			// goroutine) before the probe can end secret mode itself; that
+			// command carries nothing secret and must stay readable.
+			t.secret = false
+		}
 		line = "S: " + line
 	}
 	if t.size+len(line) > maxTranscript {
@@ -126,6 +133,22 @@ func (t *transcript) redactClientLocked(line string) string {
 		return line
 	}
 	return strings.Join(words[:t.keep], " ") + " " + redacted
+}
+
+// imapTaggedCompletion says whether a server line is an IMAP tagged
+// OK/NO/BAD. SMTP ("235 2.7.0 ...") and POP3 ("+OK", "-ERR") replies never
+// have this shape.
+func imapTaggedCompletion(line string) bool {
+	tag, rest, ok := strings.Cut(line, " ")
+	if !ok || tag == "" || tag == "*" || tag == "+" {
+		return false
+	}
+	st, _, _ := strings.Cut(rest, " ")
+	switch strings.ToUpper(st) {
+	case "OK", "NO", "BAD":
+		return true
+	}
+	return false
 }
 
 func (t *transcript) scrubLocked(s string) string {
