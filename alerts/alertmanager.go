@@ -18,7 +18,9 @@ import (
 // differs between exoprobe replicas (no instance, no host, no time), so
 // several replicas watching the same tenant produce the same alerts and
 // Alertmanager deduplicates them. Posting the same alert again is harmless:
-// Alertmanager merges it by its labels.
+// Alertmanager merges it by its labels. AMLabels says which labels an
+// alert carries and how they meet the target's own (a target's severity
+// is kept; exoprobe's is exoprobe_severity).
 type Alertmanager struct {
 	Name string
 	// URL is Alertmanager's base URL, e.g. http://alertmanager:9093 (a

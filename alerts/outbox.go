@@ -228,12 +228,11 @@ func (m *Manager) remove(s *sinkRT, key []byte) error {
 	return err
 }
 
-// removeDone deletes a notification the sink is done with (accepted, or
-// refused for good). It retries a
-// failed delete (with the sink's backoff) rather than returning to the
-// queue, where the same row would be peeked and sent again at once. Only a
-// shutdown leaves the row behind; the next start sends it again under the
-// same idempotency key.
+// removeDone deletes a notification the sink is done with (accepted,
+// refused for good, or skipped). It retries a failed delete (with the
+// sink's backoff) rather than returning to the queue, where the same row
+// would be peeked and sent again at once. Only a shutdown leaves the row
+// behind; the next start sends it again under the same idempotency key.
 func (m *Manager) removeDone(ctx context.Context, s *sinkRT, key []byte, id string) {
 	for n := 1; ; n++ {
 		err := m.remove(s, key)
@@ -241,7 +240,7 @@ func (m *Manager) removeDone(ctx context.Context, s *sinkRT, key []byte, id stri
 			return
 		}
 		delay := m.opt.Backoff.Delay(n, rand.Float64())
-		m.log.Error("alerts: delivered but not removed from the outbox; retrying the delete", "sink", s.Name,
+		m.log.Error("alerts: done with but not removed from the outbox; retrying the delete", "sink", s.Name,
 			"id", id, "try", n, "retry_in", delay.Round(time.Millisecond), "err", err)
 		t := time.NewTimer(delay)
 		select {

@@ -15,7 +15,7 @@ import (
 )
 
 func init() {
-	register("alerts", "alert sinks: `alerts test --sink NAME` sends a sample alert to check the wiring", alertsCmd)
+	register("alerts", "alert sinks: `alerts test --sink NAME` sends a sample alert (marked as a test; resolved right after for PagerDuty and Alertmanager) to check the wiring", alertsCmd)
 }
 
 func alertsCmd(args []string, stdout, stderr io.Writer) int {
