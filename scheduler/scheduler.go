@@ -25,13 +25,17 @@ import (
 
 // CheckSpec is one configured check, as the config hands it over.
 type CheckSpec struct {
-	Target    *probe.Target
-	Labels    map[string]string
-	Protocol  probe.Protocol
-	Mechanism probe.Mechanism
-	Expect    Expectation
-	Interval  time.Duration
-	Timeout   time.Duration
+	Target *probe.Target
+	Labels map[string]string
+	// AuthPolicy names the target's Exchange authentication policy, when
+	// the config says, to fill the <policy> of remedies on the status page
+	// and in alerts.
+	AuthPolicy string
+	Protocol   probe.Protocol
+	Mechanism  probe.Mechanism
+	Expect     Expectation
+	Interval   time.Duration
+	Timeout    time.Duration
 }
 
 // ID of the spec.
@@ -747,7 +751,7 @@ func (s *Scheduler) observe(e *entry, a probe.Attempt, f *diagnose.Finding, conf
 		ev := Event{
 			ID: NewULID(now), Time: now, Kind: stp.Kind, CheckID: e.id,
 			Target: e.spec.Target.Name, User: e.spec.Target.User, Labels: maps.Clone(e.spec.Labels),
-			Protocol: e.spec.Protocol, Mechanism: e.spec.Mechanism, Expect: e.m.Expect,
+			AuthPolicy: e.spec.AuthPolicy, Protocol: e.spec.Protocol, Mechanism: e.spec.Mechanism, Expect: e.m.Expect,
 			Cause: e.m.Cause, PrevCause: e.m.PrevCause, Since: e.m.Since, Reply: reply, Finding: f,
 		}
 		upd.Events = append(upd.Events, ev)
@@ -875,7 +879,7 @@ func (s *Scheduler) Subscribe(ctx context.Context) <-chan Event {
 func (s *Scheduler) stateOf(e *entry, now time.Time) CheckState {
 	t := e.spec.Target
 	st := CheckState{
-		ID: e.id, Target: t.Name, User: t.User, Labels: maps.Clone(e.spec.Labels),
+		ID: e.id, Target: t.Name, User: t.User, Labels: maps.Clone(e.spec.Labels), AuthPolicy: e.spec.AuthPolicy,
 		Protocol: e.spec.Protocol, Mechanism: e.spec.Mechanism, Expect: e.m.Expect,
 		Status: e.m.Status, Cause: e.m.Cause, PrevCause: e.m.PrevCause, Confidence: e.m.Confidence,
 		Since: e.m.Since, ConsecutiveFailures: e.m.ConsecutiveFailures,

@@ -83,14 +83,16 @@ type GuardState struct {
 // CheckState is everything known about one check. Snapshot returns copies:
 // callers may keep and read them freely.
 type CheckState struct {
-	ID        CheckID           `json:"id"`
-	Target    string            `json:"target"`
-	User      string            `json:"user,omitempty"`
-	Labels    map[string]string `json:"labels,omitempty"`
-	Protocol  probe.Protocol    `json:"protocol"`
-	Mechanism probe.Mechanism   `json:"mechanism"`
-	Expect    Expectation       `json:"expect"`
-	Status    Status            `json:"status"`
+	ID     CheckID           `json:"id"`
+	Target string            `json:"target"`
+	User   string            `json:"user,omitempty"`
+	Labels map[string]string `json:"labels,omitempty"`
+	// AuthPolicy is the config's auth_policy for the target ("" unknown).
+	AuthPolicy string          `json:"auth_policy,omitempty"`
+	Protocol   probe.Protocol  `json:"protocol"`
+	Mechanism  probe.Mechanism `json:"mechanism"`
+	Expect     Expectation     `json:"expect"`
+	Status     Status          `json:"status"`
 	// Cause is the confirmed cause (diagnose.CauseOK when logging in works);
 	// empty while pending.
 	Cause      diagnose.Cause      `json:"cause,omitempty"`
@@ -144,18 +146,20 @@ const (
 // the server's raw words: a new trace id in a reply is not a new event.
 type Event struct {
 	// ID is unique and sorts by time (ULID).
-	ID        string            `json:"id"`
-	Time      time.Time         `json:"time"`
-	Kind      EventKind         `json:"kind"`
-	CheckID   CheckID           `json:"check_id"`
-	Target    string            `json:"target"`
-	User      string            `json:"user,omitempty"`
-	Labels    map[string]string `json:"labels,omitempty"`
-	Protocol  probe.Protocol    `json:"protocol"`
-	Mechanism probe.Mechanism   `json:"mechanism"`
-	Expect    Expectation       `json:"expect"`
-	Cause     diagnose.Cause    `json:"cause"`
-	PrevCause diagnose.Cause    `json:"prev_cause,omitempty"`
+	ID      string            `json:"id"`
+	Time    time.Time         `json:"time"`
+	Kind    EventKind         `json:"kind"`
+	CheckID CheckID           `json:"check_id"`
+	Target  string            `json:"target"`
+	User    string            `json:"user,omitempty"`
+	Labels  map[string]string `json:"labels,omitempty"`
+	// AuthPolicy is the config's auth_policy for the target ("" unknown).
+	AuthPolicy string          `json:"auth_policy,omitempty"`
+	Protocol   probe.Protocol  `json:"protocol"`
+	Mechanism  probe.Mechanism `json:"mechanism"`
+	Expect     Expectation     `json:"expect"`
+	Cause      diagnose.Cause  `json:"cause"`
+	PrevCause  diagnose.Cause  `json:"prev_cause,omitempty"`
 	// Since is when the new state was first seen.
 	Since time.Time `json:"since"`
 	// Reply is the server's words from the confirming attempt (redacted).

@@ -175,7 +175,7 @@ func causeTitle(c diagnose.Cause, lang string) string {
 // remedyVars fills the remedy's placeholders as package diagnose does for
 // its findings, so the page and `exoprobe diagnose` print the same lines.
 func remedyVars(st *scheduler.CheckState) diagnose.Vars {
-	v := diagnose.Vars{Mailbox: st.User, User: st.User, Protocol: string(st.Protocol)}
+	v := diagnose.Vars{Mailbox: st.User, User: st.User, Protocol: string(st.Protocol), Policy: st.AuthPolicy}
 	if a := st.LastAttempt; a != nil && a.Token != nil {
 		v.AppID, v.Tenant = a.Token.AppID, a.Token.TenantID
 	}
@@ -188,7 +188,7 @@ func toRemedyView(r diagnose.Remedy) *remedyView {
 
 // postureRemedy answers an expect: fail check that logs in.
 func postureRemedy(st *scheduler.CheckState, lang string) *remedyView {
-	return toRemedyView(diagnose.PostureRemedy(lang, diagnose.Vars{Mailbox: st.User, User: st.User, Protocol: string(st.Protocol)}))
+	return toRemedyView(diagnose.PostureRemedy(lang, remedyVars(st)))
 }
 
 func serverWords(a *probe.Attempt) string {

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/exoprobe/exoprobe/diagnose"
+	"github.com/exoprobe/exoprobe/probe"
 	"github.com/exoprobe/exoprobe/scheduler"
 )
 
@@ -181,5 +182,22 @@ func TestPendingLabel(t *testing.T) {
 		if label != want || arg != tc.wantArg {
 			t.Errorf("%+v: %q %q, want %q %q", tc, label, arg, want, tc.wantArg)
 		}
+	}
+}
+
+// The config's auth_policy fills <policy> in the page's remedies, as
+// `exoprobe check --auth-policy` does, so the fix line runs as printed.
+func TestStatusPageFillsAuthPolicy(t *testing.T) {
+	f := fixture()
+	for i := range f.checks {
+		if f.checks[i].Target == "ops/scanner" {
+			f.checks[i].AuthPolicy = "BlockBasicScanners"
+		}
+	}
+	_, _, body := get(t, newTestHandler(f, Options{}), "/")
+	row := rowHTML(t, body, string(scheduler.MakeID("ops/scanner", probe.IMAP, probe.Basic)))
+	if !strings.Contains(row, "Set-AuthenticationPolicy -Identity BlockBasicScanners -AllowBasicAuthImap:$false") ||
+		strings.Contains(row, "&lt;policy&gt;") {
+		t.Errorf("scanner's posture remedy does not name its policy:\n%s", row)
 	}
 }

@@ -533,7 +533,7 @@ func buildSpecs(cfg *config.Config, log *slog.Logger) ([]scheduler.CheckSpec, er
 				exp = scheduler.ExpectFail
 			}
 			specs = append(specs, scheduler.CheckSpec{
-				Target: t, Labels: ct.Labels,
+				Target: t, Labels: ct.Labels, AuthPolicy: ct.AuthPolicy,
 				Protocol: probe.Protocol(ch.Protocol), Mechanism: probe.Mechanism(ch.Mechanism), Expect: exp,
 				Interval: cfg.EffectiveInterval(ct, ch), Timeout: cfg.EffectiveTimeout(ct, ch),
 			})
