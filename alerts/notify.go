@@ -206,12 +206,19 @@ func scrub(s string, secrets ...Secret) string {
 }
 
 // scrubURLParts removes the parts of a credential URL that carry its
-// token, however a receiver echoes them: the path (Slack, webhooks) and
-// the query (Teams Workflows signs its URL with &sig=...), raw and
-// decoded, whole and value by value. The host alone is not a secret and
+// token, however a receiver echoes them: the user info, the path (Slack,
+// webhooks) and the query (Teams Workflows signs its URL with &sig=...),
+// raw and decoded, whole and value by value. The host alone is not a secret and
 // stays, so an error still says where it went.
 func scrubURLParts(s string, u *url.URL) string {
 	var parts []string
+	if u.User != nil {
+		// http://user:password@alertmanager:9093
+		parts = append(parts, u.User.String())
+		if pw, ok := u.User.Password(); ok {
+			parts = append(parts, pw, url.QueryEscape(pw))
+		}
+	}
 	if len(u.Path) > 1 {
 		parts = append(parts, u.EscapedPath(), u.Path)
 	}
@@ -222,7 +229,9 @@ func scrubURLParts(s string, u *url.URL) string {
 		}
 		for _, kv := range strings.Split(u.RawQuery, "&") {
 			_, raw, _ := strings.Cut(kv, "=")
-			parts = append(parts, raw)
+			// raw, raw escaped once more (a receiver quoting the URL in
+			// its own query), and decoded.
+			parts = append(parts, raw, url.QueryEscape(raw))
 			if dec, err := url.QueryUnescape(raw); err == nil {
 				parts = append(parts, dec, url.QueryEscape(dec), url.PathEscape(dec))
 			}

@@ -88,3 +88,19 @@ func TestScrubBeforeClip(t *testing.T) {
 		t.Errorf("clipped error leaks part of the signature: %v", err)
 	}
 }
+
+// Every credential-bearing part of a URL secret is scrubbed from echoed
+// text, however it is encoded; the host is kept so errors say where.
+func TestScrubURLParts(t *testing.T) {
+	sec := NewSecret("https://am:pa55-W0RD@hooks.example:8443/services/T0K/B0K?sig=S1G%2Bv&sv=1.0")
+	in := "to hooks.example:8443: am:pa55-W0RD /services/T0K/B0K sig=S1G%2Bv sig=S1G+v pa55-W0RD S1G%252Bv"
+	out := scrub(in, sec)
+	for _, leak := range []string{"pa55", "T0K", "B0K", "S1G"} {
+		if strings.Contains(out, leak) {
+			t.Errorf("%q survives: %s", leak, out)
+		}
+	}
+	if !strings.Contains(out, "hooks.example:8443") {
+		t.Errorf("host scrubbed too: %s", out)
+	}
+}
