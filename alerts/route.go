@@ -245,7 +245,8 @@ type silenceRequest struct {
 // preflight). So POST requires Content-Type application/json, which a
 // browser sends cross-origin only after a preflight this handler never
 // approves, and any request that changes state is refused when its Origin
-// header names another host than the one it was sent to.
+// header names another host than the one it was sent to (its Host, or
+// X-Forwarded-Host behind a reverse proxy).
 func (m *Manager) SilencesHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := strings.Trim(strings.TrimPrefix(r.URL.Path, "/api/v1/silences"), "/")
@@ -308,7 +309,19 @@ func sameOrigin(r *http.Request) bool {
 		// "null" (sandboxed frames, file: pages) and garbage are foreign.
 		return false
 	}
-	return strings.EqualFold(u.Host, r.Host)
+	if strings.EqualFold(u.Host, r.Host) {
+		return true
+	}
+	// Behind a reverse proxy the page's host is the proxy's, which it
+	// passes on in X-Forwarded-Host. A foreign page cannot add that header
+	// to a request without a CORS preflight, so trusting it here does not
+	// reopen the hole.
+	for _, h := range strings.Split(r.Header.Get("X-Forwarded-Host"), ",") {
+		if h = strings.TrimSpace(h); h != "" && strings.EqualFold(u.Host, h) {
+			return true
+		}
+	}
+	return false
 }
 
 func (req *silenceRequest) silence(now time.Time) (Silence, error) {

@@ -19,9 +19,13 @@ func TestSilencesAPIRefusesCrossSite(t *testing.T) {
 	}
 	srv := httptestServer(t, m.SilencesHandler())
 	const body = `{"matchers":["domain=~\".*\""],"duration":"1h"}`
+	var fwd string // X-Forwarded-Host, as a reverse proxy sets it
 	post := func(ctype, origin string) int {
 		t.Helper()
 		req, _ := http.NewRequest(http.MethodPost, srv+"/api/v1/silences", strings.NewReader(body))
+		if fwd != "" {
+			req.Header.Set("X-Forwarded-Host", fwd)
+		}
 		if ctype != "" {
 			req.Header.Set("Content-Type", ctype)
 		}
@@ -62,9 +66,18 @@ func TestSilencesAPIRefusesCrossSite(t *testing.T) {
 	if got := post("application/json", self); got != http.StatusCreated {
 		t.Errorf("POST with the same Origin: %d", got)
 	}
+	// Behind a reverse proxy: the page's origin is the proxy's host.
+	fwd = "exoprobe.contoso.example"
+	if got := post("application/json", "https://exoprobe.contoso.example"); got != http.StatusCreated {
+		t.Errorf("POST through a proxy: %d", got)
+	}
+	if got := post("application/json", "https://evil.example"); got != http.StatusForbidden {
+		t.Errorf("foreign POST through a proxy: %d", got)
+	}
+	fwd = ""
 	sils := m.Silences()
-	if len(sils) != 2 {
-		t.Fatalf("%d silences, want 2", len(sils))
+	if len(sils) != 3 {
+		t.Fatalf("%d silences, want 3", len(sils))
 	}
 	// DELETE from another site is refused too.
 	req, _ := http.NewRequest(http.MethodDelete, srv+"/api/v1/silences/"+sils[0].ID, nil)
@@ -74,7 +87,7 @@ func TestSilencesAPIRefusesCrossSite(t *testing.T) {
 		t.Fatal(err)
 	}
 	res.Body.Close()
-	if res.StatusCode != http.StatusForbidden || len(m.Silences()) != 2 {
+	if res.StatusCode != http.StatusForbidden || len(m.Silences()) != 3 {
 		t.Errorf("cross-site DELETE: %d, %d silences left", res.StatusCode, len(m.Silences()))
 	}
 }
