@@ -204,10 +204,11 @@ func Render(n *Notification, lang string) Content {
 	if n.Status == StatusFiring && first != nil {
 		var r diagnose.Remedy
 		if posture {
-			r = diagnose.PostureRemedy(lang, diagnose.Vars{Mailbox: first.User, User: first.User, Protocol: first.Protocol})
+			r = diagnose.PostureRemedy(lang, diagnose.Vars{Mailbox: first.User, User: first.User, Protocol: first.Protocol,
+				Policy: first.AuthPolicy})
 		} else {
 			r = diagnose.RemedyFor(diagnose.Cause(n.Problem), lang, diagnose.Vars{
-				Mailbox: first.User, User: first.User, Protocol: first.Protocol, Tenant: n.Scope})
+				Mailbox: first.User, User: first.User, Protocol: first.Protocol, Tenant: n.Scope, Policy: first.AuthPolicy})
 		}
 		c.Remedy, c.Inspect, c.Fix, c.Steps, c.Caveats, c.Links = r.Summary, r.Inspect, r.Fix, r.Steps, r.Caveats, r.Links
 	}

@@ -82,13 +82,16 @@ type Notification struct {
 
 // Member is one check in a notification.
 type Member struct {
-	CheckID   scheduler.CheckID     `json:"check_id"`
-	Target    string                `json:"target"`
-	User      string                `json:"user,omitempty"`
-	Labels    map[string]string     `json:"labels,omitempty"`
-	Protocol  string                `json:"protocol"`
-	Mechanism string                `json:"mechanism"`
-	Expect    scheduler.Expectation `json:"expect"`
+	CheckID scheduler.CheckID `json:"check_id"`
+	Target  string            `json:"target"`
+	User    string            `json:"user,omitempty"`
+	Labels  map[string]string `json:"labels,omitempty"`
+	// AuthPolicy is the config's auth_policy for the target, for the
+	// remedy's <policy>; not a label (it is no routing key).
+	AuthPolicy string                `json:"auth_policy,omitempty"`
+	Protocol   string                `json:"protocol"`
+	Mechanism  string                `json:"mechanism"`
+	Expect     scheduler.Expectation `json:"expect"`
 	// Kind is the event that put the check in the group.
 	Kind      scheduler.EventKind `json:"kind"`
 	Cause     diagnose.Cause      `json:"cause"`
@@ -107,7 +110,7 @@ type Member struct {
 
 func memberOf(ev scheduler.Event) Member {
 	m := Member{CheckID: ev.CheckID, Target: ev.Target, User: ev.User, Labels: ev.Labels,
-		Protocol: string(ev.Protocol), Mechanism: string(ev.Mechanism), Expect: ev.Expect, Kind: ev.Kind,
+		AuthPolicy: ev.AuthPolicy, Protocol: string(ev.Protocol), Mechanism: string(ev.Mechanism), Expect: ev.Expect, Kind: ev.Kind,
 		Cause: ev.Cause, PrevCause: ev.PrevCause, Since: ev.Since, Reply: ev.Reply}
 	if ev.Finding != nil {
 		m.Confidence = ev.Finding.Confidence

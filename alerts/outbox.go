@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -94,16 +95,39 @@ func (m *Manager) initDB() error {
 
 func (m *Manager) loadGroups() error {
 	groups := map[string]*group{}
-	err := m.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bGroups).ForEach(func(k, v []byte) error {
+	err := m.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bGroups)
+		var empty [][]byte
+		err := b.ForEach(func(k, v []byte) error {
 			g := &group{}
 			if err := json.Unmarshal(v, g); err != nil {
 				return fmt.Errorf("group %s: %w", k, err)
 			}
 			g.init()
+			// A sink removed from the config (or a demo restarted with
+			// other receivers) can no longer be sent the resolve it is
+			// owed; remembering it would keep the group open for ever.
+			for name := range g.Sinks {
+				if _, ok := m.byName[name]; !ok {
+					delete(g.Sinks, name)
+				}
+			}
+			if len(g.Members) == 0 && len(g.Gone) == 0 && !g.anyNotified() {
+				empty = append(empty, slices.Clone(k))
+				return nil
+			}
 			groups[string(k)] = g
 			return nil
 		})
+		if err != nil {
+			return err
+		}
+		for _, k := range empty {
+			if err := b.Delete(k); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("alerts: load groups: %w", err)

@@ -108,3 +108,24 @@ func TestRemedyReachesEverySink(t *testing.T) {
 		t.Errorf("alertmanager annotations: %v", ann)
 	}
 }
+
+// The target's auth_policy, carried from the event, fills <policy> in the
+// alert's fix lines (posture and Basic-blocked alike).
+func TestRemedyFillsAuthPolicy(t *testing.T) {
+	ev := event(scheduler.EventUnexpectedlyOK, "b@contoso.com", probe.IMAP, diagnose.CauseOK, diagnose.CauseBasicAuthDisabled)
+	ev.AuthPolicy = "BlockBasicScanners"
+	n := Notification{ID: "x", Kind: scheduler.EventUnexpectedlyOK, Status: StatusFiring,
+		Problem: string(scheduler.EventUnexpectedlyOK), Scope: "contoso.com", Time: time.Now(), Firing: []Member{memberOf(ev)}}
+	fix := strings.Join(Render(&n, "en").Fix, "\n")
+	if !strings.Contains(fix, "-Identity BlockBasicScanners") || strings.Contains(fix, "<policy>") {
+		t.Errorf("posture fix lines do not name the policy:\n%s", fix)
+	}
+	ev = event(scheduler.EventRegressed, "b@contoso.com", probe.SMTP, diagnose.CauseBasicAuthDisabled, diagnose.CauseOK)
+	ev.AuthPolicy = "BlockBasicScanners"
+	n = Notification{ID: "y", Kind: scheduler.EventRegressed, Status: StatusFiring,
+		Problem: string(diagnose.CauseBasicAuthDisabled), Scope: "contoso.com", Time: time.Now(), Firing: []Member{memberOf(ev)}}
+	fix = strings.Join(Render(&n, "en").Fix, "\n")
+	if !strings.Contains(fix, "Set-AuthenticationPolicy -Identity BlockBasicScanners") || strings.Contains(fix, "<policy>") {
+		t.Errorf("basic_auth_disabled fix lines do not name the policy:\n%s", fix)
+	}
+}
