@@ -14,10 +14,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/exoprobe/exoprobe/internal/testenv"
 	"github.com/exoprobe/exoprobe/sim"
 )
 
@@ -101,7 +101,7 @@ func causeCases() []causeCase {
 			want:  map[string]string{"imap/basic": "tls_error", "imap/xoauth2": "tls_error", "pop/basic": "tls_error", "smtp/basic": "tls_error", "smtp/xoauth2": "tls_error"}},
 		{name: "timeout/silent-server", protocols: "imap,pop,smtp", mechanisms: "basic",
 			extra: func(t *testing.T) []string {
-				a := silentServer(t)
+				a := testenv.SilentServer(t)
 				return []string{"--imap-addr", a, "--pop-addr", a, "--smtp-addr", a, "--timeout", "2s"}
 			},
 			want: map[string]string{"imap/basic": "timeout", "pop/basic": "timeout", "smtp/basic": "timeout"}},
@@ -276,41 +276,6 @@ func closedAddr(t *testing.T) string {
 	a := l.Addr().String()
 	l.Close()
 	return a
-}
-
-// silentServer accepts connections and never says a word, until the test
-// ends.
-func silentServer(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	var conns []net.Conn
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		l.Close()
-		<-done
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			c.Close()
-		}
-	})
-	return l.Addr().String()
 }
 
 // otherCA writes a CA certificate the emulator's certificates do not chain

@@ -5,11 +5,11 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/exoprobe/exoprobe/diagnose"
+	"github.com/exoprobe/exoprobe/internal/testenv"
 	"github.com/exoprobe/exoprobe/probe"
 	"github.com/exoprobe/exoprobe/probe/token"
 )
@@ -29,34 +29,7 @@ func TestTokenEndpointUnreachable(t *testing.T) {
 	closed.Close()
 
 	// A hung authority: accepts connections and never says a word.
-	hung, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	var conns []net.Conn
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			c, err := hung.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		hung.Close()
-		<-done
-		mu.Lock()
-		for _, c := range conns {
-			c.Close()
-		}
-		mu.Unlock()
-	})
+	hungAddr := testenv.SilentServer(t)
 
 	cases := []struct {
 		name, addr string
@@ -64,7 +37,7 @@ func TestTokenEndpointUnreachable(t *testing.T) {
 		cause      diagnose.Cause
 	}{
 		{"closed-port", closedAddr, probe.ErrConnect, diagnose.CauseNetworkError},
-		{"hung", hung.Addr().String(), probe.ErrTimeout, diagnose.CauseTimeout},
+		{"hung", hungAddr, probe.ErrTimeout, diagnose.CauseTimeout},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

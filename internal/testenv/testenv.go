@@ -1,13 +1,15 @@
 // Package testenv lets tests that need a real third-party program (Dovecot,
 // Chromium, Alertmanager, curl, Python) skip where it is not installed, and
 // fail instead when EXOPROBE_INTEGRATION=require, so CI never passes by
-// skipping.
+// skipping; and small servers such tests share (a silent one).
 package testenv
 
 import (
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync"
 	"testing"
 )
 
@@ -35,4 +37,40 @@ func Require(t testing.TB, name string, paths ...string) string {
 	}
 	t.Skip(msg + "; set EXOPROBE_INTEGRATION=require to make this a failure")
 	return ""
+}
+
+// SilentServer listens on 127.0.0.1, accepts connections and never says a
+// word, until the test ends: a hung server or token endpoint. It returns
+// the address.
+func SilentServer(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var conns []net.Conn
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		l.Close()
+		<-done
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	return l.Addr().String()
 }
