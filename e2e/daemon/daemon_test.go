@@ -434,8 +434,8 @@ func (d *daemon) apiEvents(t *testing.T) (_ []scheduler.Event, ok bool) {
 	return body.Events, true
 }
 
-// apiCheck reads one check's state from /api/v1/status.
-func (d *daemon) apiCheck(t *testing.T, id scheduler.CheckID) *scheduler.CheckState {
+// apiChecks reads every check's state from /api/v1/status.
+func (d *daemon) apiChecks(t *testing.T) []scheduler.CheckState {
 	t.Helper()
 	resp, err := http.Get("http://" + d.Addr + "/api/v1/status")
 	if err != nil {
@@ -451,9 +451,16 @@ func (d *daemon) apiCheck(t *testing.T, id scheduler.CheckID) *scheduler.CheckSt
 	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
 		t.Fatalf("/api/v1/status: %v", err)
 	}
-	for i := range body.Checks {
-		if body.Checks[i].ID == id {
-			return &body.Checks[i]
+	return body.Checks
+}
+
+// apiCheck reads one check's state from /api/v1/status.
+func (d *daemon) apiCheck(t *testing.T, id scheduler.CheckID) *scheduler.CheckState {
+	t.Helper()
+	checks := d.apiChecks(t)
+	for i := range checks {
+		if checks[i].ID == id {
+			return &checks[i]
 		}
 	}
 	t.Fatalf("/api/v1/status has no check %s", id)

@@ -1,7 +1,6 @@
 package daemon
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -144,22 +143,8 @@ func waitMetrics(t *testing.T, d *daemon, what string, want map[string]float64) 
 // checkIDs lists the checks in /api/v1/status, sorted.
 func (d *daemon) checkIDs(t *testing.T) []scheduler.CheckID {
 	t.Helper()
-	resp, err := http.Get("http://" + d.Addr + "/api/v1/status")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var body struct {
-		Checks []scheduler.CheckState `json:"checks"`
-	}
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("/api/v1/status: %s", resp.Status)
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
-		t.Fatalf("/api/v1/status: %v", err)
-	}
 	var ids []scheduler.CheckID
-	for _, c := range body.Checks {
+	for _, c := range d.apiChecks(t) {
 		ids = append(ids, c.ID)
 	}
 	slices.Sort(ids)
