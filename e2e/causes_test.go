@@ -126,6 +126,12 @@ func causeCases() []causeCase {
 			setup:    []string{`Set-SimUser -Identity demo@contoso.com -Throttled:$true`},
 			teardown: []string{`Set-SimUser -Identity demo@contoso.com -Throttled:$false`},
 			want:     map[string]string{"pop/xoauth2": "throttled", "smtp/basic": "throttled", "smtp/xoauth2": "throttled"}},
+		// S14 (550 5.7.30) is only announced, so the emulator gives it
+		// behind an emulator-only knob, off by default.
+		{name: "basic_auth_retired/smtp", serial: true, protocols: "smtp",
+			setup:    []string{`Set-SimTenant -BasicAuthRetiredSmtp:$true`},
+			teardown: []string{`Set-SimTenant -BasicAuthRetiredSmtp:$false`},
+			want:     map[string]string{"smtp/basic": "basic_auth_retired", "smtp/xoauth2": "ok"}},
 		// 2023 texts are generic (I2, P3): Basic vs XOAUTH2 on the same
 		// mailbox decides.
 		{name: "basic_auth_disabled/imap-pop-era-2023", serial: true, protocols: "imap,pop",

@@ -36,9 +36,31 @@ type spec struct {
 	params  []param
 	summary string
 	run     func(in *Interpreter, a args) ([]any, error)
-	// needsOne: a Set- cmdlet whose every parameter is optional but that
-	// does nothing without one; a bare call is an error, not a silent no-op.
+	// needsOne: a Set- cmdlet that changes nothing unless given at least
+	// one optional parameter (besides its required ones, such as the
+	// identity); a call without one is an error, not a silent no-op.
 	needsOne bool
+}
+
+// changesSomething reports whether a holds an optional parameter: the
+// required ones only say what to change.
+func (sp *spec) changesSomething(a args) bool {
+	for _, p := range sp.params {
+		if !p.required && a.has(p.name) {
+			return true
+		}
+	}
+	return false
+}
+
+func (sp *spec) requiredNames() []string {
+	var names []string
+	for _, p := range sp.params {
+		if p.required {
+			names = append(names, p.name)
+		}
+	}
+	return names
 }
 
 // pipeline stages that format or select; they consume the objects the
@@ -124,8 +146,12 @@ func (in *Interpreter) runPipeline(b *strings.Builder, pl pipeline) error {
 	if err != nil {
 		return err
 	}
-	if sp.needsOne && len(a) == 0 {
-		return fmt.Errorf("%s: no parameter given, so nothing would change. %s", sp.name, sp.usage())
+	if sp.needsOne && !sp.changesSomething(a) {
+		what := "no parameter given"
+		if req := sp.requiredNames(); len(req) > 0 {
+			what = "no parameter besides -" + strings.Join(req, " and -") + " given"
+		}
+		return fmt.Errorf("%s: %s, so nothing would change. %s", sp.name, what, sp.usage())
 	}
 	items, err := sp.run(in, a)
 	if err != nil {

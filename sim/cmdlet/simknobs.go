@@ -25,11 +25,12 @@ func simCmdlets() []*spec {
 			named("Password", kString).hidden(),
 			named("MfaRequired", kSwitchOrBool), named("MfaRegistered", kSwitchOrBool),
 			named("ConditionalAccessBlocked", kSwitchOrBool), named("Throttled", kSwitchOrBool),
-		}, run: (*Interpreter).setSimUser},
+		}, run: (*Interpreter).setSimUser, needsOne: true},
 		{name: "Set-SimTenant", params: []param{
 			named("Era", kString).oneOf(string(tenant.Era2023), string(tenant.Era2026)),
 			named("PropagationDelay", kDuration),
 			named("BasicAuthRetiredImapPop", kSwitchOrBool),
+			named("BasicAuthRetiredSmtp", kSwitchOrBool),
 			named("LockoutThreshold", kInt),
 			named("RefreshTokenMaxInactive", kDuration),
 		}, run: (*Interpreter).setSimTenant, needsOne: true},
@@ -40,7 +41,7 @@ func simCmdlets() []*spec {
 			named("AddDelegatedScope", kStrings).oneOf(delegatedScopes...),
 			named("RemoveDelegatedScope", kStrings).oneOf(delegatedScopes...),
 			named("PublicClient", kSwitchOrBool),
-		}, run: (*Interpreter).setSimApp},
+		}, run: (*Interpreter).setSimApp, needsOne: true},
 		{name: "Set-SimRefreshToken", params: []param{
 			named("Identity", kString).at(0), named("Expired", kSwitch).req(),
 		}, run: (*Interpreter).setSimRefreshToken},
@@ -97,6 +98,9 @@ func (in *Interpreter) setSimTenant(a args) ([]any, error) {
 		}
 		if a.has("BasicAuthRetiredImapPop") {
 			s.BasicAuthRetiredImapPop = a.boolean("BasicAuthRetiredImapPop")
+		}
+		if a.has("BasicAuthRetiredSmtp") {
+			s.BasicAuthRetiredSmtp = a.boolean("BasicAuthRetiredSmtp")
 		}
 		if a.has("LockoutThreshold") {
 			if a["LockoutThreshold"].n < 1 {
@@ -205,6 +209,7 @@ func (in *Interpreter) getSimState(args) ([]any, error) {
 			{"PropagationDelay", time.Duration(s.PropagationDelay)},
 			{"SecurityDefaults", s.SecurityDefaults},
 			{"BasicAuthRetiredImapPop", s.BasicAuthRetiredImapPop},
+			{"BasicAuthRetiredSmtp", s.BasicAuthRetiredSmtp},
 			{"SmtpClientAuthenticationDisabled", s.Transport.SmtpClientAuthenticationDisabled},
 			{"DefaultAuthenticationPolicy", s.DefaultAuthenticationPolicy},
 			{"AuthenticationPolicies", pols},

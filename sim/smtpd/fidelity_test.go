@@ -72,6 +72,8 @@ func TestFidelity(t *testing.T) {
 		{"S11", tenant.VerdictCriteriaNotMet, "535 5.7.139 Authentication unsuccessful, the request did not meet the criteria to be authenticated successfully. Contact your administrator. [BRACKET]"},
 		{"S12", tenant.VerdictAccountLocked, "535 5.7.139 Authentication unsuccessful, account locked. Contact your administrator. [BRACKET]"},
 		{"S13", tenant.VerdictAccountDisabled, "535 5.7.139 Authentication unsuccessful, account has an issue. Contact your administrator. [BRACKET]"},
+		// S14: the announced text; the bracket is inferred (replies.go).
+		{"S14", tenant.VerdictBasicRetired, "550 5.7.30 Basic authentication is not supported for Client Submission. [BRACKET]"},
 	}
 	type row struct {
 		ids    string

@@ -11,7 +11,7 @@ import "github.com/exoprobe/exoprobe/sim/tenant"
 // "[HOST yyyy-mm-ddThh:mm:ss.fffZ SESSIONHEX]" (S5, S9, S11, S12, S13, S15,
 // S20, S22). Rows quoted without one (S6, S8: a doc sentence and code
 // fixtures, whose authors trimmed the line; S17: 2019 captures, before the
-// timestamp was added) get it too, so that every refusal has one shape; the
+// timestamp was added; S14: an announcement, never captured) get it too, so that every refusal has one shape; the
 // probe strips it before matching (§1 "How to read it").
 
 // reply is one SMTP reply without the bracket; withBracket says whether
@@ -44,6 +44,13 @@ var (
 	// S9: Basic refused (authentication policy; cause inferred in the
 	// corpus).
 	replyBasicDisabled = reply{535, "5.7.139 Authentication unsuccessful, basic authentication is disabled.", true}
+	// S14: Basic client submission permanently retired (the emulator-only
+	// knob Set-SimTenant -BasicAuthRetiredSmtp). The corpus has only
+	// Microsoft's announced text, without a bracket; inferred: a real reply
+	// would carry the bracket like every other refusal (S6 and S8 are also
+	// quoted without one, and the bracket has been on every captured 5xx
+	// since 2023), so it gets one here. The probe strips it before matching.
+	replyBasicRetired = reply{550, "5.7.30 Basic authentication is not supported for Client Submission.", true}
 	// S10: wrong password.
 	replyBadCredentials = reply{535, "5.7.139 Authentication unsuccessful, the user credentials were incorrect.", true}
 	// S11: Conditional Access / MFA.
@@ -104,7 +111,7 @@ var ehloCaps = []string{"SIZE 157286400", "PIPELINING", "DSN", "ENHANCEDSTATUSCO
 
 const maxMessageSize = 157286400 // the SIZE Exchange advertises
 
-// basicRefusal maps a refused AUTH LOGIN to S4..S13.
+// basicRefusal maps a refused AUTH LOGIN to S4..S14.
 func basicRefusal(v tenant.Verdict) reply {
 	switch v {
 	case tenant.VerdictSMTPDisabledTenant:
@@ -117,6 +124,8 @@ func basicRefusal(v tenant.Verdict) reply {
 		return replySecurityDefaults // S8
 	case tenant.VerdictBasicDisabled:
 		return replyBasicDisabled // S9
+	case tenant.VerdictBasicRetired:
+		return replyBasicRetired // S14
 	case tenant.VerdictCriteriaNotMet:
 		return replyCriteria // S11
 	case tenant.VerdictAccountLocked:

@@ -95,6 +95,7 @@ func TestAuthenticateBearer(t *testing.T) {
 		{"mailbox SMTP off blocks XOAUTH2 S6", nil, appTok(ResourceOutlook365, nil), "nosmtp@contoso.com", []Protocol{SMTP}, VerdictSMTPDisabledMailbox},
 		{"security defaults do not block OAuth", func(s *State) { s.SecurityDefaults = true }, appTok(ResourceOutlook365, nil), demo, all, VerdictOK},
 		{"Basic retirement does not block OAuth", nil, userTok(demo, nil), demo, all, VerdictOK},
+		{"SMTP Basic retirement does not block XOAUTH2", func(s *State) { s.BasicAuthRetiredSmtp = true }, appTok(ResourceOutlook365, nil), demo, all, VerdictOK},
 		{"throttled", func(s *State) { _ = s.SetThrottled(demo, true) }, appTok(ResourceOutlook365, nil), demo, all, VerdictThrottled},
 		{"delegated, scope missing", nil, userTok(demo, func(c *Claims) { c.Scp = "Mail.Read" }), demo, all, VerdictTokenRejected},
 		{"delegated, IMAP scope only", nil, userTok(demo, func(c *Claims) { c.Scp = "IMAP.AccessAsUser.All" }), demo, []Protocol{POP, SMTP}, VerdictTokenRejected},

@@ -18,10 +18,14 @@ func (t *Tenant) Era() Era {
 
 // BasicAllowed reports whether Basic can work on proto at all in this
 // tenant, whatever the user: false for IMAP and POP while Basic for them is
-// retired. Servers use it to decide early refusals.
+// retired, and for SMTP while Basic client submission is. Servers use it to
+// decide early refusals.
 func (t *Tenant) BasicAllowed(proto Protocol) bool {
 	ok := true
-	t.View(func(s *State) { ok = !(s.BasicAuthRetiredImapPop && (proto == IMAP || proto == POP)) })
+	t.View(func(s *State) {
+		ok = !(s.BasicAuthRetiredImapPop && (proto == IMAP || proto == POP)) &&
+			!(s.BasicAuthRetiredSmtp && proto == SMTP)
+	})
 	return ok
 }
 
@@ -48,15 +52,26 @@ func (t *Tenant) AdvertisePlain(proto Protocol) bool {
 //     "answered … before any account lookup"); no lockout count.
 //  3. Unknown mailbox: bad credentials.
 //  4. SMTP switch, mailbox value if set, else tenant (S4/S6). Exchange-side,
-//     so before Entra sees the password (inferred, like 5).
-//  5. Authentication policy in force for the user (propagated): Exchange
+//     so before Entra sees the password (inferred, like 6).
+//  5. Basic SMTP AUTH retired (BasicAuthRetiredSmtp, S14). After the SMTP
+//     switches: they turn SMTP AUTH off for every mechanism and Exchange
+//     answers them with S4/S6 for Basic and XOAUTH2 alike, so a tenant with
+//     the switch on keeps seeing S4 (inferred: Microsoft did not say which
+//     text wins). Before authentication policies (no policy can allow what
+//     is retired, as for IMAP/POP) and before Entra, so security defaults,
+//     a wrong password or a locked account are never reached and nothing
+//     counts toward lockout (inferred: a retired mechanism is refused
+//     without checking the password, as I12 is). An unknown address still
+//     gets S10 at step 3, like the switches (inferred). XOAUTH2 is not
+//     affected: AuthenticateBearer does not look at the knob.
+//  6. Authentication policy in force for the user (propagated): Exchange
 //     blocks Basic "before the request is passed to Entra", so a blocked
 //     user's password is not checked and does not count (Microsoft's stated
 //     reason for policies: no password spray through them).
-//  6. Entra sign-in (PasswordSignIn): locked, disabled, bad password
+//  7. Entra sign-in (PasswordSignIn): locked, disabled, bad password
 //     (counts; locks at the threshold), security defaults, Conditional
 //     Access, MFA — in that order.
-//  7. Protocol disabled on the mailbox (ImapEnabled/PopEnabled false): only
+//  8. Protocol disabled on the mailbox (ImapEnabled/PopEnabled false): only
 //     after a good password, as Exchange needs the session to look at the
 //     mailbox (inferred).
 func (t *Tenant) AuthenticateBasic(proto Protocol, user, password string) Verdict {
@@ -89,6 +104,9 @@ func (s *State) decideBasic(proto Protocol, user, password string, now time.Time
 	if proto == SMTP {
 		if v := s.smtpSwitch(u); v != VerdictOK {
 			return v
+		}
+		if s.BasicAuthRetiredSmtp {
+			return VerdictBasicRetired
 		}
 	}
 	if allow, _ := s.EffectivePolicy(u, now); !allow.Allows(proto) {

@@ -8,6 +8,7 @@ import (
 func TestAuthenticateBasic(t *testing.T) {
 	allowAll := func(s *State) { s.SetPolicy(DemoPolicy, AllowAll, t0.Add(-time.Hour)) }
 	notRetired := func(s *State) { s.BasicAuthRetiredImapPop = false }
+	smtpRetired := func(s *State) { s.BasicAuthRetiredSmtp = true }
 	cases := []struct {
 		name   string
 		mod    func(s *State)
@@ -61,6 +62,16 @@ func TestAuthenticateBasic(t *testing.T) {
 		{"MFA S11", func(s *State) { s.FindUser("mfa@contoso.com").AuthenticationPolicy = DemoPolicy }, SMTP, "mfa@contoso.com", false, VerdictCriteriaNotMet, 0},
 		{"CA S11", func(s *State) { s.FindUser("blocked@contoso.com").AuthenticationPolicy = DemoPolicy }, SMTP, "blocked@contoso.com", false, VerdictCriteriaNotMet, 0},
 		{"throttled", func(s *State) { _ = s.SetThrottled("demo@contoso.com", true) }, IMAP, "demo@contoso.com", false, VerdictThrottled, 0},
+		{"SMTP Basic retired S14", smtpRetired, SMTP, "demo@contoso.com", false, VerdictBasicRetired, 0},
+		{"SMTP retired: wrong password not counted", smtpRetired, SMTP, "demo@contoso.com", true, VerdictBasicRetired, 0},
+		{"SMTP retired wins over security defaults", func(s *State) { smtpRetired(s); s.SecurityDefaults = true }, SMTP, "demo@contoso.com", false, VerdictBasicRetired, 0},
+		{"SMTP retired wins over an allowing policy", func(s *State) { smtpRetired(s); allowAll(s) }, SMTP, "demo@contoso.com", false, VerdictBasicRetired, 0},
+		{"SMTP retired wins over a blocking policy", smtpRetired, SMTP, "shared@contoso.com", false, VerdictBasicRetired, 0},
+		{"SMTP retired: locked account not reached", func(s *State) { smtpRetired(s); s.FindUser("locked@contoso.com").AuthenticationPolicy = DemoPolicy }, SMTP, "locked@contoso.com", false, VerdictBasicRetired, -1},
+		{"tenant SMTP off wins over SMTP retired", func(s *State) { smtpRetired(s); s.Transport.SmtpClientAuthenticationDisabled = true }, SMTP, "demo@contoso.com", false, VerdictSMTPDisabledTenant, 0},
+		{"mailbox SMTP off wins over SMTP retired", smtpRetired, SMTP, "nosmtp@contoso.com", false, VerdictSMTPDisabledMailbox, 0},
+		{"SMTP retired: unknown user S10", smtpRetired, SMTP, "nobody@contoso.com", false, VerdictBadCredentials, -1},
+		{"SMTP retired leaves IMAP alone", func(s *State) { smtpRetired(s); notRetired(s); allowAll(s) }, IMAP, "demo@contoso.com", false, VerdictOK, 0},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -120,6 +131,11 @@ func TestEraAndCapabilityHelpers(t *testing.T) {
 	if tn.BasicAllowed(IMAP) || tn.BasicAllowed(POP) || !tn.BasicAllowed(SMTP) {
 		t.Fatal("retired: Basic IMAP/POP never allowed, SMTP may be")
 	}
+	s.BasicAuthRetiredSmtp = true
+	if tn.BasicAllowed(SMTP) {
+		t.Fatal("SMTP retired: Basic SMTP never allowed")
+	}
+	s.BasicAuthRetiredSmtp = false
 	if err := s.SetEra(Era2023); err != nil {
 		t.Fatal(err)
 	}

@@ -64,6 +64,9 @@ const (
 	VerdictNotConnected        Verdict = "not_connected"  // authenticated, mailbox unreachable
 	VerdictProtocolDisabled    Verdict = "protocol_disabled"
 	VerdictThrottled           Verdict = "throttled"
+	// VerdictBasicRetired: Basic SMTP AUTH (client submission) permanently
+	// removed by Microsoft (BasicAuthRetiredSmtp); no setting brings it back.
+	VerdictBasicRetired Verdict = "basic_retired"
 )
 
 // Duration is a time.Duration that reads and writes as "30s" in JSON.
@@ -98,6 +101,12 @@ type State struct {
 	// Basic auth for IMAP and POP (2022-2023): while true, no authentication
 	// policy can turn it back on. An emulator-only knob (Set-SimTenant).
 	BasicAuthRetiredImapPop bool `json:"basic_auth_retired_imap_pop"`
+	// BasicAuthRetiredSmtp models the announced permanent removal of Basic
+	// auth for SMTP client submission (exo-responses.md S14, §4a): not in
+	// force in today's Exchange, hence false by default, even in the demo
+	// tenant. An emulator-only knob (Set-SimTenant) so that the S14 reply can
+	// be tested end to end.
+	BasicAuthRetiredSmtp bool `json:"basic_auth_retired_smtp"`
 
 	Transport TransportConfig `json:"transport"`
 	// DefaultAuthenticationPolicy names the org-wide policy

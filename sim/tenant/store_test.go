@@ -19,6 +19,7 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 	if _, err := s.IssueRefreshToken(s.FindUser(DemoUser), s.FindApp(DemoAppID), []string{"offline_access"}, clk.Now()); err != nil {
 		t.Fatal(err)
 	}
+	s.BasicAuthRetiredSmtp = true // off in the demo tenant: a lost field would read false
 	dir := t.TempDir()
 	path := filepath.Join(dir, "tenant.json")
 	if err := tn.Save(path); err != nil {
@@ -43,6 +44,10 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 	if !bytes.Equal(a, b) {
 		t.Fatalf("round trip differs:\n%s\n%s", a, b)
 	}
+	if !got.BasicAuthRetiredSmtp {
+		t.Fatal("BasicAuthRetiredSmtp lost in the round trip")
+	}
+	got.BasicAuthRetiredSmtp = false // so that Basic SMTP below can succeed
 	// The loaded state keeps the demo credentials and works.
 	d, ok := got.DemoInfo()
 	if !ok || d.Password != pw(s, DemoUser) || d.ClientSecret == "" || d.KeyPEM == "" {
