@@ -39,7 +39,6 @@ type Authenticator interface {
 // defaults (PreAuthenticatedConnectionTimeout 60 s,
 // AuthenticatedConnectionTimeout 1800 s).
 const (
-	DefaultHost           = "SIM0PR01CA0001.namprd01.prod.outlook.com"
 	DefaultPreAuthTimeout = 60 * time.Second
 	DefaultAuthTimeout    = 30 * time.Minute
 	DefaultMaxLineLength  = 16 << 10
@@ -80,7 +79,7 @@ type Server struct {
 // NewServer returns a server; zero Config fields take the defaults above.
 func NewServer(cfg Config) *Server {
 	if cfg.Host == "" {
-		cfg.Host = DefaultHost
+		cfg.Host = RandomHost()
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -101,9 +100,19 @@ func NewServer(cfg Config) *Server {
 	}
 }
 
+// Host is the backend FQDN the server names in its greeting.
+func (s *Server) Host() string { return s.cfg.Host }
+
 // HostTag encodes a host name as Exchange's greetings do: base64 of its
 // UTF-16LE form.
 func HostTag(host string) string { return tcpserve.HostTag(host) }
+
+// RandomHost returns a backend name shaped like the one in Exchange
+// Online's POP3 greeting: exo-responses.md §2's tag decodes to
+// "SC1PR80CA0105.lamprd80.prod.outlook.com", an outlook.com backend (IMAP's
+// name exchangelabs.com ones). Random per server, as each Exchange
+// connection lands on some backend.
+func RandomHost() string { return tcpserve.RandomHost(tcpserve.SuffixOutlook) }
 
 // Serve accepts connections on ln until Close. With implicitTLS every
 // connection starts with a TLS handshake (port 995); without, it starts in

@@ -13,6 +13,7 @@ import (
 	"io"
 	"math/big"
 	"net"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -120,7 +121,7 @@ func start(t *testing.T, era tenant.Era, mod func(*Config)) *testServer {
 	t.Helper()
 	serverTLS, pool := testTLS(t)
 	auth := &fakeAuth{era: era}
-	cfg := Config{Auth: auth, TLS: serverTLS, Host: "SI2PR01CA0042.apcprd01.prod.exchangelabs.com"}
+	cfg := Config{Auth: auth, TLS: serverTLS, Host: corpusHost}
 	if mod != nil {
 		mod(&cfg)
 	}
@@ -219,7 +220,12 @@ func (c *client) starttls(ts *testServer) {
 	c.conn, c.r = tc, bufio.NewReader(tc)
 }
 
-const greeting = "+OK The Microsoft Exchange POP3 service is ready. [UwBJADIAUABSADAAMQBDAEEAMAAwADQAMgAuAGEAcABjAHAAcgBkADAAMQAuAHAAcgBvAGQALgBlAHgAYwBoAGEAbgBnAGUAbABhAGIAcwAuAGMAbwBtAA==]"
+// corpusHost and greeting are exo-responses.md §2's POP3 greeting (kisli/vmime#267),
+// verbatim, and the host its tag decodes to.
+const (
+	corpusHost = "SC1PR80CA0105.lamprd80.prod.outlook.com"
+	greeting   = "+OK The Microsoft Exchange POP3 service is ready. [UwBDADEAUABSADgAMABDAEEAMAAxADAANQAuAGwAYQBtAHAAcgBkADgAMAAuAHAAcgBvAGQALgBvAHUAdABsAG8AbwBrAC4AYwBvAG0A]"
+)
 
 func b64(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
 
@@ -228,8 +234,7 @@ func xoauth2(user, token string) string { return b64(string(sasl.XOAUTH2Response
 func TestGreetingAndCapabilities(t *testing.T) {
 	ts := start(t, tenant.Era2026, nil)
 
-	// §2: the greeting (bracket from exo-responses.md, decoded host) and
-	// CAPA on 995.
+	// §2: the greeting and CAPA on 995.
 	c := ts.dial(t, true)
 	c.expect(greeting)
 	c.send("CAPA")
@@ -490,4 +495,17 @@ func TestHostTag(t *testing.T) {
 			t.Errorf("HostTag(%q) = %q, want %q", host, got, tag)
 		}
 	}
+}
+
+// Without Config.Host the greeting names a random backend of the corpus's
+// shape (an outlook.com one, as in §2's POP3 greeting), not a fixed one.
+func TestGeneratedHost(t *testing.T) {
+	re := regexp.MustCompile(`^[A-Z]{2}[0-9]PR[0-9]{2}CA[0-9]{4}\.[a-z]{3}prd[0-9]{2}\.prod\.outlook\.com$`)
+	ts := start(t, tenant.Era2026, func(c *Config) { c.Host = "" })
+	host := ts.srv.Host()
+	if !re.MatchString(host) {
+		t.Fatalf("generated host %q is not shaped like Exchange's POP3 backends", host)
+	}
+	c := ts.dial(t, true)
+	c.expect(greetingPrefix + "[" + HostTag(host) + "]")
 }

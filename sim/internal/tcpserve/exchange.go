@@ -40,8 +40,9 @@ func HostTag(host string) string {
 	return base64.StdEncoding.EncodeToString(b)
 }
 
-// Exchange Online backend domains: IMAP and POP3 greetings name
-// exchangelabs.com backends, SMTP reply brackets outlook.com ones.
+// Exchange Online backend domains: the captured IMAP greeting names an
+// exchangelabs.com backend; the POP3 greeting and SMTP reply brackets name
+// outlook.com ones (exo-responses.md §2).
 const (
 	SuffixExchangeLabs = "prod.exchangelabs.com"
 	SuffixOutlook      = "prod.outlook.com"
