@@ -30,7 +30,7 @@ func alertsCmd(args []string, stdout, stderr io.Writer) int {
 	lang := fs.String("lang", "", "override the sink's language (en or ja)")
 	tries := fs.Int("tries", 3, "tries for temporary failures")
 	if err := fs.Parse(args[1:]); err != nil {
-		return exitUsage
+		return parseExit(err)
 	}
 	cfg, err := config.Load(*cfgPath)
 	if err != nil {

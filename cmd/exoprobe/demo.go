@@ -63,7 +63,7 @@ func demoCmd(args []string, stdout, stderr io.Writer) int {
 	fs.Func("alertmanager", "also send the demo's alerts to this Alertmanager (base URL, e.g. http://127.0.0.1:9093; repeatable)",
 		func(u string) error { ams = append(ams, u); return nil })
 	if err := fs.Parse(args); err != nil {
-		return exitUsage
+		return parseExit(err)
 	}
 	var sinks []alerts.Sink
 	for _, f := range []struct {

@@ -4,6 +4,8 @@
 package main
 
 import (
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -36,6 +38,15 @@ const (
 	exitFail  = 1 // a check failed or left its expectation
 	exitUsage = 2 // usage or config error
 )
+
+// parseExit is the exit code of a subcommand whose flags did not parse:
+// asking for -h is not an error.
+func parseExit(err error) int {
+	if errors.Is(err, flag.ErrHelp) {
+		return exitOK
+	}
+	return exitUsage
+}
 
 func dispatch(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
