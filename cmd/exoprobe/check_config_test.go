@@ -6,12 +6,15 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/exoprobe/exoprobe/config"
+	"github.com/exoprobe/exoprobe/probe"
 	"github.com/exoprobe/exoprobe/sim"
 )
 
@@ -305,5 +308,49 @@ targets:
 	// --auth-policy describes one target: with --config the file does.
 	if code := runCheck([]string{"--config", cfg, "--auth-policy", "x"}, io.Discard, io.Discard); code != exitUsage {
 		t.Errorf("--auth-policy with --config: exit %d, want %d", code, exitUsage)
+	}
+}
+
+// An OAuth app whose client secret file is not there when the daemon
+// starts (a secret mounted later) is prepared at the first attempt after
+// the file appears, as passwords are re-read at each attempt; no reload is
+// needed.
+func TestBuildSpecsRetriesOAuthAppSetUp(t *testing.T) {
+	s, _ := startSimForCheck(t)
+	cfgPath, _ := configForSim(t, s, simConfig)
+	secretPath := filepath.Join(filepath.Dir(cfgPath), "client-secret")
+	secret, err := os.ReadFile(secretPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(secretPath); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	specs, err := buildSpecs(cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var src probe.TokenSource
+	for _, sp := range specs {
+		if sp.Mechanism == probe.XOAUTH2 {
+			src = sp.Target.Token
+		}
+	}
+	if src == nil {
+		t.Fatal("no XOAUTH2 check with a token source")
+	}
+	if _, err := src.Token(context.Background()); err == nil || !strings.Contains(err.Error(), "client secret") {
+		t.Fatalf("token without the secret file: %v, want the missing secret named", err)
+	}
+	if err := os.WriteFile(secretPath, secret, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tok, err := src.Token(context.Background())
+	if err != nil || tok.AccessToken == "" {
+		t.Fatalf("token once the secret file is there: %v", err)
 	}
 }

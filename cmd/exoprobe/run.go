@@ -206,7 +206,7 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	webConfig := fs.String("web.config.file", "", "exporter-toolkit web config file enabling TLS and/or basic auth on the HTTP listener")
 	sparseCauses := fs.Bool("web.sparse-causes", false, "export exoprobe_check_cause only for each check's current cause (value 1) instead of one series per catalog cause; for large fleets")
 	if err := fs.Parse(args); err != nil {
-		return exitUsage
+		return parseExit(err)
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "run: unexpected arguments %q\n", fs.Args())
@@ -518,11 +518,12 @@ func buildSpecs(cfg *config.Config, log *slog.Logger) ([]scheduler.CheckSpec, er
 				httpClient = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
 					TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}
 			}
-			src, err := tokenSource(reg, app, ct, httpClient)
+			mk := func() (probe.TokenSource, error) { return tokenSource(reg, app, ct, httpClient) }
+			src, err := mk()
 			if err != nil {
-				log.Warn("target's OAuth app cannot be prepared; its XOAUTH2 checks will fail with this error",
-					"target", ct.Name, "err", err)
-				src = failedToken{err}
+				log.Warn("target's OAuth app cannot be prepared yet; its XOAUTH2 checks fail with this error "+
+					"until a later attempt can prepare it", "target", ct.Name, "err", err)
+				src = &retryingToken{mk: mk}
 			}
 			t.Token = src
 		}
@@ -620,10 +621,27 @@ func (t secretToken) Token(ctx context.Context) (probe.Token, error) {
 	return probe.StaticToken(v).Token(ctx)
 }
 
-// failedToken reports, at each XOAUTH2 attempt, why the app could not be
-// set up.
-type failedToken struct{ err error }
+// retryingToken prepares an OAuth app's token source at the first attempt
+// that can: a client secret or certificate mounted after the daemon started
+// is picked up, as passwords are re-read at each attempt. Until then each
+// XOAUTH2 attempt reports why the app cannot be prepared.
+type retryingToken struct {
+	mu  sync.Mutex
+	src probe.TokenSource
+	mk  func() (probe.TokenSource, error)
+}
 
-func (f failedToken) Token(context.Context) (probe.Token, error) {
-	return probe.Token{}, &probe.TokenError{Err: f.err}
+func (r *retryingToken) Token(ctx context.Context) (probe.Token, error) {
+	r.mu.Lock()
+	if r.src == nil {
+		src, err := r.mk()
+		if err != nil {
+			r.mu.Unlock()
+			return probe.Token{}, &probe.TokenError{Err: err}
+		}
+		r.src = src
+	}
+	src := r.src
+	r.mu.Unlock()
+	return src.Token(ctx)
 }
