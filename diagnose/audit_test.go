@@ -1,6 +1,7 @@
 package diagnose
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -116,9 +117,21 @@ func TestImapPopBasicLeadsWithOAuth(t *testing.T) {
 			if len(r.Fix) == 0 || !strings.HasPrefix(r.Fix[0], "Set-AuthenticationPolicy ") {
 				t.Errorf("%s/%s: fix %q", p, lang, r.Fix)
 			}
+			// The lead says "move to OAuth"; the article's closing "Better:
+			// switch to OAuth" would say it twice.
+			for _, st := range r.Steps {
+				if st == betterOAuthStep[map[string]int{"en": en, "ja": ja}[lang]] {
+					t.Errorf("%s/%s: OAuth advised twice: %q", p, lang, r.Steps)
+				}
+			}
 		}
 	}
+	// Tailoring never edits the catalog: SMTP (and the next IMAP call)
+	// still get the article's steps whole.
 	r := RemedyFor(CauseBasicAuthDisabled, "en", Vars{Protocol: "smtp"})
+	if !slices.Contains(r.Steps, betterOAuthStep[en]) {
+		t.Errorf("smtp: the article's OAuth step is gone: %q", r.Steps)
+	}
 	if strings.HasPrefix(r.Steps[0], "Lasting fix") || strings.Contains(strings.Join(r.Caveats, "\n"), "helps only where the tenant still allows Basic") {
 		t.Errorf("smtp: the IMAP/POP lead leaked in: %q %q", r.Steps, r.Caveats)
 	}

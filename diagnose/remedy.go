@@ -2,6 +2,7 @@ package diagnose
 
 import (
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 )
@@ -85,6 +86,12 @@ var (
 	// oauthLeadStep and caveatPolicyOnlyWhereAllowed tailor the Basic
 	// remedy to IMAP/POP, where no policy brings Basic back in Exchange
 	// Online.
+	// betterOAuthStep closes the article's steps; where oauthLeadStep
+	// leads, it would say the same thing twice and is dropped.
+	betterOAuthStep = [2]string{
+		"Better: switch the application to OAuth (XOAUTH2) and keep Basic off.",
+		"推奨: アプリケーションを OAuth (XOAUTH2) に切り替え、基本認証は無効のままにします。",
+	}
 	oauthLeadStep = [2]string{
 		"Lasting fix: move the application to OAuth (SASL XOAUTH2). Register an app with IMAP.AccessAsApp / POP.AccessAsApp (or the delegated IMAP.AccessAsUser.All / POP.AccessAsUser.All) and admin consent, then New-ServicePrincipal and Add-MailboxPermission for it (exoprobe explain oauth_not_authorized).",
 		"恒久的な対策: アプリケーションを OAuth (SASL XOAUTH2) に移行します。IMAP.AccessAsApp / POP.AccessAsApp (委任では IMAP.AccessAsUser.All / POP.AccessAsUser.All) のアクセス許可と管理者の同意を持つアプリを登録し、New-ServicePrincipal と Add-MailboxPermission を実行します (exoprobe explain oauth_not_authorized)。",
@@ -143,12 +150,12 @@ var catalog = map[Cause]entry{
 			{
 				"Find the policy that applies to the user (the user's own, else the organization default) and allow Basic for the protocols you need.",
 				"Without Set-User -STSRefreshTokensValidFrom a policy change reaches the user only when its token is refreshed (up to about a day).",
-				"Better: switch the application to OAuth (XOAUTH2) and keep Basic off.",
+				betterOAuthStep[en],
 			},
 			{
 				"ユーザーに適用されているポリシー (ユーザー個別のもの、なければ組織の既定) を確認し、必要なプロトコルの基本認証を許可します。",
 				"Set-User -STSRefreshTokensValidFrom を実行しない場合、ポリシーの変更はトークンが更新されるまで (最大 1 日程度) ユーザーに反映されません。",
-				"推奨: アプリケーションを OAuth (XOAUTH2) に切り替え、基本認証は無効のままにします。",
+				betterOAuthStep[ja],
 			},
 		},
 		caveats: [2][]string{
@@ -161,7 +168,7 @@ var catalog = map[Cause]entry{
 				// IMAP/POP only: Basic is retired in Exchange Online,
 				// so the OAuth path leads and the article's policy line
 				// is for where the tenant still allows Basic.
-				r.Steps = append([]string{oauthLeadStep[l]}, r.Steps...)
+				r.Steps = append([]string{oauthLeadStep[l]}, slices.DeleteFunc(slices.Clone(r.Steps), func(s string) bool { return s == betterOAuthStep[l] })...)
 				r.Caveats = append([]string{caveatPolicyOnlyWhereAllowed[l]}, r.Caveats...)
 			}
 			if p == "" || strings.Contains(p, "imap") || strings.Contains(p, "pop") {
