@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
-	"slices"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -79,12 +78,7 @@ func (m *Manager) initDB() error {
 		if err != nil {
 			return err
 		}
-		for _, k := range expired {
-			if err := sb.Delete(k); err != nil {
-				return err
-			}
-		}
-		return nil
+		return deleteKeys(sb, expired)
 	})
 	if err != nil {
 		return fmt.Errorf("alerts: outbox: %w", err)
@@ -113,7 +107,7 @@ func (m *Manager) loadGroups() error {
 				}
 			}
 			if len(g.Members) == 0 && len(g.Gone) == 0 && !g.anyNotified() {
-				empty = append(empty, slices.Clone(k))
+				empty = append(empty, k)
 				return nil
 			}
 			groups[string(k)] = g
@@ -122,12 +116,7 @@ func (m *Manager) loadGroups() error {
 		if err != nil {
 			return err
 		}
-		for _, k := range empty {
-			if err := b.Delete(k); err != nil {
-				return err
-			}
-		}
-		return nil
+		return deleteKeys(b, empty)
 	})
 	if err != nil {
 		return fmt.Errorf("alerts: load groups: %w", err)
@@ -139,6 +128,17 @@ func (m *Manager) loadGroups() error {
 	for k, g := range groups {
 		for id := range g.Members {
 			m.index[id] = k
+		}
+	}
+	return nil
+}
+
+// deleteKeys deletes what a ForEach over b collected (bbolt forbids
+// deleting inside the ForEach itself).
+func deleteKeys(b *bolt.Bucket, keys [][]byte) error {
+	for _, k := range keys {
+		if err := b.Delete(k); err != nil {
+			return err
 		}
 	}
 	return nil
