@@ -1,7 +1,6 @@
 package alerts
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -121,24 +120,6 @@ func (r *receiver) wait(t *testing.T, n int) {
 			t.Fatalf("receiver got %d requests, want %d", len(b), n)
 		}
 	}
-}
-
-// syncBuf is a log destination for secret canaries.
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func testLogger(w io.Writer) *slog.Logger {

@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/exoprobe/exoprobe/diagnose"
+	"github.com/exoprobe/exoprobe/internal/testenv"
 	"github.com/exoprobe/exoprobe/probe"
 	"github.com/exoprobe/exoprobe/scheduler"
 )
@@ -231,7 +232,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 	const canary = "CANARY-s3cr3t-9f8e7d"
 	db := openDB(t, t.TempDir())
 	defer db.Close()
-	logs := &syncBuf{}
+	logs := &testenv.Buffer{}
 	failing := newReceiver(t, 500, "echo: /hook/"+canary)
 	opt := fastOpts(db,
 		Sink{Name: "hook", Type: "webhook", Notifier: &Webhook{Name: "hook", URL: NewSecret(failing.srv.URL + "/hook/" + canary),

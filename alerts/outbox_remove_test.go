@@ -8,6 +8,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/exoprobe/exoprobe/internal/testenv"
 	"github.com/exoprobe/exoprobe/scheduler"
 )
 
@@ -17,7 +18,7 @@ func TestFailedDeleteIsRetriedNotResent(t *testing.T) {
 	db := openDB(t, t.TempDir())
 	defer db.Close()
 	mem := NewMemory("demo", "en")
-	logs := &syncBuf{}
+	logs := &testenv.Buffer{}
 	opt := fastOpts(db, Sink{Name: "demo", Notifier: mem})
 	opt.Logger = testLogger(logs)
 	m, err := New(opt)

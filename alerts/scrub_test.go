@@ -2,6 +2,7 @@ package alerts
 
 import (
 	"context"
+	"github.com/exoprobe/exoprobe/internal/testenv"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -43,7 +44,7 @@ func TestScrubQueryCredential(t *testing.T) {
 	// Through the manager: the status page's delivery list and the log.
 	db := openDB(t, t.TempDir())
 	defer db.Close()
-	logs := &syncBuf{}
+	logs := &testenv.Buffer{}
 	opt := fastOpts(db, Sink{Name: "teams", Type: "teams", Notifier: &Teams{Name: "teams", URL: NewSecret(u)}})
 	opt.Logger = testLogger(logs)
 	m, err := New(opt)

@@ -1,11 +1,9 @@
 package web
 
 import (
-	"io"
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -13,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/exoprobe/exoprobe/diagnose"
+	"github.com/exoprobe/exoprobe/internal/testenv"
 	"github.com/exoprobe/exoprobe/scheduler"
 )
 
@@ -232,8 +231,8 @@ exoprobe_probes_total 40
 }
 
 func TestMetricsEndpoint(t *testing.T) {
-	var logs strings.Builder
-	h := newTestHandler(statsSource{withStats(fixture())}, Options{Logger: slog.New(slog.NewTextHandler(&syncWriter{w: &logs}, nil))})
+	logs := &testenv.Buffer{}
+	h := newTestHandler(statsSource{withStats(fixture())}, Options{Logger: slog.New(slog.NewTextHandler(logs, nil))})
 	code, hdr, body := get(t, h, "/metrics")
 	if code != http.StatusOK || !strings.HasPrefix(hdr.Get("Content-Type"), "text/plain") {
 		t.Fatalf("metrics: %d %q", code, hdr.Get("Content-Type"))
@@ -251,15 +250,4 @@ func TestMetricsEndpoint(t *testing.T) {
 			t.Errorf("/metrics lacks %s", name)
 		}
 	}
-}
-
-type syncWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (s *syncWriter) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.w.Write(p)
 }

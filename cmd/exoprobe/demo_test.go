@@ -14,6 +14,7 @@ import (
 
 	"github.com/exoprobe/exoprobe/alerts"
 	"github.com/exoprobe/exoprobe/demo"
+	"github.com/exoprobe/exoprobe/internal/testenv"
 	"github.com/exoprobe/exoprobe/scheduler"
 	"github.com/exoprobe/exoprobe/web"
 )
@@ -55,7 +56,7 @@ func TestDemoEndToEnd(t *testing.T) {
 		failures = append(failures, fmt.Sprintf(format, args...))
 	}
 	steps := 0
-	out := &syncBuffer{}
+	out := &testenv.Buffer{}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 

@@ -9,10 +9,10 @@ import (
 	"net/http"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/exoprobe/exoprobe/internal/testenv"
 	"github.com/exoprobe/exoprobe/probe"
 	"github.com/exoprobe/exoprobe/scheduler"
 )
@@ -67,24 +67,6 @@ func TestRunDaemonMissingSinkSecret(t *testing.T) {
 	}
 }
 
-// syncWriter lets the test read the daemon's log while it runs.
-type syncWriter struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (w *syncWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.Write(p)
-}
-
-func (w *syncWriter) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.String()
-}
-
 // The daemon with a data dir runs the alert manager: a regression reaches
 // the sink, its deliveries are on the status page and /metrics, the
 // silences API is mounted; a bad alerts section fails a reload and keeps
@@ -98,7 +80,7 @@ func TestRunDaemonAlerts(t *testing.T) {
 			Start: time.Now(), Stage: probe.StageAuth, ErrorKind: probe.ErrRefused,
 			Reply: "535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the Tenant. Visit https://aka.ms/smtp_auth_disabled for more information."}
 	})
-	logs := &syncWriter{}
+	logs := &testenv.Buffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan struct{})
 	done := make(chan error, 1)
@@ -192,7 +174,7 @@ func TestRunDaemonAlertsNeedDataDir(t *testing.T) {
 	t.Setenv("EXOPROBE_RUN_TEST_PW", "pw")
 	dir := t.TempDir()
 	cfgPath := writeFile(t, dir, "exoprobe.yaml", alertsSectionOK+runTestConfig)
-	logs := &syncWriter{}
+	logs := &testenv.Buffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	var rt *Runtime

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/exoprobe/exoprobe/internal/testenv"
 	"github.com/exoprobe/exoprobe/sim"
 	"github.com/exoprobe/exoprobe/sim/tenant"
 )
@@ -24,7 +25,7 @@ import (
 // runningSim is `exoprobe sim ARGS` run in-process until stop.
 type runningSim struct {
 	s              *sim.Sim
-	stdout, stderr *syncBuffer
+	stdout, stderr *testenv.Buffer
 	cancel         context.CancelFunc
 	exited         chan int
 }
@@ -32,7 +33,7 @@ type runningSim struct {
 func startSimCmd(t *testing.T, args ...string) *runningSim {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &runningSim{stdout: &syncBuffer{}, stderr: &syncBuffer{}, cancel: cancel, exited: make(chan int, 1)}
+	r := &runningSim{stdout: &testenv.Buffer{}, stderr: &testenv.Buffer{}, cancel: cancel, exited: make(chan int, 1)}
 	started := make(chan *sim.Sim, 1)
 	go func() { r.exited <- runSim(ctx, args, r.stdout, r.stderr, started) }()
 	select {

@@ -7,7 +7,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,24 +14,6 @@ import (
 	"github.com/exoprobe/exoprobe/sim"
 	"github.com/exoprobe/exoprobe/sim/tenant"
 )
-
-// syncBuffer is written by runSim's goroutine and read by the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // TestSimCommand is the newcomer's walk through the real subcommands:
 // `exoprobe sim` starts and prints endpoints and demo credentials, curl
@@ -43,7 +24,7 @@ func TestSimCommand(t *testing.T) {
 	dir := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var stdout, stderr syncBuffer
+	var stdout, stderr testenv.Buffer
 	started := make(chan *sim.Sim, 1)
 	exited := make(chan int, 1)
 	go func() {

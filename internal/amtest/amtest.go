@@ -5,7 +5,6 @@
 package amtest
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -14,7 +13,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -25,7 +23,7 @@ import (
 type Alertmanager struct {
 	// URL is the base URL, http://127.0.0.1:port.
 	URL string
-	out *syncBuf
+	out *testenv.Buffer
 }
 
 // Alert is what GET /api/v2/alerts lists (the fields tests look at).
@@ -60,7 +58,7 @@ func Start(t testing.TB) *Alertmanager {
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd := exec.CommandContext(ctx, bin, "--config.file="+cfg, "--storage.path="+filepath.Join(dir, "data"),
 		"--web.listen-address="+addr, "--cluster.listen-address=", "--log.level=warn")
-	am := &Alertmanager{URL: "http://" + addr, out: &syncBuf{}}
+	am := &Alertmanager{URL: "http://" + addr, out: &testenv.Buffer{}}
 	cmd.Stdout, cmd.Stderr = am.out, am.out
 	if err := cmd.Start(); err != nil {
 		cancel()
@@ -126,20 +124,3 @@ func (a *Alertmanager) list(query string) ([]Alert, error) {
 
 // Output is what Alertmanager wrote so far.
 func (a *Alertmanager) Output() string { return a.out.String() }
-
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}

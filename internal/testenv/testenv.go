@@ -1,10 +1,12 @@
 // Package testenv lets tests that need a real third-party program (Dovecot,
 // Chromium, Alertmanager, curl, Python) skip where it is not installed, and
 // fail instead when EXOPROBE_INTEGRATION=require, so CI never passes by
-// skipping; and small servers such tests share (a silent one).
+// skipping; and small pieces such tests share (a silent server, a
+// goroutine-safe buffer).
 package testenv
 
 import (
+	"bytes"
 	"net"
 	"os"
 	"os/exec"
@@ -73,4 +75,23 @@ func SilentServer(t testing.TB) string {
 		}
 	})
 	return l.Addr().String()
+}
+
+// Buffer collects what a server or daemon under test writes (its log, its
+// stdout) from its own goroutines while the test reads it.
+type Buffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *Buffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *Buffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
