@@ -84,6 +84,8 @@ func AMLabels(m *Member, problem string, extra map[string]string) map[string]str
 		name, sev = "ExoprobeTestAlert", "info"
 	case problem == string(scheduler.EventUnexpectedlyOK):
 		name, sev = "ExoprobeBasicAuthUnexpectedlyOK", "critical"
+	case problem == problemUnverified:
+		name, sev = "ExoprobePostureUnverified", "warning"
 	}
 	l["alertname"], l["exoprobe_severity"] = name, sev
 	if l["severity"] == "" {

@@ -344,9 +344,10 @@ func (c *Config) validate() error {
 		}
 		for _, k := range r.Kinds {
 			switch scheduler.EventKind(k) {
-			case scheduler.EventRegressed, scheduler.EventCauseChanged, scheduler.EventRecovered, scheduler.EventUnexpectedlyOK:
+			case scheduler.EventRegressed, scheduler.EventCauseChanged, scheduler.EventRecovered, scheduler.EventUnexpectedlyOK,
+				scheduler.EventPostureUnverified:
 			default:
-				add(r.Line, "route: unknown kind %q (regressed, cause_changed, recovered, unexpectedly_ok)", k)
+				add(r.Line, "route: unknown kind %q (regressed, cause_changed, recovered, unexpectedly_ok, posture_unverified)", k)
 			}
 		}
 	}

@@ -36,7 +36,8 @@ type Content struct {
 	Caveats []string `json:"caveats,omitempty"`
 	Links   []string `json:"links,omitempty"`
 	Link    string   `json:"link,omitempty"`
-	// Severity: critical (security posture), error (regression), info
+	// Severity: critical (security posture), error (regression), warning
+	// (posture unverified), info
 	// (resolved, test).
 	Severity string `json:"severity"`
 }
@@ -93,6 +94,9 @@ func langOf(lang string) string {
 func problemTitle(n *Notification, w words, lang string) string {
 	if n.Problem == string(scheduler.EventUnexpectedlyOK) {
 		return fmt.Sprintf(w.securityTitle, protoMech(n))
+	}
+	if n.Problem == problemUnverified {
+		return fmt.Sprintf(unverifiedWords[langOf(lang)].title, protoMech(n))
 	}
 	return diagnose.Title(diagnose.Cause(n.Problem), lang)
 }
@@ -169,7 +173,11 @@ func Render(n *Notification, lang string) Content {
 	if len(members) > 1 {
 		c.Title += fmt.Sprintf(" (%d)", len(members))
 	}
-	if !posture && n.Problem != "" {
+	unverified := n.Problem == problemUnverified
+	if unverified && n.Status == StatusFiring && n.Kind != KindTest {
+		c.Severity = "warning"
+	}
+	if !posture && !unverified && n.Problem != "" {
 		c.Facts = append(c.Facts, Fact{w.cause, n.Problem})
 	}
 	var first *Member
@@ -200,6 +208,10 @@ func Render(n *Notification, lang string) Content {
 				break
 			}
 		}
+	}
+	if unverified {
+		unverifiedContent(&c, n, lang, first)
+		return c
 	}
 	if n.Status == StatusFiring && first != nil {
 		var r diagnose.Remedy

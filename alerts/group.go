@@ -91,8 +91,9 @@ func scopeOf(user, target string) string {
 // problemOf names what a firing event is about: its cause, or
 // "unexpectedly_ok" for a posture check that logged in.
 func problemOf(ev *scheduler.Event) string {
-	if ev.Kind == scheduler.EventUnexpectedlyOK {
-		return string(scheduler.EventUnexpectedlyOK)
+	switch ev.Kind {
+	case scheduler.EventUnexpectedlyOK, scheduler.EventPostureUnverified:
+		return string(ev.Kind)
 	}
 	return string(ev.Cause)
 }
@@ -125,7 +126,7 @@ func (m *Manager) apply(ev *scheduler.Event, now time.Time) []string {
 		if had {
 			leave(ev.Cause)
 		}
-	case scheduler.EventRegressed, scheduler.EventCauseChanged, scheduler.EventUnexpectedlyOK:
+	case scheduler.EventRegressed, scheduler.EventCauseChanged, scheduler.EventUnexpectedlyOK, scheduler.EventPostureUnverified:
 		key := GroupKey(ev)
 		if had && prevKey != key {
 			leave(ev.Cause)
@@ -510,7 +511,7 @@ func (m *Manager) firing(g *group, s *sinkRT, sg *sinkGroup, newIDs []scheduler.
 		kind = scheduler.EventCauseChanged
 		for _, id := range newIDs {
 			switch k := g.Members[id].Kind; k {
-			case scheduler.EventUnexpectedlyOK, scheduler.EventRegressed:
+			case scheduler.EventUnexpectedlyOK, scheduler.EventRegressed, scheduler.EventPostureUnverified:
 				kind = k
 			}
 		}

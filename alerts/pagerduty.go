@@ -68,7 +68,7 @@ func (p *PagerDuty) Event(n *Notification) (ev PagerDutyEvent, ok bool) {
 	}
 	c := Render(n, p.Lang)
 	sev := "error"
-	if c.Severity == "critical" || c.Severity == "info" {
+	if c.Severity == "critical" || c.Severity == "info" || c.Severity == "warning" {
 		sev = c.Severity
 	}
 	var targets []string

@@ -45,3 +45,30 @@ func TestPostureRemedy(t *testing.T) {
 		t.Error("Japanese summary is the English one")
 	}
 }
+
+// Every catalog cause is decided in the posture table, so a cause added
+// without deciding whether it proves a posture fails here.
+func TestPostureProofCoversEveryCause(t *testing.T) {
+	for _, c := range Causes() {
+		if _, ok := postureProof[c]; !ok {
+			t.Errorf("cause %s: not decided in postureProof (does a refusal with it prove an expect: fail check?)", c)
+		}
+	}
+	for c := range postureProof {
+		if _, ok := catalog[c]; !ok {
+			t.Errorf("postureProof decides %s, which is not in the catalog", c)
+		}
+	}
+	// The decisions the issue names, so that a flipped row fails.
+	for _, c := range []Cause{CauseBasicAuthDisabled, CauseBasicAuthRetired, CauseSMTPAuthDisabledTenant, CauseSMTPAuthDisabledMbx,
+		CauseSecurityDefaults, CauseConditionalAccess, CauseProtocolDisabled} {
+		if !ProvesPosture(c) {
+			t.Errorf("%s must prove the posture", c)
+		}
+	}
+	for _, c := range []Cause{CauseOK, CauseBadCredentials, CauseTimeout, CauseTLSError, CauseNetworkError, CauseUnknown, CauseAccountLocked, Cause("not_a_cause")} {
+		if ProvesPosture(c) {
+			t.Errorf("%s must leave the posture unverified", c)
+		}
+	}
+}

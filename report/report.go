@@ -53,9 +53,35 @@ func (r Result) ExpectAt(i int) string {
 }
 
 // AsExpected reports whether attempt i met its expectation: an "ok" check
-// that logged in, or a "fail" check that was refused.
+// that logged in, or a "fail" check refused for a reason that proves its
+// posture (diagnose.ProvesPosture). A "fail" check refused for any other
+// reason is Unverified, not as expected.
 func (r Result) AsExpected(i int) bool {
-	return r.Attempts[i].OK == (r.ExpectAt(i) == ExpectOK)
+	if r.ExpectAt(i) == ExpectFail {
+		return !r.Attempts[i].OK && diagnose.ProvesPosture(r.findingAt(i).Cause)
+	}
+	return r.Attempts[i].OK
+}
+
+// Unverified reports whether attempt i is a "fail" check refused for a
+// reason that proves nothing about its posture (a missing secret, the
+// network, a timeout, a wrong password): nothing was verified.
+func (r Result) Unverified(i int) bool {
+	return r.ExpectAt(i) == ExpectFail && !r.Attempts[i].OK && !diagnose.ProvesPosture(r.findingAt(i).Cause)
+}
+
+// StatusAt is attempt i's standing in the daemon's vocabulary
+// (scheduler.Status): "ok", "failing", "unexpectedly_ok" or "unverified".
+func (r Result) StatusAt(i int) string {
+	switch {
+	case r.AsExpected(i):
+		return "ok"
+	case r.Unverified(i):
+		return "unverified"
+	case r.Attempts[i].OK:
+		return "unexpectedly_ok"
+	}
+	return "failing"
 }
 
 // AllAsExpected reports whether every attempt met its expectation.
@@ -114,6 +140,10 @@ type AttemptDoc struct {
 	// logged in).
 	Expect     string `json:"expect"`
 	AsExpected bool   `json:"as_expected"`
+	// Status is the standing against the expectation, in the daemon's
+	// words: "ok", "failing", "unexpectedly_ok", or "unverified" (an
+	// "expect: fail" check refused for a reason that proves nothing).
+	Status string `json:"status"`
 	// Token is what the probe decoded from the access token's claims (or
 	// the token endpoint's refusal); never the token itself. Nil for Basic.
 	Token *TokenDoc `json:"token,omitempty"`
@@ -240,7 +270,7 @@ func Build(r Result, lang string) Document {
 			Reply: a.Reply, DurationMS: a.Duration.Milliseconds(), Cause: string(f.Cause), Confidence: string(f.Confidence),
 			User: a.User, Server: a.Server, AuthMethod: a.AuthMethod, AuthReply: a.AuthReply,
 			Error: a.Error, ErrorKind: string(a.ErrorKind), TLSVersion: a.TLSVersion,
-			Expect: r.ExpectAt(i), AsExpected: r.AsExpected(i),
+			Expect: r.ExpectAt(i), AsExpected: r.AsExpected(i), Status: r.StatusAt(i),
 			Token: tokenDoc(a.Token), Capabilities: a.Capabilities, Timings: timingDocs(a.Timings),
 		}
 		if r.Transcript {
@@ -297,6 +327,9 @@ type labels struct {
 	// Expectations: the EXPECT column, a refusal an "expect: fail" check
 	// wanted, and the posture failure of one that logged in.
 	expect, failExpected, unexpectedOK, asExpected, postureBasic, postureOAuth string
+	// unverified: the RESULT of an "expect: fail" check refused for a
+	// reason that proves nothing, and the heading of its block.
+	unverified, unverifiedHead string
 }
 
 var textLabels = map[string]labels{
@@ -312,6 +345,7 @@ var textLabels = map[string]labels{
 		asExpected:   "Refused as expected (expect: fail), nothing to do",
 		postureBasic: "The password (Basic) login succeeded, but the configuration expects it to fail: Basic authentication is on for this mailbox and protocol. Check which authentication policy applies and why it allows Basic:",
 		postureOAuth: "The login succeeded, but the configuration expects it to fail: find out who granted this access, or correct the expectation.",
+		unverified:   "UNVERIFIED", unverifiedHead: "POSTURE UNVERIFIED",
 	},
 	"ja": {
 		target: "対象", protocol: "プロトコル", mechanism: "方式", result: "結果", cause: "原因",
@@ -325,6 +359,7 @@ var textLabels = map[string]labels{
 		asExpected:   "想定どおり拒否されました (expect: fail)。対処は不要です",
 		postureBasic: "パスワード (基本認証) でのログインが成功しましたが、設定では失敗が想定されています。このメールボックスとプロトコルで基本認証が有効になっています。適用されている認証ポリシーと、基本認証を許可している理由を確認してください:",
 		postureOAuth: "ログインが成功しましたが、設定では失敗が想定されています。このアクセスを許可したのは誰かを確認するか、想定を修正してください。",
+		unverified:   "未検証", unverifiedHead: "ポスチャ未検証",
 	},
 }
 
@@ -355,6 +390,8 @@ func WriteText(w io.Writer, r Result, lang string) error {
 		switch {
 		case r.ExpectAt(i) == ExpectFail && a.OK:
 			res = L.unexpectedOK
+		case r.Unverified(i):
+			res = L.unverified
 		case r.ExpectAt(i) == ExpectFail:
 			res = L.failExpected
 		case !a.OK:
@@ -380,10 +417,15 @@ func WriteText(w io.Writer, r Result, lang string) error {
 	}
 	var groups []*group
 	byCause := map[diagnose.Cause]*group{}
-	var expectedRefusals, unexpectedOK []int
+	var expectedRefusals, unexpectedOK, unverified []int
 	for i, a := range r.Attempts {
 		f := r.findingAt(i)
-		if r.ExpectAt(i) == ExpectFail {
+		if r.Unverified(i) {
+			// Refused, but for a reason that proves nothing: say so, and
+			// offer the remedy of that reason (a local fault, the
+			// network), which never enables Basic.
+			unverified = append(unverified, i)
+		} else if r.ExpectAt(i) == ExpectFail {
 			// A posture check: its refusal is the wanted state, so the
 			// remedy (which would undo it) is not offered.
 			if a.OK {
@@ -407,6 +449,10 @@ func WriteText(w io.Writer, r Result, lang string) error {
 	fmt.Fprintln(ew)
 	if len(groups) == 0 && len(unexpectedOK) == 0 {
 		fmt.Fprintln(ew, L.noFindings)
+	}
+	for _, i := range unverified {
+		c := r.findingAt(i).Cause
+		fmt.Fprintf(ew, "== %s: %s (expect: fail)\n  %s\n\n", L.unverifiedHead, checkName(r.Attempts[i]), diagnose.PostureUnverifiedText(c, lang))
 	}
 	for _, i := range unexpectedOK {
 		a := r.Attempts[i]

@@ -61,6 +61,10 @@ const (
 	StatusFailing Status = "failing"
 	// StatusUnexpectedlyOK: an expect: fail check logs in.
 	StatusUnexpectedlyOK Status = "unexpectedly_ok"
+	// StatusUnverified: an expect: fail check is refused, but for a reason
+	// that does not prove the posture (diagnose.ProvesPosture): a local
+	// fault, the network, a timeout, a wrong password. Nothing was verified.
+	StatusUnverified Status = "unverified"
 )
 
 // GuardState is the lockout guard's view of one account: how many failed
@@ -140,6 +144,10 @@ const (
 	// EventUnexpectedlyOK: an expect: fail check (e.g. Basic IMAP that must
 	// stay off) logged in. A security posture event.
 	EventUnexpectedlyOK EventKind = "unexpectedly_ok"
+	// EventPostureUnverified: an expect: fail check has been refused, for
+	// a confirmed while, only for reasons that prove nothing about the
+	// posture it watches (StatusUnverified).
+	EventPostureUnverified EventKind = "posture_unverified"
 )
 
 // Event is one confirmed change of a check. Its identity is the cause, never

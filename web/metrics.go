@@ -47,7 +47,7 @@ func newCollector(src Source, opt Options) *collector {
 		success:     d("exoprobe_probe_success", "1 when the latest attempt of the check logged in (and the first mailbox command worked).", cl()...),
 		duration:    d("exoprobe_probe_duration_seconds", "Time the latest attempt spent in each stage it reached (summed over repeats, e.g. SMTP EHLO before and after STARTTLS); stage=\"total\" is the whole attempt.", cl("stage")...),
 		expected:    d("exoprobe_check_expected", "1 when the check meets its expectation (confirmed), 0 when it does not; absent while pending.", cl()...),
-		status:      d("exoprobe_check_status", "Confirmed status of the check, one-hot over pending, ok, failing, unexpectedly_ok.", cl("status")...),
+		status:      d("exoprobe_check_status", "Confirmed status of the check, one-hot over pending, ok, failing, unexpectedly_ok, unverified (an expect: fail check refused for a reason that proves nothing).", cl("status")...),
 		cause:       d("exoprobe_check_cause", "Confirmed cause of the check, one-hot over the cause catalog.", cl("cause")...),
 		tokenExpiry: d("exoprobe_token_expiry_timestamp_seconds", "Expiry (Unix time) of the access token the latest XOAUTH2 attempt used.", cl()...),
 		lastRun:     d("exoprobe_probe_last_run_timestamp_seconds", "When the latest attempt started (Unix time).", cl()...),
@@ -84,7 +84,7 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	}
 }
 
-var statuses = []scheduler.Status{scheduler.StatusPending, scheduler.StatusOK, scheduler.StatusFailing, scheduler.StatusUnexpectedlyOK}
+var statuses = []scheduler.Status{scheduler.StatusPending, scheduler.StatusOK, scheduler.StatusFailing, scheduler.StatusUnexpectedlyOK, scheduler.StatusUnverified}
 
 // account names the lockout guard's key for a check the way the scheduler
 // does: the login user, else the target name.

@@ -261,6 +261,13 @@ func (h *handler) buildPage(lang string) pageData {
 			cv.Remedy = toRemedyView(diagnose.RemedyFor(st.Cause, lang, remedyVars(&st)))
 		case scheduler.StatusUnexpectedlyOK:
 			cv.Remedy = postureRemedy(&st, lang)
+		case scheduler.StatusUnverified:
+			// The remedy of what hid the posture (a missing secret, the
+			// network): fixing it lets the check verify again. A proving
+			// cause never lands here, so no fix that enables Basic shows.
+			rv := toRemedyView(diagnose.RemedyFor(st.Cause, lang, remedyVars(&st)))
+			rv.Summary = diagnose.PostureUnverifiedText(st.Cause, lang) + " " + rv.Summary
+			cv.Remedy = rv
 		}
 		if g := st.LockoutGuard; g != nil && g.Active {
 			cv.GuardActive, cv.GuardUntil = true, fmtTime(g.Until)
