@@ -91,17 +91,31 @@ func scopeOf(user, target string) string {
 // problemOf names what a firing event is about: its cause, or
 // "unexpectedly_ok" for a posture check that logged in.
 func problemOf(ev *scheduler.Event) string {
-	switch ev.Kind {
+	return problem(ev.Kind, ev.Cause)
+}
+
+func problem(kind scheduler.EventKind, cause diagnose.Cause) string {
+	switch kind {
 	case scheduler.EventUnexpectedlyOK, scheduler.EventPostureUnverified:
-		return string(ev.Kind)
+		return string(kind)
 	}
-	return string(ev.Cause)
+	return string(cause)
+}
+
+// IncidentKey is the group a check in a firing state belongs to, the same
+// key GroupKey gives its event, so that the status page shows an incident
+// exactly as the alerts group it. kind is the event kind that put it there
+// (EventRegressed for a failing check).
+func IncidentKey(kind scheduler.EventKind, cause diagnose.Cause, user, target string) (key, prob, scope string) {
+	prob, scope = problem(kind, cause), scopeOf(user, target)
+	return prob + "/" + scope, prob, scope
 }
 
 // GroupKey is the key of the group a firing event joins; PagerDuty uses it
 // (prefixed) as the dedup key.
 func GroupKey(ev *scheduler.Event) string {
-	return problemOf(ev) + "/" + scopeOf(ev.User, ev.Target)
+	k, _, _ := IncidentKey(ev.Kind, ev.Cause, ev.User, ev.Target)
+	return k
 }
 
 // apply moves one event into the groups. It returns the keys it changed.

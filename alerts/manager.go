@@ -65,15 +65,18 @@ type Options struct {
 // Delivery is one try to hand a notification to a sink, for the status
 // page's list of recent deliveries.
 type Delivery struct {
-	Time           time.Time           `json:"time"`
-	Sink           string              `json:"sink"`
-	SinkType       string              `json:"sink_type"`
-	NotificationID string              `json:"notification_id"`
-	Kind           scheduler.EventKind `json:"kind"`
-	Status         Status              `json:"status"`
-	Title          string              `json:"title"`
-	Checks         int                 `json:"checks"`
-	OK             bool                `json:"ok"`
+	Time           time.Time `json:"time"`
+	Sink           string    `json:"sink"`
+	SinkType       string    `json:"sink_type"`
+	NotificationID string    `json:"notification_id"`
+	// GroupKey is the incident the notification was about (GroupKey,
+	// IncidentKey): the status page draws its deliveries on its timeline.
+	GroupKey string              `json:"group_key,omitempty"`
+	Kind     scheduler.EventKind `json:"kind"`
+	Status   Status              `json:"status"`
+	Title    string              `json:"title"`
+	Checks   int                 `json:"checks"`
+	OK       bool                `json:"ok"`
 	// Reason and Error of a failed try (free of secrets); Final is true
 	// when the notification was dropped (permanent failure).
 	Reason Reason `json:"reason,omitempty"`
