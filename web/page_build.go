@@ -2,6 +2,7 @@ package web
 
 import (
 	"net/url"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -252,6 +253,7 @@ func (h *handler) checkRow(raw *scheduler.CheckState, lang string, now time.Time
 		if lang == langJA && len(f.EvidenceJA) > 0 {
 			cv.Evidence = f.EvidenceJA
 		}
+		cv.Evidence = dropCorpusRefs(cv.Evidence)
 	}
 	if g := st.LockoutGuard; g != nil && g.Active {
 		cv.GuardActive, cv.GuardUntil = true, fmtTime(g.Until)
@@ -346,7 +348,11 @@ func (h *handler) incidentView(g *incidentSet, q fleetQuery, lang string, now ti
 		hi = min(len(g.Members), lo+incidentPageSize)
 	}
 	for _, m := range g.Members[lo:hi] {
-		iv.Members = append(iv.Members, h.checkRow(m, lang, now, historyRowLimit))
+		cv := h.checkRow(m, lang, now, historyRowLimit)
+		if seenW[wordsKey(cv.Words)] {
+			cv.Words = "" // said once at the head of the incident
+		}
+		iv.Members = append(iv.Members, cv)
 	}
 	if rest := len(g.Members) - hi; rest > 0 {
 		iv.More = rest
@@ -390,6 +396,18 @@ func (h *handler) incidentView(g *incidentSet, q fleetQuery, lang string, now ti
 	}
 	iv.Timeline = timelineSVG(marks, now, lang)
 	return iv
+}
+
+// corpusRef is the project's note of where a wording was recorded
+// ("(exo-responses S4 S5)"): useful in code and tests, noise to a reader.
+var corpusRef = regexp.MustCompile(`\s*\(exo-responses [^)]*\)`)
+
+func dropCorpusRefs(in []string) []string {
+	out := make([]string, len(in))
+	for i, s := range in {
+		out[i] = corpusRef.ReplaceAllString(s, "")
+	}
+	return out
 }
 
 // wordsKey drops what differs between two copies of the same reply (the
