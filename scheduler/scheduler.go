@@ -78,6 +78,11 @@ type Options struct {
 	// about every hour while the scheduler runs, starting with its first
 	// commit.
 	RemovedGrace time.Duration
+	// WarmUp: a check that never ran makes its first attempt within this
+	// long after it is configured (spread by a hash of its id), not up to
+	// a whole interval later (default 1m; capped at the check's interval;
+	// negative turns it off). Its later runs keep their regular slots.
+	WarmUp time.Duration
 	// OnAttempt, if set, is called after every attempt (for metrics), with
 	// the check's new state and the start lag. It must be fast.
 	OnAttempt func(st CheckState, a probe.Attempt, lag time.Duration)
@@ -113,6 +118,9 @@ func (o *Options) defaults() {
 	}
 	if o.RemovedGrace <= 0 {
 		o.RemovedGrace = 7 * 24 * time.Hour
+	}
+	if o.WarmUp == 0 {
+		o.WarmUp = time.Minute
 	}
 	// The guard's memory of an account must outlive its window.
 	o.RemovedGrace = max(o.RemovedGrace, o.GuardWindow)
@@ -325,6 +333,12 @@ func (s *Scheduler) SetChecks(specs []CheckSpec) error {
 			}
 			e.regular = firstSlot(id, sp.Interval, now)
 			e.due = e.regular
+			if w := min(s.opt.WarmUp, sp.Interval); w > 0 && e.rec.LastRun.IsZero() {
+				// Never ran: a new check answers within the warm-up.
+				if t := now.Add(phase(id, w)); t.Before(e.due) {
+					e.due = t
+				}
+			}
 			if e.m.Candidate != nil && !s.th.Confirm {
 				// nothing special: the next observation counts
 			} else if e.m.Candidate != nil {
