@@ -256,7 +256,11 @@ func (m *Manager) SilencesHandler() http.Handler {
 		}
 		switch {
 		case r.Method == http.MethodGet && id == "":
-			writeJSON(w, http.StatusOK, m.Silences())
+			list := m.Silences()
+			if list == nil {
+				list = []Silence{} // an empty list, not null
+			}
+			writeJSON(w, http.StatusOK, list)
 		case r.Method == http.MethodPost && id == "":
 			if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
 				writeJSON(w, http.StatusUnsupportedMediaType, map[string]string{"error": "Content-Type must be application/json"})

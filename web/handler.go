@@ -83,6 +83,19 @@ type Options struct {
 	// AlertDeliveries, when set, feeds the status page's list of recent
 	// alert deliveries (newest first, at most limit).
 	AlertDeliveries func(limit int) []alerts.Delivery
+	// ProbeNow, when set, is POST /api/v1/checks/{id}/probe and the page's
+	// "probe now" button (the scheduler's ProbeNow).
+	ProbeNow func(id scheduler.CheckID) (bool, error)
+	// ClearGuard, when set, is POST /api/v1/guards/clear and the page's
+	// "clear guard" button (the scheduler's ClearGuard).
+	ClearGuard func(account string) (int, error)
+	// Silences, when set, lets the page silence an incident and expire
+	// that silence, and shows the silences muting each incident.
+	Silences SilenceStore
+	// Protect wraps every handler that changes state (the actions above);
+	// nil: same-site JSON only (sameSiteJSON). The daemon's write
+	// protection plugs in here.
+	Protect func(http.Handler) http.Handler
 }
 
 func (o *Options) defaults() {
@@ -151,6 +164,7 @@ func NewHandler(src Source, opt Options) http.Handler {
 	if opt.Reload != nil {
 		mux.HandleFunc("POST /-/reload", h.reload)
 	}
+	h.mountActions(mux)
 	mux.HandleFunc("GET /{$}", h.statusPage)
 	mux.Handle("GET /static/", http.FileServerFS(staticFS))
 	return securityHeaders(mux)

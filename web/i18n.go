@@ -52,6 +52,14 @@ func pickLang(r *http.Request) string {
 // English.
 var messages = map[string]map[string]string{
 	langEN: {
+		"action_ok":                "done",
+		"action_failed":            "failed",
+		"probe_now":                "Probe now",
+		"silence_2h":               "Silence this incident for 2 h",
+		"silenced_until":           "silenced until",
+		"expire_silence":           "Expire silence",
+		"clear_guard":              "Clear guard",
+		"clear_guard_hint":         "after the password was fixed",
 		"latest":                   "latest attempt",
 		"search":                   "Search",
 		"target":                   "Target",
@@ -160,6 +168,14 @@ var messages = map[string]map[string]string{
 		"alert.resolved":           "resolved",
 	},
 	langJA: {
+		"action_ok":                "完了",
+		"action_failed":            "失敗",
+		"probe_now":                "今すぐ確認",
+		"silence_2h":               "このインシデントを 2 時間ミュート",
+		"silenced_until":           "ミュート中:",
+		"expire_silence":           "ミュートを解除",
+		"clear_guard":              "ロックアウト防止を解除",
+		"clear_guard_hint":         "パスワードを直した後に",
 		"latest":                   "直近の試行",
 		"search":                   "検索",
 		"target":                   "監視対象",

@@ -135,6 +135,7 @@ type checkView struct {
 	Remedy                     *remedyView
 	Transcript                 []string
 	HasAttempt                 bool
+	CanProbe                   bool
 	LastRun                    string
 	GuardActive                bool
 	GuardUntil                 string

@@ -41,12 +41,14 @@ type incidentView struct {
 	More                int
 	MoreURL             string
 	Timeline            timelineView
-	SilenceMatchers     string // JSON-free form: the matchers a silence from this incident would use
+	CanSilence          bool
+	Silences            []silenceView
 }
 
 type guardView struct {
 	Account, Until, Check string
 	Failures, Limit       int
+	CanClear              bool
 }
 
 type cellView struct {
@@ -149,7 +151,7 @@ func (h *handler) buildPage(lang string, q fleetQuery) pageData {
 	for _, st := range res.Guards {
 		g := st.LockoutGuard
 		d.Guards = append(d.Guards, guardView{Account: g.Account, Until: fmtTime(g.Until), Check: string(st.ID),
-			Failures: len(g.Failures), Limit: g.Limit})
+			Failures: len(g.Failures), Limit: g.Limit, CanClear: h.opt.ClearGuard != nil})
 	}
 	if !d.OneIncident {
 		d.GridTotal = res.RestTotal
@@ -243,6 +245,7 @@ func (h *handler) checkRow(raw *scheduler.CheckState, lang string, now time.Time
 	}
 	sort.Strings(cv.Labels)
 	cv.PendingLabel, cv.PendingCause = pendingLabel(&st, lang)
+	cv.CanProbe = h.opt.ProbeNow != nil
 	if a := st.LastAttempt; a != nil {
 		cv.HasAttempt = true
 		cv.Words = serverWords(a)
@@ -316,6 +319,8 @@ func (h *handler) incidentView(g *incidentSet, q fleetQuery, lang string, now ti
 		iv.CauseTitle = msg(lang, "posture.breach")
 	}
 	iv.Remedy = incidentRemedy(g, lang)
+	iv.CanSilence = h.opt.Silences != nil
+	iv.Silences = h.incidentSilences(g.Key, now)
 	// Names of the affected targets (the heading names them), and the
 	// server's distinct words: the same words from 200 mailboxes once.
 	seenT, seenW := map[string]bool{}, map[string]bool{}

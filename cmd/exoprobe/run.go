@@ -313,7 +313,7 @@ func runDaemon(ctx context.Context, o runOptions) error {
 	reg := prometheus.NewRegistry()
 	var mgr *alerts.Manager
 	switch {
-	case len(alertSinks) == 0:
+	case len(alertSinks) == 0 && db == nil:
 	case db == nil:
 		// The outbox is what makes "none lost, none doubled" true; without
 		// a store a restart would lose or repeat alerts, so none are sent.

@@ -19,14 +19,20 @@ func init() {
 		if rt.Alerts != nil {
 			deliveries = rt.Alerts.Recent
 		}
-		mux.Handle("/", web.NewHandler(rt.Scheduler, web.Options{
+		opt := web.Options{
 			Logger:          rt.Log,
 			Registry:        rt.Metrics,
 			AlertDeliveries: deliveries,
 			ConfigStatus:    func() web.ConfigStatus { return configStatus(rt, started) },
 			SparseCauses:    rt.SparseCauses,
 			Ready:           func() error { return ready(rt) },
-		}))
+			ProbeNow:        rt.Scheduler.ProbeNow,
+			ClearGuard:      rt.Scheduler.ClearGuard,
+		}
+		if rt.Alerts != nil {
+			opt.Silences = rt.Alerts
+		}
+		mux.Handle("/", web.NewHandler(rt.Scheduler, opt))
 	})
 }
 

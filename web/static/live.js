@@ -6,10 +6,9 @@
 (function () {
   "use strict";
   var period = parseInt(document.body.getAttribute("data-refresh"), 10);
-  if (!(period > 0)) { return; }
   var busy = false;
-  function update() {
-    if (busy || document.hidden) { return; }
+  function update(force) {
+    if (busy || (document.hidden && !force)) { return; }
     busy = true;
     fetch(window.location.href, { headers: { "Accept": "text/html" }, credentials: "same-origin", cache: "no-store" })
       .then(function (r) {
@@ -42,5 +41,30 @@
       .catch(function () { /* keep the page as it is; try again next time */ })
       .then(function () { busy = false; });
   }
-  window.setInterval(update, period * 1000);
+  if (period > 0) { window.setInterval(update, period * 1000); }
+
+  // Actions: buttons with data-action post JSON to the API (the write
+  // path accepts JSON only, which no other site can send here), then the
+  // page updates at once to show the result.
+  var routes = {
+    probe: function (b) { return ["api/v1/checks/" + encodeURIComponent(b.dataset.check) + "/probe", {}]; },
+    clear_guard: function (b) { return ["api/v1/guards/clear", { account: b.dataset.account }]; },
+    silence: function (b) { return ["api/v1/incidents/silence", { incident: b.dataset.incident, duration: b.dataset.duration }]; },
+    unsilence: function (b) { return ["api/v1/incidents/unsilence", { id: b.dataset.id }]; }
+  };
+  document.addEventListener("click", function (ev) {
+    var b = ev.target.closest ? ev.target.closest("button[data-action]") : null;
+    if (!b || !routes[b.dataset.action]) { return; }
+    ev.preventDefault();
+    var r = routes[b.dataset.action](b);
+    b.disabled = true;
+    fetch(r[0], { method: "POST", credentials: "same-origin", headers: { "Content-Type": "application/json" }, body: JSON.stringify(r[1]) })
+      .then(function (resp) {
+        b.classList.add(resp.ok ? "done" : "failed");
+        b.textContent = b.textContent + " — " + document.body.getAttribute(resp.ok ? "data-msg-ok" : "data-msg-fail") + (resp.ok ? "" : " (" + resp.status + ")");
+        if (resp.ok) { window.setTimeout(function () { update(true); }, 300); }
+      })
+      .catch(function () { b.classList.add("failed"); })
+      .then(function () { b.disabled = false; });
+  });
 })();
