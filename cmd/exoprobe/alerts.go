@@ -29,7 +29,7 @@ func alertsCmd(args []string, stdout, stderr io.Writer) int {
 	sinkName := fs.String("sink", "", "name of the sink under alerts.sinks (required)")
 	lang := fs.String("lang", "", "override the sink's language (en or ja)")
 	tries := fs.Int("tries", 3, "tries for temporary failures")
-	if err := fs.Parse(args[1:]); err != nil {
+	if err := parseFlags(fs, args[1:], stderr); err != nil {
 		return parseExit(err)
 	}
 	cfg, err := config.Load(*cfgPath)

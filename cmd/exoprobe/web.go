@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/exoprobe/exoprobe/alerts"
 	"github.com/exoprobe/exoprobe/web"
 )
@@ -15,6 +17,15 @@ import (
 func init() {
 	mountHTTP(func(mux *http.ServeMux, rt *Runtime) {
 		started := time.Now()
+		if rt.Metrics != nil {
+			// A reload mounts again on a new mux: registered once.
+			if err := rt.Metrics.Register(buildInfo()); err != nil {
+				var are prometheus.AlreadyRegisteredError
+				if !errors.As(err, &are) {
+					rt.Log.Error("metrics: exoprobe_build_info", "err", err)
+				}
+			}
+		}
 		var deliveries func(int) []alerts.Delivery
 		if rt.Alerts != nil {
 			deliveries = rt.Alerts.Recent

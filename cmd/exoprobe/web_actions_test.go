@@ -32,6 +32,9 @@ func TestRunSilencesWithoutSinksAndActions(t *testing.T) {
 	if resp.StatusCode != http.StatusAccepted {
 		t.Errorf("probe now: %d", resp.StatusCode)
 	}
+	if _, m := getStatus(t, base+"/metrics"); !strings.Contains(m, `exoprobe_build_info{goarch=`) || !strings.Contains(m, `version="dev"} 1`) {
+		t.Error("/metrics lacks exoprobe_build_info")
+	}
 	if _, page := getStatus(t, base+"/?check=scanner%2Fsmtp%2Fbasic"); !strings.Contains(page, `data-action="probe" data-check="scanner/smtp/basic"`) {
 		t.Error("the check's view offers no probe-now button")
 	}
