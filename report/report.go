@@ -15,6 +15,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/exoprobe/exoprobe/diagnose"
+	"github.com/exoprobe/exoprobe/internal/clip"
 	"github.com/exoprobe/exoprobe/probe"
 )
 
@@ -108,9 +109,16 @@ func New(target string, attempts []probe.Attempt, vars diagnose.Vars) Result {
 	return Result{Target: target, Attempts: attempts, Findings: diagnose.Classify(attempts), Vars: vars}
 }
 
+// SchemaVersion of Document. 2 added schema itself and durations in
+// seconds (duration_seconds, beside the older duration_ms).
+const SchemaVersion = 2
+
 // Document is the JSON form. Field names are a stable interface: add
 // fields, never rename or remove one.
 type Document struct {
+	// Schema is the version of this form (SchemaVersion); it grows when
+	// fields are added.
+	Schema   int          `json:"schema"`
 	Target   string       `json:"target"`
 	Lang     string       `json:"lang"`
 	Attempts []AttemptDoc `json:"attempts"`
@@ -119,22 +127,25 @@ type Document struct {
 
 // AttemptDoc is one attempt in the JSON form.
 type AttemptDoc struct {
-	Protocol   string   `json:"protocol"`
-	Mechanism  string   `json:"mechanism"`
-	OK         bool     `json:"ok"`
-	Stage      string   `json:"stage"`
-	Reply      string   `json:"reply"`
-	DurationMS int64    `json:"duration_ms"`
-	Cause      string   `json:"cause"`
-	Confidence string   `json:"confidence"`
-	User       string   `json:"user,omitempty"`
-	Server     string   `json:"server,omitempty"`
-	AuthMethod string   `json:"auth_method,omitempty"`
-	AuthReply  string   `json:"auth_reply,omitempty"`
-	Error      string   `json:"error,omitempty"`
-	ErrorKind  string   `json:"error_kind,omitempty"`
-	TLSVersion string   `json:"tls_version,omitempty"`
-	Transcript []string `json:"transcript,omitempty"`
+	Protocol   string `json:"protocol"`
+	Mechanism  string `json:"mechanism"`
+	OK         bool   `json:"ok"`
+	Stage      string `json:"stage"`
+	Reply      string `json:"reply"`
+	DurationMS int64  `json:"duration_ms"`
+	// DurationSeconds is the same in seconds, as everywhere else in
+	// exoprobe's JSON and metrics; duration_ms stays for old readers.
+	DurationSeconds float64  `json:"duration_seconds"`
+	Cause           string   `json:"cause"`
+	Confidence      string   `json:"confidence"`
+	User            string   `json:"user,omitempty"`
+	Server          string   `json:"server,omitempty"`
+	AuthMethod      string   `json:"auth_method,omitempty"`
+	AuthReply       string   `json:"auth_reply,omitempty"`
+	Error           string   `json:"error,omitempty"`
+	ErrorKind       string   `json:"error_kind,omitempty"`
+	TLSVersion      string   `json:"tls_version,omitempty"`
+	Transcript      []string `json:"transcript,omitempty"`
 	// Expect is the check's expectation ("ok" or "fail"); AsExpected is
 	// false when it left it (a failure, or an "expect: fail" check that
 	// logged in).
@@ -173,8 +184,9 @@ type TokenDoc struct {
 
 // TimingDoc is one stage's duration.
 type TimingDoc struct {
-	Stage      string  `json:"stage"`
-	DurationMS float64 `json:"duration_ms"`
+	Stage           string  `json:"stage"`
+	DurationMS      float64 `json:"duration_ms"`
+	DurationSeconds float64 `json:"duration_seconds"`
 }
 
 func tokenDoc(t *probe.TokenInfo) *TokenDoc {
@@ -191,7 +203,8 @@ func timingDocs(ts []probe.StageTiming) []TimingDoc {
 	var out []TimingDoc
 	for _, st := range ts {
 		// Microsecond resolution: loopback stages take well under 1 ms.
-		out = append(out, TimingDoc{Stage: string(st.Stage), DurationMS: float64(st.Duration.Microseconds()) / 1000})
+		out = append(out, TimingDoc{Stage: string(st.Stage), DurationMS: float64(st.Duration.Microseconds()) / 1000,
+			DurationSeconds: st.Duration.Seconds()})
 	}
 	return out
 }
@@ -262,12 +275,12 @@ func evidenceIn(f diagnose.Finding, lang string) []string {
 // Build makes the JSON document in a language.
 func Build(r Result, lang string) Document {
 	lang = normLang(lang)
-	d := Document{Target: r.Target, Lang: lang, Attempts: []AttemptDoc{}, Findings: []FindingDoc{}}
+	d := Document{Schema: SchemaVersion, Target: r.Target, Lang: lang, Attempts: []AttemptDoc{}, Findings: []FindingDoc{}}
 	for i, a := range r.Attempts {
 		f := r.findingAt(i)
 		ad := AttemptDoc{
 			Protocol: string(a.Protocol), Mechanism: string(a.Mechanism), OK: a.OK, Stage: string(a.Stage),
-			Reply: a.Reply, DurationMS: a.Duration.Milliseconds(), Cause: string(f.Cause), Confidence: string(f.Confidence),
+			Reply: a.Reply, DurationMS: a.Duration.Milliseconds(), DurationSeconds: a.Duration.Seconds(), Cause: string(f.Cause), Confidence: string(f.Confidence),
 			User: a.User, Server: a.Server, AuthMethod: a.AuthMethod, AuthReply: a.AuthReply,
 			Error: a.Error, ErrorKind: string(a.ErrorKind), TLSVersion: a.TLSVersion,
 			Expect: r.ExpectAt(i), AsExpected: r.AsExpected(i), Status: r.StatusAt(i),
@@ -617,7 +630,13 @@ func replyCell(s string, n int) string {
 	}
 	head := (n - 1) / 2
 	tail := n - 1 - head
-	return strings.TrimRight(string(rs[:head]), " ") + "…" + strings.TrimLeft(string(rs[len(rs)-tail:]), " ")
+	out := strings.TrimRight(string(rs[:head]), " ") + "…" + strings.TrimLeft(string(rs[len(rs)-tail:]), " ")
+	if len(clip.Missing(s, out)) > 0 {
+		// A code sat in the cut middle (an AADSTS code after a long
+		// prefix): keep the head and every code instead of the tail.
+		return clip.Keep(s, n)
+	}
+	return out
 }
 
 // errWriter keeps the first write error so the many Fprintf calls need no

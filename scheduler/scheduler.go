@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/exoprobe/exoprobe/diagnose"
+	"github.com/exoprobe/exoprobe/internal/clip"
 	"github.com/exoprobe/exoprobe/probe"
 )
 
@@ -774,12 +775,9 @@ func (s *Scheduler) observe(e *entry, a probe.Attempt, f *diagnose.Finding, conf
 	return upd
 }
 
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
-}
+// truncate shortens a stored reply, keeping its error codes (an AADSTS
+// code or enhanced status code past the cut is appended).
+func truncate(s string, n int) string { return clip.Keep(s, n) }
 
 // persister commits updates in batches (whatever queued up while the last
 // commit ran) and hands events to sinks after their commit.
