@@ -159,6 +159,12 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 			err = report.WriteJSONAll(stdout, results)
 		}
 	default:
+		if f.config != "" && len(results) > 1 {
+			// A fleet: one table of targets × checks and the findings
+			// grouped by incident, not one table per target.
+			err = report.WriteFleet(stdout, results, f.lang)
+			break
+		}
 		for i, r := range results {
 			if i > 0 {
 				fmt.Fprintln(stdout)
