@@ -1,12 +1,17 @@
 package web
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"image"
+	"image/color"
+	"image/png"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -149,10 +154,56 @@ func TestStatusPageLiveInChromium(t *testing.T) {
 		t.Fatal(err)
 	}
 	if dir := os.Getenv("EXOPROBE_SCREENSHOT_DIR"); dir != "" {
-		os.WriteFile(filepath.Join(dir, "status-incident.png"), shot1, 0o644)
-		os.WriteFile(filepath.Join(dir, "status-live-transcript.png"), shot2, 0o644)
+		writeSmallPNG(t, filepath.Join(dir, "status-incident.png"), shot1)
+		writeSmallPNG(t, filepath.Join(dir, "status-live-transcript.png"), shot2)
 	}
 	if n := colors(decodePNG(t, shot1), 64); n < 8 {
 		t.Errorf("screenshot has %d colours: blank?", n)
+	}
+}
+
+// writeSmallPNG writes a screenshot as a paletted PNG of its 256 most
+// frequent colours (a status page has few: backgrounds, badges, text and
+// their anti-aliasing), a third the size of the full-colour one, for the
+// screenshots committed under docs/.
+func writeSmallPNG(t *testing.T, path string, shot []byte) {
+	t.Helper()
+	img := decodePNG(t, shot)
+	b := img.Bounds()
+	count := map[color.RGBA]int{}
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		for x := b.Min.X; x < b.Max.X; x++ {
+			count[color.RGBAModel.Convert(img.At(x, y)).(color.RGBA)]++
+		}
+	}
+	cols := make([]color.RGBA, 0, len(count))
+	for c := range count {
+		cols = append(cols, c)
+	}
+	sort.Slice(cols, func(i, j int) bool { return count[cols[i]] > count[cols[j]] })
+	pal := make(color.Palette, 0, 256)
+	for _, c := range cols[:min(256, len(cols))] {
+		pal = append(pal, c)
+	}
+	out := image.NewPaletted(b, pal)
+	cache := map[color.RGBA]uint8{}
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		for x := b.Min.X; x < b.Max.X; x++ {
+			c := color.RGBAModel.Convert(img.At(x, y)).(color.RGBA)
+			i, ok := cache[c]
+			if !ok {
+				i = uint8(pal.Index(c))
+				cache[c] = i
+			}
+			out.SetColorIndex(x, y, i)
+		}
+	}
+	var buf bytes.Buffer
+	enc := png.Encoder{CompressionLevel: png.BestCompression}
+	if err := enc.Encode(&buf, out); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
 	}
 }
