@@ -178,6 +178,8 @@ func remedyVars(st *scheduler.CheckState) diagnose.Vars {
 	v := diagnose.Vars{Mailbox: st.User, User: st.User, Protocol: string(st.Protocol), Policy: st.AuthPolicy}
 	if a := st.LastAttempt; a != nil && a.Token != nil {
 		v.AppID, v.Tenant = a.Token.AppID, a.Token.TenantID
+	} else if l := st.Last; l != nil {
+		v.AppID, v.Tenant = l.AppID, l.Tenant
 	}
 	return v
 }
@@ -225,6 +227,13 @@ func (h *handler) buildPage(lang string) pageData {
 	byTarget := map[string]*targetView{}
 	var order []string
 	for _, raw := range checks {
+		if raw.LastAttempt == nil && raw.Status != scheduler.StatusOK && raw.Status != scheduler.StatusPending {
+			// The evidence and transcript of a check that needs attention
+			// are in the store: load them (O(1) per check).
+			if full, ok := getCheck(h.src, raw.ID); ok {
+				raw = full
+			}
+		}
 		st := sanitizeState(raw)
 		status := st.Status
 		if status == "" {
@@ -249,6 +258,9 @@ func (h *handler) buildPage(lang string) pageData {
 			cv.HasAttempt = true
 			cv.Words = serverWords(a)
 			cv.Transcript = a.Transcript
+		} else if l := st.Last; l != nil {
+			cv.HasAttempt = true
+			cv.Words = scrubText(l.Words)
 		}
 		if f := st.LastFinding; f != nil && (f.Cause == st.Cause || f.Cause == st.Pending) {
 			cv.Evidence = f.Evidence

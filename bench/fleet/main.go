@@ -246,7 +246,7 @@ func bench(c config) (*result, error) {
 		outcomes = map[string]int{}
 	)
 	sched, err := scheduler.New(scheduler.Options{
-		Prober: scheduler.ProberFunc(probe.Run), Classifier: diagnose.Classify, Store: db,
+		Prober: scheduler.ProberFunc(probe.Run), ClassifyAt: diagnose.ClassifyAt, Store: db,
 		Logger:      slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 		MaxInFlight: c.maxInFlight, MaxPerHost: c.maxPerHost, ConfirmDelay: c.interval / 10,
 		OnAttempt: func(st scheduler.CheckState, a probe.Attempt, lag time.Duration) {
