@@ -7,6 +7,7 @@
 package store
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -380,17 +381,19 @@ func (s *DB) addHistory(hist, hcount *bolt.Bucket, id []byte, h *scheduler.Histo
 	if err != nil {
 		return 0, err
 	}
-	seq, err := b.NextSequence()
-	if err != nil {
-		return 0, err
-	}
-	key := make([]byte, 16)
+	// Entries arrive in time order: full pages, not bbolt's default half
+	// pages for random inserts.
+	b.FillPercent = 1.0
+	key := make([]byte, 8)
 	binary.BigEndian.PutUint64(key, uint64(h.Time.UnixNano()))
-	binary.BigEndian.PutUint64(key[8:], seq)
-	v, err := json.Marshal(h)
-	if err != nil {
-		return 0, err
+	c0 := b.Cursor()
+	if lk, _ := c0.Last(); lk != nil && bytes.Compare(key, lk[:min(len(lk), 8)]) <= 0 {
+		// Two attempts of one check in the same nanosecond (a fake clock)
+		// or the clock stepped back: keep both, after the newest.
+		binary.BigEndian.PutUint64(key, binary.BigEndian.Uint64(lk)+1)
 	}
+	// A new slice each time: bbolt keeps the value until the commit.
+	v := encodeHistory(make([]byte, 0, 48+len(h.Reply)), h)
 	if err := b.Put(key, v); err != nil {
 		return 0, err
 	}
@@ -437,8 +440,8 @@ func (s *DB) History(id scheduler.CheckID, limit int) ([]scheduler.HistoryEntry,
 		}
 		c := b.Cursor()
 		for k, v := c.Last(); k != nil && (limit <= 0 || len(out) < limit); k, v = c.Prev() {
-			var h scheduler.HistoryEntry
-			if err := json.Unmarshal(v, &h); err != nil {
+			h, err := decodeHistory(k, v)
+			if err != nil {
 				return err
 			}
 			out = append(out, h)

@@ -88,7 +88,7 @@ func TestHistoryBoundedByCountAndAge(t *testing.T) {
 	if h, _ = db.History(id, 1); len(h) != 1 || !h[0].Time.Equal(t0.Add(2*time.Hour+time.Second)) {
 		t.Fatalf("limit/newest first: %+v", h)
 	}
-	if st := db.Stats(); st.HistoryRecords != 122 || st.HistoryBytesPerRecord < 20 || st.FileBytes == 0 {
+	if st := db.Stats(); st.HistoryRecords != 122 || st.HistoryBytesPerRecord < 10 || st.FileBytes == 0 {
 		t.Fatalf("stats %+v", st)
 	}
 }
