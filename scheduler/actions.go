@@ -27,6 +27,7 @@ func (s *Scheduler) ProbeNow(id CheckID) (bool, error) {
 	}
 	e.due = s.opt.Clock.Now()
 	heap.Fix(&s.queue, e.index)
+	s.publishState(e) // its next run, for readers
 	s.signal()
 	return true, nil
 }
@@ -44,7 +45,7 @@ func (s *Scheduler) ClearGuard(account string) (int, error) {
 		return 0, nil
 	}
 	n := len(g.failures)
-	g.failures = nil
+	g.setFailures(nil)
 	now := s.opt.Clock.Now()
 	var any *entry
 	for _, e := range s.checks {
@@ -57,12 +58,13 @@ func (s *Scheduler) ClearGuard(account string) (int, error) {
 		if e.guardHit && e.index >= 0 && e.due.After(now) {
 			e.due = now
 			heap.Fix(&s.queue, e.index)
+			s.publishState(e)
 		}
 		e.guardHit = false
 	}
 	var upd *Update
 	if any != nil {
-		upd = &Update{ID: any.id, Record: any.rec, Guard: &GuardRecord{Account: account, Failures: nil}}
+		upd = &Update{ID: any.id, Guard: &GuardRecord{Account: account, Failures: nil}}
 	}
 	s.mu.Unlock()
 	s.signal()

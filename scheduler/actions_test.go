@@ -78,7 +78,7 @@ func TestClearGuard(t *testing.T) {
 func TestWarmUp(t *testing.T) {
 	store := NewMemStore()
 	old := MakeID("old", probe.IMAP, probe.XOAUTH2)
-	store.Commit([]Update{{ID: old, Record: Record{LastRun: t0.Add(-time.Minute)}}})
+	store.Commit([]Update{{ID: old, Record: &Record{LastRun: t0.Add(-time.Minute)}}})
 	h := newHarness(t, Options{}, store)
 	var specs []CheckSpec
 	for i := range 50 {

@@ -159,6 +159,11 @@ func newHarness(t *testing.T, opt Options, store *MemStore) *harness {
 		opt.Classifier = causeClassifier
 	}
 	opt.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	if opt.CommitDelay == 0 {
+		// Group commit waits in real time; tests step a fake clock and
+		// settle after every step. TestGroupCommit covers the delay.
+		opt.CommitDelay = -1
+	}
 	s, err := New(opt)
 	if err != nil {
 		t.Fatal(err)

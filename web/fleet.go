@@ -82,42 +82,25 @@ func (q fleetQuery) values(lang string, page int) string {
 	return "?" + v.Encode()
 }
 
-// match applies the filters to one check. label is "key=value" or "key"
-// (has the label); q matches the id, user, cause and label values.
-func (q fleetQuery) match(st *scheduler.CheckState) bool {
-	if q.Target != "" && !strings.Contains(strings.ToLower(st.Target), strings.ToLower(q.Target)) {
-		return false
-	}
-	if q.State != "" && string(st.Status) != q.State {
-		return false
-	}
-	if q.Cause != "" && string(st.Cause) != q.Cause && string(st.Pending) != q.Cause {
-		return false
-	}
-	if q.Label != "" {
-		k, v, hasV := strings.Cut(q.Label, "=")
-		got, ok := st.Labels[k]
-		if !ok || (hasV && got != v) {
-			return false
+// query is the fleet-scale query (scheduler.Query) for the filters,
+// limited to statuses; ok is false when the state filter excludes them all.
+func (q fleetQuery) query(statuses []scheduler.Status) (sq scheduler.Query, ok bool) {
+	sq = scheduler.Query{Search: q.Q, Target: q.Target}
+	for _, st := range statuses {
+		if q.State == "" || q.State == string(st) {
+			sq.Status = append(sq.Status, st)
 		}
 	}
-	if q.Q != "" {
-		needle := strings.ToLower(q.Q)
-		hay := strings.ToLower(string(st.ID) + " " + st.User + " " + string(st.Cause))
-		if !strings.Contains(hay, needle) {
-			found := false
-			for k, v := range st.Labels {
-				if strings.Contains(strings.ToLower(k+"="+v), needle) {
-					found = true
-					break
-				}
-			}
-			if !found {
-				return false
-			}
-		}
+	if len(sq.Status) == 0 {
+		return sq, false
 	}
-	return true
+	if q.Cause != "" {
+		sq.Cause = []diagnose.Cause{diagnose.Cause(q.Cause)}
+	}
+	if k, v, found := strings.Cut(q.Label, "="); found && k != "" {
+		sq.Labels = map[string]string{k: v}
+	}
+	return sq, true
 }
 
 // incidentOf names the incident a check belongs to ("" when it belongs to
@@ -161,53 +144,67 @@ type fleetResult struct {
 	Check          *scheduler.CheckState
 }
 
-// runFleetQuery sorts a snapshot as the page shows it. It keeps pointers
-// into checks; the caller must not modify the slice meanwhile.
-func runFleetQuery(checks []scheduler.CheckState, q fleetQuery) fleetResult {
-	res := fleetResult{Total: len(checks), Counts: map[scheduler.Status]int{}, Page: q.Page}
+// runFleetQuery reads what the page lays out through the paginated query
+// (QueryChecks: the scheduler's Query when the source has one): every
+// check that needs attention, grouped into incidents, and one page of the
+// rest. The checks it returns are compact (no transcript); the page loads
+// the few it shows in full.
+func runFleetQuery(src Source, q fleetQuery) fleetResult {
+	res := fleetResult{Counts: map[scheduler.Status]int{}, Page: q.Page}
 	groups := map[string]*incidentSet{}
 	guarded := map[string]bool{}
 	causes := map[string]bool{}
-	var rest []*scheduler.CheckState
-	for i := range checks {
-		st := &checks[i]
-		if st.Status == "" {
-			st.Status = scheduler.StatusPending
+	count := func(p scheduler.Page) {
+		res.Total = p.Total
+		res.Matched += p.Matched
+		for st, n := range p.MatchedStatuses {
+			res.Counts[st] += n
 		}
-		if st.Cause != "" && st.Cause != diagnose.CauseOK {
-			causes[string(st.Cause)] = true
-		}
-		if q.Check != "" && string(st.ID) == q.Check {
-			res.Check = st
-		}
-		if !q.match(st) {
-			continue
-		}
-		res.Matched++
-		res.Counts[st.Status]++
-		if g := st.LockoutGuard; g != nil && g.Active && !guarded[g.Account] {
-			guarded[g.Account] = true
-			res.Guards = append(res.Guards, st)
-		}
-		key, prob, scope := incidentOf(st)
-		if key == "" {
-			rest = append(rest, st)
-			continue
-		}
-		g := groups[key]
-		if g == nil {
-			g = &incidentSet{Key: key, Problem: prob, Scope: scope, Status: st.Status, Since: st.Since}
-			groups[key] = g
-			if st.Status == scheduler.StatusUnverified {
-				res.Unverified = append(res.Unverified, g)
-			} else {
-				res.Incidents = append(res.Incidents, g)
+		for c := range p.MatchedCauses {
+			if c != "" && c != diagnose.CauseOK {
+				causes[string(c)] = true
 			}
 		}
-		if !st.Since.IsZero() && (g.Since.IsZero() || st.Since.Before(g.Since)) {
-			g.Since = st.Since
+	}
+	if sq, ok := q.query([]scheduler.Status{scheduler.StatusFailing, scheduler.StatusUnexpectedlyOK, scheduler.StatusUnverified}); ok {
+		p := QueryChecks(src, sq)
+		count(p)
+		for i := range p.Checks {
+			st := &p.Checks[i]
+			if g := st.LockoutGuard; g != nil && g.Active && !guarded[g.Account] {
+				guarded[g.Account] = true
+				res.Guards = append(res.Guards, st)
+			}
+			key, prob, scope := incidentOf(st)
+			g := groups[key]
+			if g == nil {
+				g = &incidentSet{Key: key, Problem: prob, Scope: scope, Status: st.Status, Since: st.Since}
+				groups[key] = g
+				if st.Status == scheduler.StatusUnverified {
+					res.Unverified = append(res.Unverified, g)
+				} else {
+					res.Incidents = append(res.Incidents, g)
+				}
+			}
+			if !st.Since.IsZero() && (g.Since.IsZero() || st.Since.Before(g.Since)) {
+				g.Since = st.Since
+			}
+			g.Members = append(g.Members, st)
 		}
-		g.Members = append(g.Members, st)
+	}
+	if sq, ok := q.query([]scheduler.Status{scheduler.StatusOK, scheduler.StatusPending}); ok && q.Incident == "" {
+		sq.Offset, sq.Limit = (max(q.Page, 1)-1)*gridPageSize, gridPageSize
+		p := QueryChecks(src, sq)
+		count(p)
+		res.RestTotal = p.Matched
+		for i := range p.Checks {
+			res.Rest = append(res.Rest, &p.Checks[i])
+		}
+	}
+	if q.Check != "" {
+		if st, ok := getCheck(src, scheduler.CheckID(q.Check)); ok {
+			res.Check = &st
+		}
 	}
 	for c := range causes {
 		res.Causes = append(res.Causes, c)
@@ -242,13 +239,7 @@ func runFleetQuery(checks []scheduler.CheckState, q fleetQuery) fleetResult {
 		}
 		res.Incidents, res.Unverified = keep(res.Incidents), keep(res.Unverified)
 	}
-	res.RestTotal = len(rest)
-	res.Pages = max(1, (len(rest)+gridPageSize-1)/gridPageSize)
-	if res.Page > res.Pages {
-		res.Page = res.Pages
-	}
-	lo := (res.Page - 1) * gridPageSize
-	res.Rest = rest[lo:min(len(rest), lo+gridPageSize)]
+	res.Pages = max(1, (res.RestTotal+gridPageSize-1)/gridPageSize)
 	if len(res.Guards) > guardsMax {
 		res.Guards = res.Guards[:guardsMax]
 	}

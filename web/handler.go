@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/exoprobe/exoprobe/alerts"
+	"github.com/exoprobe/exoprobe/diagnose"
 	"github.com/exoprobe/exoprobe/scheduler"
 )
 
@@ -68,10 +69,19 @@ type Options struct {
 	Refresh time.Duration
 	// PageEvents is how many recent events the status page lists (default 20).
 	PageEvents int
-	// SparseCauses exports exoprobe_check_cause only for the current cause
-	// instead of one-hot over the whole catalog: for fleets where
-	// checks × causes series would be too many.
+	// SparseCauses exports the fleet-scale set of per-check series
+	// whatever the number of checks. SparseAbove switches to it above that
+	// many checks (default 5,000; negative: never). The fleet-scale set is
+	// exoprobe_check_status and exoprobe_check_cause for the current status
+	// and cause only (value 1) instead of one-hot, exoprobe_probe_success,
+	// exoprobe_check_expected, exoprobe_token_expiry_timestamp_seconds,
+	// exoprobe_check_since_timestamp_seconds only for checks not ok, and
+	// exoprobe_lockout_guard_* only for accounts with failures; it drops
+	// the per-check exoprobe_probe_duration_seconds and
+	// exoprobe_probe_last_run_timestamp_seconds (the API and the history
+	// have them). At 60,000 checks the full set is about 2.7 million series.
 	SparseCauses bool
+	SparseAbove  int
 	// Now is the clock for "since" on the status page (default time.Now).
 	Now func() time.Time
 	// Title of the status page (default "exoprobe").
@@ -105,6 +115,9 @@ func (o *Options) defaults() {
 	if o.Refresh == 0 {
 		o.Refresh = 10 * time.Second
 	}
+	if o.SparseAbove == 0 {
+		o.SparseAbove = DefaultSparseAbove
+	}
 	if o.PageEvents <= 0 {
 		o.PageEvents = 20
 	}
@@ -117,6 +130,7 @@ func (o *Options) defaults() {
 }
 
 type handler struct {
+	coll *collector
 	src  Source
 	opt  Options
 	reg  *prometheus.Registry
@@ -127,7 +141,9 @@ type handler struct {
 //
 //	GET  /                               status page (?lang=ja|en, else Accept-Language)
 //	GET  /metrics                        Prometheus metrics (own registry)
-//	GET  /api/v1/status                  every check's state
+//	GET  /api/v1/status                  checks' states: filter and page with ?status= &cause= &target=
+//	                                     &protocol= &mechanism= &label=k=v &q= &sort=problems &offset= &limit=
+//	                                     (see ParseStatusQuery); totals and counts always cover the fleet
 //	GET  /api/v1/checks/{id}             one check ({id} is target/protocol/mechanism, raw or escaped)
 //	GET  /api/v1/checks/{id}/history     its attempts, newest first (?limit=)
 //	GET  /api/v1/events                  events, newest first (?limit=)
@@ -140,18 +156,25 @@ func NewHandler(src Source, opt Options) http.Handler {
 	if reg == nil {
 		reg = prometheus.NewRegistry()
 	}
-	h := &handler{src: src, opt: opt, reg: reg}
-	h.reg.MustRegister(newCollector(src, opt),
+	h := &handler{src: src, opt: opt, reg: reg, coll: newCollector(src, opt)}
+	h.reg.MustRegister(h.coll,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	h.page = newPageRenderer()
 
 	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", promhttp.HandlerFor(h.reg, promhttp.HandlerOpts{
+	metrics := promhttp.HandlerFor(h.reg, promhttp.HandlerOpts{
 		Registry:      h.reg,
 		ErrorLog:      slog.NewLogLogger(opt.Logger.Handler(), slog.LevelError),
 		ErrorHandling: promhttp.ContinueOnError,
-	}))
+	})
+	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
+		if h.coll.sparse() {
+			h.serveFleetMetrics(w, r)
+			return
+		}
+		metrics.ServeHTTP(w, r)
+	})
 	mux.HandleFunc("GET /api/v1/status", h.status)
 	mux.HandleFunc("GET /api/v1/checks/", h.check)
 	mux.HandleFunc("GET /api/v1/events", h.events)
@@ -212,12 +235,15 @@ func limitParam(r *http.Request, def, maxN int) (int, error) {
 	return min(n, maxN), nil
 }
 
-// StatusResponse is GET /api/v1/status.
+// StatusResponse is GET /api/v1/status. Summary counts every check by
+// status; the page's fields (total, matched, …) are scheduler.Page's.
+// Checks carry the compact summary of their latest attempt ("last"); the
+// full attempt (transcript, evidence) is at /api/v1/checks/{id}.
 type StatusResponse struct {
 	Time    time.Time                `json:"time"`
 	Summary map[scheduler.Status]int `json:"summary"`
-	Checks  []scheduler.CheckState   `json:"checks"`
-	Config  *ConfigJSON              `json:"config,omitempty"`
+	scheduler.Page
+	Config *ConfigJSON `json:"config,omitempty"`
 }
 
 // ConfigJSON is ConfigStatus in the API.
@@ -229,12 +255,16 @@ type ConfigJSON struct {
 }
 
 func (h *handler) status(w http.ResponseWriter, r *http.Request) {
-	checks := h.src.Snapshot()
-	resp := StatusResponse{Time: h.opt.Now().UTC(), Summary: map[scheduler.Status]int{}, Checks: make([]scheduler.CheckState, 0, len(checks))}
-	for _, st := range checks {
-		resp.Summary[st.Status]++
-		resp.Checks = append(resp.Checks, sanitizeState(st))
+	q, err := ParseStatusQuery(r.URL.Query())
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
 	}
+	page := QueryChecks(h.src, q)
+	for i := range page.Checks {
+		page.Checks[i] = sanitizeState(page.Checks[i])
+	}
+	resp := StatusResponse{Time: h.opt.Now().UTC(), Summary: page.Statuses, Page: page}
 	if h.opt.ConfigStatus != nil {
 		cs := h.opt.ConfigStatus()
 		resp.Config = &ConfigJSON{LastReloadOK: cs.LastReloadOK, LastReload: cs.LastReload, LastSuccess: cs.LastSuccess, Error: cs.Error}
@@ -266,12 +296,7 @@ func parseCheckPath(r *http.Request) (id scheduler.CheckID, history bool, ok boo
 }
 
 func (h *handler) findCheck(id scheduler.CheckID) (scheduler.CheckState, bool) {
-	for _, st := range h.src.Snapshot() {
-		if st.ID == id {
-			return st, true
-		}
-	}
-	return scheduler.CheckState{}, false
+	return getCheck(h.src, id)
 }
 
 // HistoryResponse is GET /api/v1/checks/{id}/history.
@@ -292,6 +317,13 @@ func (h *handler) check(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !history {
+		if f := st.LastFinding; f != nil && f.Remedy.Summary == "" && f.Cause != "" {
+			// The scheduler keeps no remedies: render it here, as the
+			// status page does.
+			c := *f
+			c.Remedy = diagnose.RemedyFor(f.Cause, "en", remedyVars(&st))
+			st.LastFinding = &c
+		}
 		writeJSON(w, http.StatusOK, sanitizeState(st))
 		return
 	}

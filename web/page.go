@@ -231,6 +231,8 @@ func remedyVars(st *scheduler.CheckState) diagnose.Vars {
 	v := diagnose.Vars{Mailbox: st.User, User: st.User, Protocol: string(st.Protocol), Policy: st.AuthPolicy}
 	if a := st.LastAttempt; a != nil && a.Token != nil {
 		v.AppID, v.Tenant = a.Token.AppID, a.Token.TenantID
+	} else if l := st.Last; l != nil {
+		v.AppID, v.Tenant = l.AppID, l.Tenant
 	}
 	return v
 }

@@ -101,8 +101,7 @@ func (h *handler) buildPage(lang string, q fleetQuery) pageData {
 	if h.opt.Refresh > 0 {
 		d.Refresh = max(int(h.opt.Refresh.Seconds()), 1)
 	}
-	checks := h.src.Snapshot()
-	res := runFleetQuery(checks, q)
+	res := runFleetQuery(h.src, q)
 	for _, s := range statuses {
 		d.Summary = append(d.Summary, summaryItem{Status: string(s), Label: msg(lang, "status."+string(s)), N: res.Counts[s]})
 	}
@@ -183,7 +182,7 @@ func (h *handler) buildPage(lang string, q fleetQuery) pageData {
 		})
 	}
 
-	rd := ComputeReadiness(checks, now)
+	rd := ComputeReadiness(h.src.Snapshot(), now)
 	d.Readiness = readinessView{Any: rd.Dependencies > 0, Ready: rd.Ready, Breaking: rd.Breaking, Deps: rd.Dependencies}
 	items := rd.Items
 	if len(items) > readinessMax {
@@ -229,7 +228,15 @@ func (h *handler) buildPage(lang string, q fleetQuery) pageData {
 // checkRow renders one check for a table row, with its history read from
 // the source (limit attempts).
 func (h *handler) checkRow(raw *scheduler.CheckState, lang string, now time.Time, limit int) checkView {
-	st := sanitizeState(*raw)
+	full := *raw
+	if full.LastAttempt == nil {
+		// The fleet query's states are compact: the transcript and
+		// evidence of a shown check are loaded (O(1) per check).
+		if f, ok := getCheck(h.src, raw.ID); ok {
+			full = f
+		}
+	}
+	st := sanitizeState(full)
 	status := st.Status
 	cv := checkView{
 		ID: string(st.ID), Target: st.Target, User: st.User,
@@ -250,6 +257,9 @@ func (h *handler) checkRow(raw *scheduler.CheckState, lang string, now time.Time
 		cv.HasAttempt = true
 		cv.Words = serverWords(a)
 		cv.Transcript = a.Transcript
+	} else if l := st.Last; l != nil {
+		cv.HasAttempt = true
+		cv.Words = scrubText(l.Words)
 	}
 	if f := st.LastFinding; f != nil && (f.Cause == st.Cause || f.Cause == st.Pending) {
 		cv.Evidence = f.Evidence
@@ -335,8 +345,13 @@ func (h *handler) incidentView(g *incidentSet, q fleetQuery, lang string, now ti
 				iv.TargetsMore++
 			}
 		}
-		if m.LastAttempt != nil && len(iv.Words) < 3 {
-			w := scrubText(serverWords(m.LastAttempt))
+		if len(iv.Words) < 3 {
+			var w string
+			if m.LastAttempt != nil {
+				w = scrubText(serverWords(m.LastAttempt))
+			} else if m.Last != nil {
+				w = scrubText(m.Last.Words)
+			}
 			if k := wordsKey(w); w != "" && !seenW[k] {
 				seenW[k] = true
 				iv.Words = append(iv.Words, w)

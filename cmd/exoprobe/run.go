@@ -55,6 +55,8 @@ type Runtime struct {
 	Alerts *alerts.Manager
 	// SparseCauses is --web.sparse-causes.
 	SparseCauses bool
+	// SparseAbove is --web.sparse-above.
+	SparseAbove int
 	// schedulerRunning is true while the scheduler's loop runs: /readyz
 	// answers 503 before it starts and once shutdown has begun.
 	schedulerRunning atomic.Bool
@@ -196,6 +198,9 @@ type runOptions struct {
 	ExtraSinks []alerts.Sink
 	// SparseCauses exports exoprobe_check_cause for the current cause only.
 	SparseCauses bool
+	// SparseAbove: the fleet-scale metrics above this many checks (0:
+	// web's default; negative: never).
+	SparseAbove int
 }
 
 func runCmd(args []string, stdout, stderr io.Writer) int {
@@ -208,7 +213,8 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	logFormat := fs.String("log.format", "logfmt", "log format: logfmt or json (one JSON object per line: time, level, msg, attributes)")
 	webConfig := fs.String("web.config.file", "", "exporter-toolkit web config file enabling TLS and/or basic auth on the HTTP listener")
-	sparseCauses := fs.Bool("web.sparse-causes", false, "export exoprobe_check_cause only for each check's current cause (value 1) instead of one series per catalog cause; for large fleets")
+	sparseCauses := fs.Bool("web.sparse-causes", false, "export the fleet-scale set of per-check series whatever the number of checks: exoprobe_check_cause and exoprobe_check_status only for the current cause and status (value 1), no per-check durations or last-run times")
+	sparseAbove := fs.Int("web.sparse-above", web.DefaultSparseAbove, "export the fleet-scale set of per-check series (see --web.sparse-causes) above this many checks; negative: never")
 	if err := parseFlags(fs, args, stderr); err != nil {
 		return parseExit(err)
 	}
@@ -258,7 +264,7 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	err = runDaemon(ctx, runOptions{ConfigPath: *cfgPath, DataDir: *dataDir, Listen: *listen, WebConfigFile: *webConfig, Logger: log, SparseCauses: *sparseCauses})
+	err = runDaemon(ctx, runOptions{ConfigPath: *cfgPath, DataDir: *dataDir, Listen: *listen, WebConfigFile: *webConfig, Logger: log, SparseCauses: *sparseCauses, SparseAbove: *sparseAbove})
 	var ce *configError
 	if errors.As(err, &ce) {
 		fmt.Fprintln(stderr, err)
@@ -292,6 +298,7 @@ func runDaemon(ctx context.Context, o runOptions) error {
 	if err != nil {
 		return &configError{err}
 	}
+	setMemoryLimit(len(specs), log)
 	alertCfg, alertSinks, err := alertsSection(cfg)
 	if err != nil {
 		return &configError{fmt.Errorf("config %s: %w", o.ConfigPath, err)}
@@ -349,7 +356,7 @@ func runDaemon(ctx context.Context, o runOptions) error {
 	}
 	sc := cfg.Scheduler
 	sched, err := scheduler.New(scheduler.Options{
-		Prober: prober, Classifier: diagnose.Classify, Store: st, Logger: log,
+		Prober: prober, ClassifyAt: diagnose.ClassifyAt, Store: st, Logger: log,
 		MaxInFlight: sc.MaxInFlight, MaxPerHost: sc.MaxPerHost, ConfirmDelay: sc.ConfirmDelay.D(),
 		NoConfirm: sc.NoConfirm, FailureThreshold: sc.FailureThreshold, SuccessThreshold: sc.SuccessThreshold,
 		GuardLimit: sc.LockoutGuard.Limit, GuardWindow: sc.LockoutGuard.Window.D(), Sinks: evSinks,
@@ -361,7 +368,7 @@ func runDaemon(ctx context.Context, o runOptions) error {
 		return &configError{err}
 	}
 	rt := &Runtime{Scheduler: sched, Store: db, Log: log, Metrics: reg, Alerts: mgr, cfgPath: o.ConfigPath, cfg: cfg,
-		SparseCauses: o.SparseCauses}
+		SparseCauses: o.SparseCauses, SparseAbove: o.SparseAbove}
 
 	srv := &http.Server{Handler: newMux(rt), ReadHeaderTimeout: 10 * time.Second}
 

@@ -36,6 +36,7 @@ func init() {
 			AlertDeliveries: deliveries,
 			ConfigStatus:    func() web.ConfigStatus { return configStatus(rt, started) },
 			SparseCauses:    rt.SparseCauses,
+			SparseAbove:     rt.SparseAbove,
 			Ready:           func() error { return ready(rt) },
 			ProbeNow:        rt.Scheduler.ProbeNow,
 			ClearGuard:      rt.Scheduler.ClearGuard,
