@@ -103,3 +103,29 @@ func TestWarmUp(t *testing.T) {
 		t.Errorf("50 new checks start in only %d distinct seconds: not spread", len(seconds))
 	}
 }
+
+// A whole fleet that never ran is not probed in one burst: the warm-up
+// stretches to at most warmUpRate first probes a second, capped by the
+// interval.
+func TestWarmUpStretchesWithFleet(t *testing.T) {
+	h := newHarness(t, Options{}, nil)
+	var specs []CheckSpec
+	for i := range 6000 {
+		specs = append(specs, spec(target(fmt.Sprintf("t%05d", i), "", "h"), probe.IMAP, probe.XOAUTH2, time.Hour))
+	}
+	h.s.SetChecks(specs)
+	perSecond := map[int64]int{}
+	latest := time.Duration(0)
+	for _, st := range h.s.Snapshot() {
+		perSecond[st.NextRun.Unix()]++
+		latest = max(latest, st.NextRun.Sub(t0))
+	}
+	if latest > 2*time.Minute+time.Second || latest < time.Minute {
+		t.Errorf("6,000 new checks start within %v, want about 2 min (6,000 / %d a second)", latest, warmUpRate)
+	}
+	for sec, n := range perSecond {
+		if n > 3*warmUpRate {
+			t.Errorf("%d first probes in the second at %d", n, sec)
+		}
+	}
+}

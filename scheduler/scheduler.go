@@ -312,6 +312,9 @@ func New(opt Options) (*Scheduler, error) {
 	return s, nil
 }
 
+// warmUpRate bounds first probes per second during the warm-up.
+const warmUpRate = 50
+
 // phase spreads checks over their interval by a hash of their id, so that
 // 60,000 checks never start together and a check keeps its slot across
 // restarts.
@@ -398,6 +401,18 @@ func (s *Scheduler) SetChecks(specs []CheckSpec) error {
 			s.records[id] = e.rec
 		}
 	}
+	// The warm-up stretches with the number of checks that never ran, so
+	// that a fleet starting from nothing is not probed in one burst: at
+	// most warmUpRate first probes a second (a check's interval still caps
+	// it, as before the warm-up existed).
+	fresh := 0
+	for i := range specs {
+		id := specs[i].ID()
+		if rec, ok := s.records[id]; s.checks[id] == nil && (!ok || rec.LastRun.IsZero()) {
+			fresh++
+		}
+	}
+	warm := max(s.opt.WarmUp, time.Duration(fresh)*time.Second/warmUpRate)
 	s.byTarget = map[string][]*entry{}
 	for _, sp := range specs {
 		id := sp.ID()
@@ -414,7 +429,7 @@ func (s *Scheduler) SetChecks(specs []CheckSpec) error {
 			}
 			e.regular = firstSlot(id, sp.Interval, now)
 			e.due = e.regular
-			if w := min(s.opt.WarmUp, sp.Interval); w > 0 && e.rec.LastRun.IsZero() {
+			if w := min(warm, sp.Interval); s.opt.WarmUp > 0 && w > 0 && e.rec.LastRun.IsZero() {
 				// Never ran: a new check answers within the warm-up.
 				if t := now.Add(phase(id, w)); t.Before(e.due) {
 					e.due = t
