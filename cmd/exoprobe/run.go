@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/signal"
 	"reflect"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -196,6 +197,25 @@ type runOptions struct {
 	ExtraSinks []alerts.Sink
 	// SparseCauses exports exoprobe_check_cause for the current cause only.
 	SparseCauses bool
+	// WriteTokenFile holds the bearer token that authorises writes
+	// (reload, silences, actions); "" means none.
+	WriteTokenFile string
+	// ExternalNames are host names clients use besides IPs, localhost and
+	// this machine's name (DNS rebinding guard).
+	ExternalNames []string
+}
+
+// listFlag is a flag that may be repeated and takes comma-separated values.
+type listFlag []string
+
+func (l *listFlag) String() string { return strings.Join(*l, ",") }
+func (l *listFlag) Set(v string) error {
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			*l = append(*l, s)
+		}
+	}
+	return nil
 }
 
 func runCmd(args []string, stdout, stderr io.Writer) int {
@@ -207,6 +227,9 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	listen := fs.String("listen", "127.0.0.1:9465", "HTTP listen address (/healthz, /-/reload, metrics and status page)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	webConfig := fs.String("web.config.file", "", "exporter-toolkit web config file enabling TLS and/or basic auth on the HTTP listener")
+	writeToken := fs.String("web.write-token-file", "", "file holding a bearer token (16+ characters) that authorises writes: POST /-/reload, the silences API, status page actions")
+	var externalNames listFlag
+	fs.Var(&externalNames, "web.external-name", "host name clients use to reach the HTTP listener (a Service name, a reverse proxy's name); repeatable or comma-separated. Requests naming another host are refused (DNS rebinding); IP addresses, localhost and this machine's name are always accepted")
 	sparseCauses := fs.Bool("web.sparse-causes", false, "export exoprobe_check_cause only for each check's current cause (value 1) instead of one series per catalog cause; for large fleets")
 	if err := fs.Parse(args); err != nil {
 		return parseExit(err)
@@ -253,7 +276,8 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lvl}))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	err := runDaemon(ctx, runOptions{ConfigPath: *cfgPath, DataDir: *dataDir, Listen: *listen, WebConfigFile: *webConfig, Logger: log, SparseCauses: *sparseCauses})
+	err := runDaemon(ctx, runOptions{ConfigPath: *cfgPath, DataDir: *dataDir, Listen: *listen, WebConfigFile: *webConfig, Logger: log,
+		SparseCauses: *sparseCauses, WriteTokenFile: *writeToken, ExternalNames: externalNames})
 	var ce *configError
 	if errors.As(err, &ce) {
 		fmt.Fprintln(stderr, err)
@@ -358,7 +382,17 @@ func runDaemon(ctx context.Context, o runOptions) error {
 	rt := &Runtime{Scheduler: sched, Store: db, Log: log, Metrics: reg, Alerts: mgr, cfgPath: o.ConfigPath, cfg: cfg,
 		SparseCauses: o.SparseCauses}
 
-	srv := &http.Server{Handler: newMux(rt), ReadHeaderTimeout: 10 * time.Second}
+	prot, err := web.NewProtection(web.ProtectOptions{Listen: ln.Addr(), WebConfigFile: o.WebConfigFile,
+		TokenFile: o.WriteTokenFile, ExternalNames: o.ExternalNames, Logger: log})
+	if err != nil {
+		return &configError{err}
+	}
+	if !prot.WritesProtected() {
+		log.Warn("the HTTP listener is reachable beyond loopback and writes are unprotected: POST /-/reload, "+
+			"silences and actions are refused until --web.write-token-file or basic_auth_users (--web.config.file) is set",
+			"listen", ln.Addr().String())
+	}
+	srv := web.NewServer(prot.Handler(newMux(rt)), log)
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -407,7 +441,7 @@ func runDaemon(ctx context.Context, o runOptions) error {
 		}
 	}()
 	log.Info("exoprobe running", "listen", ln.Addr().String(), "checks", len(specs), "data_dir", o.DataDir,
-		"alert_sinks", len(mgrSinks(mgr)))
+		"alert_sinks", len(mgrSinks(mgr)), "writes", prot.Describe())
 	if o.Ready != nil {
 		o.Ready(ln.Addr().String(), rt)
 	}
