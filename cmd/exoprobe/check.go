@@ -133,14 +133,16 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 
 	// Progress only where a person watches (a terminal) and a wait is
 	// likely (several targets); it never mixes into stdout.
-	progress := len(plans) > 1 && checkIsTerminal(stderr)
+	// Our own cursor controls go to the terminal itself (report.Raw);
+	// the line, which may quote a server, is made inert first.
+	progress := len(plans) > 1 && checkIsTerminal(report.Raw(stderr))
 	results := runPlans(context.Background(), plans, f.timeout, func(done, total int, line string) {
 		if progress {
-			fmt.Fprintf(stderr, "\r[%d/%d] %s\x1b[K", done, total, line)
+			fmt.Fprintf(report.Raw(stderr), "\r[%d/%d] %s\x1b[K", done, total, report.Inert(line))
 		}
 	})
 	if progress {
-		fmt.Fprint(stderr, "\r\x1b[K")
+		fmt.Fprint(report.Raw(stderr), "\r\x1b[K")
 	}
 
 	code := exitOK

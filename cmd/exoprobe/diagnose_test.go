@@ -151,3 +151,22 @@ func TestDiagnoseNeverEchoesCredentials(t *testing.T) {
 		}
 	}
 }
+
+// Issue 9: a reply pasted with escape sequences reaches the terminal
+// inert, in text and in JSON (which stays valid).
+func TestDiagnoseInert(t *testing.T) {
+	reply := "535 5.7.139 Authentication unsuccessful\x1b]0;pwned\x07\r\x1b[2K ok \u202eexe.txt"
+	for _, output := range []string{"text", "json"} {
+		var out, errb bytes.Buffer
+		if code := dispatch([]string{"diagnose", "--protocol", "smtp", "--output", output, reply}, &out, &errb); code != exitOK {
+			t.Fatalf("exit %d: %s", code, errb.String())
+		}
+		s := out.String()
+		if strings.ContainsAny(s, "\x1b\x07\r\u202e") {
+			t.Errorf("%s output interprets control characters: %q", output, s)
+		}
+		if output == "json" && !json.Valid(out.Bytes()) {
+			t.Errorf("JSON invalid: %s", s)
+		}
+	}
+}
