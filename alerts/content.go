@@ -2,6 +2,7 @@ package alerts
 
 import (
 	"fmt"
+	"github.com/exoprobe/exoprobe/internal/inert"
 	"sort"
 	"strings"
 	"time"
@@ -196,7 +197,9 @@ func Render(n *Notification, lang string) Content {
 		}
 		for i := range members {
 			if members[i].Reply != "" && n.Status != StatusResolved {
-				c.Server = members[i].Reply
+				// Control characters made visible: the reply reaches
+				// mail readers, chat clients and terminals.
+				c.Server = inert.Line(members[i].Reply)
 				break
 			}
 		}
