@@ -573,6 +573,13 @@ func buildSpecs(cfg *config.Config, log *slog.Logger) ([]scheduler.CheckSpec, er
 			if ch.Expect == "fail" {
 				exp = scheduler.ExpectFail
 			}
+			if ct.AllowPlaintext {
+				// Loud on purpose: a server (or anyone on the path) that
+				// offers no TLS gets the password or token in clear.
+				log.Warn("allow_plaintext: this check sends its credentials WITHOUT TLS when the server offers none; "+
+					"anyone on the network path can read them", "target", ct.Name, "check", ch.Protocol+"/"+ch.Mechanism,
+					"addr", cfg.Addr(ct, ch.Protocol), "line", ct.Line)
+			}
 			specs = append(specs, scheduler.CheckSpec{
 				Target: t, Labels: ct.Labels, AuthPolicy: ct.AuthPolicy,
 				Protocol: probe.Protocol(ch.Protocol), Mechanism: probe.Mechanism(ch.Mechanism), Expect: exp,
