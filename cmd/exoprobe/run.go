@@ -52,8 +52,12 @@ type Runtime struct {
 	Log   *slog.Logger
 	// Metrics is the registry /metrics serves; the alerts register there.
 	Metrics *prometheus.Registry
-	// Alerts is nil when alerting is off (no --data-dir: no outbox).
+	// Alerts is nil when alerting is off (no --data-dir: no outbox). It is
+	// the manager the daemon started with; a reload that changes the
+	// alerts section replaces it: use AlertManager for the current one.
 	Alerts *alerts.Manager
+	// alerts runs and replaces the manager; nil without --data-dir.
+	alerts *alertSwitch
 	// SparseCauses is --web.sparse-causes.
 	SparseCauses bool
 	// schedulerRunning is true while the scheduler's loop runs: /readyz
@@ -68,6 +72,15 @@ type Runtime struct {
 	lastReloadErr            error
 	lastReload               time.Time
 	lastSuccess              time.Time
+}
+
+// AlertManager returns the alert manager in force (nil when alerting is
+// off).
+func (rt *Runtime) AlertManager() *alerts.Manager {
+	if rt.alerts == nil {
+		return nil
+	}
+	return rt.alerts.Manager()
 }
 
 // LastSuccess returns when a configuration was last loaded by a reload
@@ -132,10 +145,18 @@ func (rt *Runtime) reload() error {
 	rt.cfg = cfg
 	rt.mu.Unlock()
 	if !alertsEqual(&old.Alerts, &cfg.Alerts) {
-		// The Manager's sinks, routes and timers are fixed when it starts;
-		// rebuilding it under a running outbox is not worth the risk.
-		rt.Log.Warn("the alerts section changed: the new alert settings take effect after a restart; "+
-			"until then the previous ones stay in force", "config", rt.cfgPath)
+		if rt.alerts == nil {
+			rt.Log.Warn("the alerts section changed, but alerts are disabled without --data-dir", "config", rt.cfgPath)
+			return nil
+		}
+		// A new manager on the same store, as after a restart: queued
+		// notifications, groups and API silences carry over.
+		if err := rt.alerts.apply(cfg, old); err != nil {
+			return fmt.Errorf("the checks were reloaded, but the alerts section could not be applied "+
+				"(the previous alert settings stay in force): %w", err)
+		}
+		rt.Log.Info("alerts section changed: the new alert settings are in force", "config", rt.cfgPath,
+			"sinks", len(mgrSinks(rt.AlertManager())))
 	}
 	return nil
 }
@@ -335,32 +356,49 @@ func runDaemon(ctx context.Context, o runOptions) error {
 	}
 	defer ln.Close()
 	reg := prometheus.NewRegistry()
+	errc := make(chan error, 4)
 	var mgr *alerts.Manager
+	sw := &alertSwitch{errc: errc}
+	sw.options = func(cfg *config.Config) (alerts.Options, bool, error) {
+		ac, sinks, err := alertsSection(cfg)
+		if err != nil {
+			return alerts.Options{}, false, err
+		}
+		sinks = append(sinks, o.ExtraSinks...)
+		if len(sinks) == 0 {
+			return alerts.Options{}, false, nil
+		}
+		ao, err := ac.Options(sinks)
+		if err != nil {
+			return ao, false, err
+		}
+		// A manager built on reload takes the previous one's metrics.
+		ao.DB, ao.Registerer, ao.Logger = db.Bolt(), replacingRegisterer{reg}, log
+		if ao.StatusURL == "" {
+			ao.StatusURL = statusURL(ln.Addr().String(), o.WebConfigFile)
+		}
+		return ao, true, nil
+	}
+	_ = alertCfg
 	switch {
-	case len(alertSinks) == 0:
+	case len(alertSinks) == 0 && db == nil:
 	case db == nil:
 		// The outbox is what makes "none lost, none doubled" true; without
 		// a store a restart would lose or repeat alerts, so none are sent.
 		log.Warn("no --data-dir: alerts are disabled (their durable outbox needs the store)", "sinks", len(alertSinks))
 	default:
-		ao, err := alertCfg.Options(alertSinks)
-		if err != nil {
+		if mgr, err = sw.build(cfg); err != nil {
 			return &configError{fmt.Errorf("config %s: %w", o.ConfigPath, err)}
 		}
-		ao.DB, ao.Registerer, ao.Logger = db.Bolt(), reg, log
-		if ao.StatusURL == "" {
-			ao.StatusURL = statusURL(ln.Addr().String(), o.WebConfigFile)
-		}
-		if mgr, err = alerts.New(ao); err != nil {
-			return &configError{fmt.Errorf("config %s: %w", o.ConfigPath, err)}
-		}
+		sw.cur.Store(mgr)
 		// The scheduler's commit puts each event into the outbox in the
 		// same transaction: a kill -9 right after cannot lose its alert.
-		db.OnCommit(mgr.CommitHook)
+		// Through the switch, so that a reload can replace the manager.
+		db.OnCommit(sw.CommitHook)
 	}
 	var evSinks []scheduler.EventSink
-	if mgr != nil {
-		evSinks = append(evSinks, mgr) // wakes the router without waiting for its tick
+	if db != nil {
+		evSinks = append(evSinks, sw) // wakes the router without waiting for its tick
 	}
 	prober := o.Prober
 	if prober == nil {
@@ -381,6 +419,9 @@ func runDaemon(ctx context.Context, o runOptions) error {
 	}
 	rt := &Runtime{Scheduler: sched, Store: db, Log: log, Metrics: reg, Alerts: mgr, cfgPath: o.ConfigPath, cfg: cfg,
 		SparseCauses: o.SparseCauses}
+	if db != nil {
+		rt.alerts = sw
+	}
 
 	prot, err := web.NewProtection(web.ProtectOptions{Listen: ln.Addr(), WebConfigFile: o.WebConfigFile,
 		TokenFile: o.WriteTokenFile, ExternalNames: o.ExternalNames, Logger: log})
@@ -397,17 +438,11 @@ func runDaemon(ctx context.Context, o runOptions) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	errc := make(chan error, 3)
 	wg.Add(3)
-	if mgr != nil {
-		// Stopped by cancel before db.Close (deferred earlier, runs later).
-		wg.Go(func() {
-			if err := mgr.Run(ctx); err != nil {
-				errc <- fmt.Errorf("alerts: %w", err)
-				cancel()
-			}
-		})
-	}
+	// Stopped before db.Close (deferred earlier, runs later).
+	sw.ctx = ctx
+	sw.run(mgr)
+	defer sw.close()
 	// Set before the listener serves, so /readyz never answers 503 for a
 	// daemon whose loop is merely about to start.
 	rt.schedulerRunning.Store(true)
@@ -471,8 +506,16 @@ func newMux(rt *Runtime) *http.ServeMux {
 		}
 		io.WriteString(w, "reloaded\n")
 	})
-	if rt.Alerts != nil {
-		h := rt.Alerts.SilencesHandler()
+	if rt.alerts != nil {
+		// The manager in force at each request: a reload may replace it.
+		h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			m := rt.AlertManager()
+			if m == nil {
+				http.Error(w, "alerting is off: the alerts section has no sinks", http.StatusNotFound)
+				return
+			}
+			m.SilencesHandler().ServeHTTP(w, r)
+		})
 		mux.Handle("/api/v1/silences", h)
 		mux.Handle("/api/v1/silences/", h)
 	}

@@ -17,7 +17,12 @@ func init() {
 		started := time.Now()
 		var deliveries func(int) []alerts.Delivery
 		if rt.Alerts != nil {
-			deliveries = rt.Alerts.Recent
+			deliveries = func(n int) []alerts.Delivery {
+				if m := rt.AlertManager(); m != nil {
+					return m.Recent(n)
+				}
+				return nil
+			}
 		}
 		mux.Handle("/", web.NewHandler(rt.Scheduler, web.Options{
 			Logger:          rt.Log,
