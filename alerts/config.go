@@ -452,6 +452,20 @@ func (sc *SinkConfig) build(repeat time.Duration, tokens TokenSources) (Sink, er
 	if err != nil {
 		return s, err
 	}
+	// A URL read from a file or the environment is checked here, at
+	// start, like an inline one at parse: not at the first alert, when
+	// it is too late to notice. Never echo it: it may be the credential.
+	if u.IsSet() && (sc.URLFile != "" || sc.URLEnv != "") {
+		pu, err := url.Parse(u.Value())
+		if err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" ||
+			strings.IndexFunc(u.Value(), func(r rune) bool { return r <= ' ' || r == 0x7f }) >= 0 {
+			from := "url_file " + sc.URLFile
+			if sc.URLEnv != "" {
+				from = "url_env " + sc.URLEnv
+			}
+			return s, fmt.Errorf("%s: the contents are not an http(s) URL", from)
+		}
+	}
 	switch sc.Type {
 	case "webhook":
 		key, err := readSecret("", sc.SecretFile, sc.SecretEnv)

@@ -2,6 +2,7 @@ package alerts
 
 import (
 	"fmt"
+	"github.com/exoprobe/exoprobe/internal/inert"
 	"sort"
 	"strings"
 	"time"
@@ -53,14 +54,14 @@ type Fact struct {
 const maxCheckLines = 10
 
 type words struct {
-	resolved, reminder, cause, checks, target, protocol, mechanism, since, server, inspect, fix, steps,
+	resolved, partly, reminder, cause, checks, target, protocol, mechanism, since, server, inspect, fix, steps,
 	caveats, statusPage, securityTitle, changedTitle, testTitle, more, remedy, links string
 	nFiring, nResolved, nTest, securityBody, resolvedMoved string
 }
 
 var dict = map[string]words{
 	"en": {
-		resolved: "Resolved", reminder: "Still failing", cause: "Cause", checks: "Checks", target: "Target",
+		resolved: "Resolved", partly: "Partly resolved", reminder: "Still failing", cause: "Cause", checks: "Checks", target: "Target",
 		protocol: "Protocol", mechanism: "Mechanism", since: "Since", server: "Server said", inspect: "Inspect",
 		fix: "Fix", steps: "Steps", caveats: "Caveats", statusPage: "Status page", remedy: "What to do", links: "Links",
 		securityTitle: "Security: %s login succeeds where it must fail",
@@ -71,7 +72,7 @@ var dict = map[string]words{
 		resolvedMoved: "now: %s",
 	},
 	"ja": {
-		resolved: "解決", reminder: "継続中", cause: "原因", checks: "チェック", target: "対象",
+		resolved: "解決", partly: "一部解決", reminder: "継続中", cause: "原因", checks: "チェック", target: "対象",
 		protocol: "プロトコル", mechanism: "認証方式", since: "発生時刻", server: "サーバーの応答", inspect: "確認コマンド",
 		fix: "修正コマンド", steps: "手順", caveats: "注意事項", statusPage: "ステータス ページ", remedy: "対処", links: "参考リンク",
 		securityTitle: "セキュリティ: 拒否されるべき %s ログインが成功",
@@ -151,10 +152,15 @@ func Render(n *Notification, lang string) Content {
 		}
 		c.Title = w.testTitle + " — " + title + " — " + n.Scope
 		c.Summary = w.nTest
-	case n.Status == StatusResolved:
+	case n.Status == StatusResolved || n.Kind == scheduler.EventRecovered:
 		c.Severity = "info"
 		members = n.Resolved
-		c.Title = w.resolved + ": " + title + " — " + n.Scope
+		prefix := w.resolved
+		if n.Status != StatusResolved {
+			// Partial: the group still fires, which the title must not hide.
+			prefix, c.Severity = w.partly, "error"
+		}
+		c.Title = prefix + ": " + title + " — " + n.Scope
 		c.Summary = fmt.Sprintf(w.nResolved, len(n.Resolved), len(n.Firing))
 	default:
 		switch {
@@ -197,14 +203,16 @@ func Render(n *Notification, lang string) Content {
 			}
 			m := &members[i]
 			line := fmt.Sprintf("%s %s/%s", targetName(m), m.Protocol, m.Mechanism)
-			if n.Status == StatusResolved && m.NowCause != "" && m.NowCause != diagnose.CauseOK {
+			if n.Kind == scheduler.EventRecovered && m.NowCause != "" && m.NowCause != diagnose.CauseOK {
 				line += " (" + fmt.Sprintf(w.resolvedMoved, m.NowCause) + ")"
 			}
 			c.Checks = append(c.Checks, line)
 		}
 		for i := range members {
-			if members[i].Reply != "" && n.Status != StatusResolved {
-				c.Server = members[i].Reply
+			if members[i].Reply != "" && n.Status != StatusResolved && n.Kind != scheduler.EventRecovered {
+				// Control characters made visible: the reply reaches
+				// mail readers, chat clients and terminals.
+				c.Server = inert.Line(members[i].Reply)
 				break
 			}
 		}

@@ -573,6 +573,12 @@ func (m *Manager) resolvedNote(g *group, s *sinkRT, sg *sinkGroup, ids []schedul
 	sortMembers(n.Firing)
 	sortMembers(n.Resolved)
 	n.StartsAt = earliest(n.Resolved)
+	// A partial recovery: the group still fires. Its status says so
+	// (receivers that close incidents on "resolved" must not close this
+	// one); the kind, recovered, says what happened.
+	if len(n.Firing) > 0 {
+		n.Status = StatusFiring
+	}
 	return n
 }
 

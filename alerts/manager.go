@@ -348,13 +348,20 @@ func (m *Manager) AddSilence(s Silence) error {
 		s.ID = newID()
 	}
 	s.Source = "api"
-	if err := s.validate(); err != nil {
+	if err := s.validateAPI(m.now()); err != nil {
 		return err
 	}
+	// The count is checked and the silence added under one lock, so
+	// concurrent requests cannot overshoot the cap.
+	m.sil.mu.Lock()
+	if m.sil.activeAPI(m.now()) >= MaxAPISilences {
+		m.sil.mu.Unlock()
+		return fmt.Errorf("%w: %d API silences are in force (the limit); delete one or let one expire", ErrTooManySilences, MaxAPISilences)
+	}
 	if err := m.db.Update(func(tx *bolt.Tx) error { return putSilence(tx, &s) }); err != nil {
+		m.sil.mu.Unlock()
 		return fmt.Errorf("alerts: store silence: %w", err)
 	}
-	m.sil.mu.Lock()
 	m.sil.api = append(m.sil.api, s)
 	m.sil.mu.Unlock()
 	signal(m.wake)

@@ -381,9 +381,9 @@ var textLabels = map[string]labels{
 func WriteText(w io.Writer, r Result, lang string) error {
 	lang = normLang(lang)
 	L := textLabels[lang]
-	ew := &errWriter{w: w}
+	ew := &errWriter{w: NewInertWriter(w)}
 	if r.Target != "" {
-		fmt.Fprintf(ew, "%s: %s\n", L.target, r.Target)
+		fmt.Fprintf(ew, "%s: %s\n", L.target, Inert(r.Target))
 	}
 	if len(r.Attempts) == 0 {
 		fmt.Fprintln(ew, L.noAttempts)
@@ -496,7 +496,7 @@ func WriteText(w io.Writer, r Result, lang string) error {
 			a := r.Attempts[i]
 			fmt.Fprintf(ew, "  %s [%s]\n", checkName(a), L.conf[string(f.Confidence)])
 			for _, e := range evidenceIn(f, lang) {
-				fmt.Fprintf(ew, "    - %s\n", e)
+				fmt.Fprintf(ew, "    - %s\n", Inert(e))
 			}
 		}
 		rem := diagnose.RemedyFor(g.cause, lang, r.varsFor(r.Attempts[g.idx[0]], proto))
@@ -518,10 +518,10 @@ func WriteText(w io.Writer, r Result, lang string) error {
 	if r.Transcript {
 		fmt.Fprintf(ew, "%s\n", L.transcript)
 		for _, a := range r.Attempts {
-			fmt.Fprintf(ew, "-- %s %s\n", checkName(a), a.Server)
+			fmt.Fprintf(ew, "-- %s %s\n", checkName(a), Inert(a.Server))
 			writeTokenClaims(ew, a.Token, lang)
 			for _, l := range a.Transcript {
-				fmt.Fprintf(ew, "  %s\n", l)
+				fmt.Fprintf(ew, "  %s\n", Inert(l))
 			}
 		}
 	}
@@ -565,10 +565,10 @@ func writeTokenClaims(w io.Writer, t *probe.TokenInfo, lang string) {
 		add("error_codes", strings.Join(codes, ","))
 	}
 	if len(parts) > 0 {
-		fmt.Fprintf(w, "  %s: %s\n", label[0], strings.Join(parts, " "))
+		fmt.Fprintf(w, "  %s: %s\n", label[0], Inert(strings.Join(parts, " ")))
 	}
 	for _, p := range t.Problems {
-		fmt.Fprintf(w, "  %s: %s\n", label[1], p)
+		fmt.Fprintf(w, "  %s: %s\n", label[1], Inert(p))
 	}
 }
 
@@ -662,7 +662,7 @@ func (e *errWriter) Write(p []byte) (int, error) {
 func WriteExplain(w io.Writer, c diagnose.Cause, lang string, vars diagnose.Vars) error {
 	lang = normLang(lang)
 	L := textLabels[lang]
-	ew := &errWriter{w: w}
+	ew := &errWriter{w: NewInertWriter(w)}
 	rem := diagnose.RemedyFor(c, lang, vars)
 	fmt.Fprintf(ew, "%s: %s\n", c, diagnose.Title(c, lang))
 	fmt.Fprintf(ew, "%s:\n  %s\n", L.summary, rem.Summary)
@@ -677,7 +677,7 @@ func WriteExplain(w io.Writer, c diagnose.Cause, lang string, vars diagnose.Vars
 // WriteCauseList writes the catalog, one cause id and title per line.
 func WriteCauseList(w io.Writer, lang string) error {
 	lang = normLang(lang)
-	ew := &errWriter{w: w}
+	ew := &errWriter{w: NewInertWriter(w)}
 	var rows [][]string
 	for _, c := range diagnose.Causes() {
 		rows = append(rows, []string{string(c), diagnose.Title(c, lang)})

@@ -12,6 +12,7 @@ import (
 
 	"github.com/exoprobe/exoprobe/alerts"
 	"github.com/exoprobe/exoprobe/config"
+	"github.com/exoprobe/exoprobe/report"
 )
 
 func init() {
@@ -73,7 +74,7 @@ func alertsCmd(args []string, stdout, stderr io.Writer) int {
 	start := time.Now()
 	resolved, err := alerts.SendTest(ctx, sinks[0], ac.StatusURL, *tries, alerts.Backoff{Base: time.Second, Max: 10 * time.Second})
 	if err != nil {
-		fmt.Fprintf(stderr, "alerts test: %s (%s): failed (%s): %v\n", pick.Name, pick.Type, alerts.ReasonOf(err), err)
+		fmt.Fprintf(stderr, "alerts test: %s (%s): failed (%s): %s\n", pick.Name, pick.Type, alerts.ReasonOf(err), report.Inert(err.Error()))
 		return exitFail
 	}
 	// Incident receivers got the resolve too: say so, so nobody goes

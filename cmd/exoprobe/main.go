@@ -11,6 +11,8 @@ import (
 	"os"
 	"sort"
 	"strings"
+
+	"github.com/exoprobe/exoprobe/report"
 )
 
 // A subcommand registers itself from its own file's init, so that adding a
@@ -76,7 +78,9 @@ func dispatch(args []string, stdout, stderr io.Writer) int {
 		usage(stderr)
 		return exitUsage
 	}
-	return sc.run(args[1:], stdout, stderr)
+	// Whatever a server said reaches the terminal inert: control
+	// characters made visible, never interpreted (package report).
+	return sc.run(args[1:], report.NewInertWriter(stdout), report.NewInertWriter(stderr))
 }
 
 func usage(w io.Writer) {

@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/signal"
 	"reflect"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -51,8 +52,12 @@ type Runtime struct {
 	Log   *slog.Logger
 	// Metrics is the registry /metrics serves; the alerts register there.
 	Metrics *prometheus.Registry
-	// Alerts is nil when alerting is off (no --data-dir: no outbox).
+	// Alerts is nil when alerting is off (no --data-dir: no outbox). It is
+	// the manager the daemon started with; a reload that changes the
+	// alerts section replaces it: use AlertManager for the current one.
 	Alerts *alerts.Manager
+	// alerts runs and replaces the manager; nil without --data-dir.
+	alerts *alertSwitch
 	// SparseCauses is --web.sparse-causes.
 	SparseCauses bool
 	// SparseAbove is --web.sparse-above.
@@ -69,6 +74,15 @@ type Runtime struct {
 	lastReloadErr            error
 	lastReload               time.Time
 	lastSuccess              time.Time
+}
+
+// AlertManager returns the alert manager in force (nil when alerting is
+// off).
+func (rt *Runtime) AlertManager() *alerts.Manager {
+	if rt.alerts == nil {
+		return nil
+	}
+	return rt.alerts.Manager()
 }
 
 // LastSuccess returns when a configuration was last loaded by a reload
@@ -133,10 +147,18 @@ func (rt *Runtime) reload() error {
 	rt.cfg = cfg
 	rt.mu.Unlock()
 	if !alertsEqual(&old.Alerts, &cfg.Alerts) {
-		// The Manager's sinks, routes and timers are fixed when it starts;
-		// rebuilding it under a running outbox is not worth the risk.
-		rt.Log.Warn("the alerts section changed: the new alert settings take effect after a restart; "+
-			"until then the previous ones stay in force", "config", rt.cfgPath)
+		if rt.alerts == nil {
+			rt.Log.Warn("the alerts section changed, but alerts are disabled without --data-dir", "config", rt.cfgPath)
+			return nil
+		}
+		// A new manager on the same store, as after a restart: queued
+		// notifications, groups and API silences carry over.
+		if err := rt.alerts.apply(cfg, old); err != nil {
+			return fmt.Errorf("the checks were reloaded, but the alerts section could not be applied "+
+				"(the previous alert settings stay in force): %w", err)
+		}
+		rt.Log.Info("alerts section changed: the new alert settings are in force", "config", rt.cfgPath,
+			"sinks", len(mgrSinks(rt.AlertManager())))
 	}
 	return nil
 }
@@ -201,6 +223,25 @@ type runOptions struct {
 	// SparseAbove: the fleet-scale metrics above this many checks (0:
 	// web's default; negative: never).
 	SparseAbove int
+	// WriteTokenFile holds the bearer token that authorises writes
+	// (reload, silences, actions); "" means none.
+	WriteTokenFile string
+	// ExternalNames are host names clients use besides IPs, localhost and
+	// this machine's name (DNS rebinding guard).
+	ExternalNames []string
+}
+
+// listFlag is a flag that may be repeated and takes comma-separated values.
+type listFlag []string
+
+func (l *listFlag) String() string { return strings.Join(*l, ",") }
+func (l *listFlag) Set(v string) error {
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			*l = append(*l, s)
+		}
+	}
+	return nil
 }
 
 func runCmd(args []string, stdout, stderr io.Writer) int {
@@ -213,6 +254,9 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	logFormat := fs.String("log.format", "logfmt", "log format: logfmt or json (one JSON object per line: time, level, msg, attributes)")
 	webConfig := fs.String("web.config.file", "", "exporter-toolkit web config file enabling TLS and/or basic auth on the HTTP listener")
+	writeToken := fs.String("web.write-token-file", "", "file holding a bearer token (16+ characters) that authorises writes: POST /-/reload, the silences API, status page actions")
+	var externalNames listFlag
+	fs.Var(&externalNames, "web.external-name", "host name clients use to reach the HTTP listener (a Service name, a reverse proxy's name); repeatable or comma-separated. Requests naming another host are refused (DNS rebinding); IP addresses, localhost and this machine's name are always accepted")
 	sparseCauses := fs.Bool("web.sparse-causes", false, "export the fleet-scale set of per-check series whatever the number of checks: exoprobe_check_cause and exoprobe_check_status only for the current cause and status (value 1), no per-check durations or last-run times")
 	sparseAbove := fs.Int("web.sparse-above", web.DefaultSparseAbove, "export the fleet-scale set of per-check series (see --web.sparse-causes) above this many checks; negative: never")
 	if err := parseFlags(fs, args, stderr); err != nil {
@@ -264,7 +308,8 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	err = runDaemon(ctx, runOptions{ConfigPath: *cfgPath, DataDir: *dataDir, Listen: *listen, WebConfigFile: *webConfig, Logger: log, SparseCauses: *sparseCauses, SparseAbove: *sparseAbove})
+	err = runDaemon(ctx, runOptions{ConfigPath: *cfgPath, DataDir: *dataDir, Listen: *listen, WebConfigFile: *webConfig, Logger: log,
+		SparseCauses: *sparseCauses, SparseAbove: *sparseAbove, WriteTokenFile: *writeToken, ExternalNames: externalNames})
 	var ce *configError
 	if errors.As(err, &ce) {
 		fmt.Fprintln(stderr, err)
@@ -323,7 +368,30 @@ func runDaemon(ctx context.Context, o runOptions) error {
 	}
 	defer ln.Close()
 	reg := prometheus.NewRegistry()
+	errc := make(chan error, 4)
 	var mgr *alerts.Manager
+	sw := &alertSwitch{errc: errc}
+	sw.options = func(cfg *config.Config) (alerts.Options, bool, error) {
+		ac, sinks, err := alertsSection(cfg)
+		if err != nil {
+			return alerts.Options{}, false, err
+		}
+		sinks = append(sinks, o.ExtraSinks...)
+		if len(sinks) == 0 {
+			return alerts.Options{}, false, nil
+		}
+		ao, err := ac.Options(sinks)
+		if err != nil {
+			return ao, false, err
+		}
+		// A manager built on reload takes the previous one's metrics.
+		ao.DB, ao.Registerer, ao.Logger = db.Bolt(), replacingRegisterer{reg}, log
+		if ao.StatusURL == "" {
+			ao.StatusURL = statusURL(ln.Addr().String(), o.WebConfigFile)
+		}
+		return ao, true, nil
+	}
+	_ = alertCfg
 	switch {
 	case len(alertSinks) == 0 && db == nil:
 	case db == nil:
@@ -331,24 +399,18 @@ func runDaemon(ctx context.Context, o runOptions) error {
 		// a store a restart would lose or repeat alerts, so none are sent.
 		log.Warn("no --data-dir: alerts are disabled (their durable outbox needs the store)", "sinks", len(alertSinks))
 	default:
-		ao, err := alertCfg.Options(alertSinks)
-		if err != nil {
+		if mgr, err = sw.build(cfg); err != nil {
 			return &configError{fmt.Errorf("config %s: %w", o.ConfigPath, err)}
 		}
-		ao.DB, ao.Registerer, ao.Logger = db.Bolt(), reg, log
-		if ao.StatusURL == "" {
-			ao.StatusURL = statusURL(ln.Addr().String(), o.WebConfigFile)
-		}
-		if mgr, err = alerts.New(ao); err != nil {
-			return &configError{fmt.Errorf("config %s: %w", o.ConfigPath, err)}
-		}
+		sw.cur.Store(mgr)
 		// The scheduler's commit puts each event into the outbox in the
 		// same transaction: a kill -9 right after cannot lose its alert.
-		db.OnCommit(mgr.CommitHook)
+		// Through the switch, so that a reload can replace the manager.
+		db.OnCommit(sw.CommitHook)
 	}
 	var evSinks []scheduler.EventSink
-	if mgr != nil {
-		evSinks = append(evSinks, mgr) // wakes the router without waiting for its tick
+	if db != nil {
+		evSinks = append(evSinks, sw) // wakes the router without waiting for its tick
 	}
 	prober := o.Prober
 	if prober == nil {
@@ -369,23 +431,30 @@ func runDaemon(ctx context.Context, o runOptions) error {
 	}
 	rt := &Runtime{Scheduler: sched, Store: db, Log: log, Metrics: reg, Alerts: mgr, cfgPath: o.ConfigPath, cfg: cfg,
 		SparseCauses: o.SparseCauses, SparseAbove: o.SparseAbove}
+	if db != nil {
+		rt.alerts = sw
+	}
 
-	srv := &http.Server{Handler: newMux(rt), ReadHeaderTimeout: 10 * time.Second}
+	prot, err := web.NewProtection(web.ProtectOptions{Listen: ln.Addr(), WebConfigFile: o.WebConfigFile,
+		TokenFile: o.WriteTokenFile, ExternalNames: o.ExternalNames, Logger: log})
+	if err != nil {
+		return &configError{err}
+	}
+	if !prot.WritesProtected() {
+		log.Warn("the HTTP listener is reachable beyond loopback and writes are unprotected: POST /-/reload, "+
+			"silences and actions are refused until --web.write-token-file or basic_auth_users (--web.config.file) is set",
+			"listen", ln.Addr().String())
+	}
+	srv := web.NewServer(prot.Handler(newMux(rt)), log)
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	errc := make(chan error, 3)
 	wg.Add(3)
-	if mgr != nil {
-		// Stopped by cancel before db.Close (deferred earlier, runs later).
-		wg.Go(func() {
-			if err := mgr.Run(ctx); err != nil {
-				errc <- fmt.Errorf("alerts: %w", err)
-				cancel()
-			}
-		})
-	}
+	// Stopped before db.Close (deferred earlier, runs later).
+	sw.ctx = ctx
+	sw.run(mgr)
+	defer sw.close()
 	// Set before the listener serves, so /readyz never answers 503 for a
 	// daemon whose loop is merely about to start.
 	rt.schedulerRunning.Store(true)
@@ -419,7 +488,7 @@ func runDaemon(ctx context.Context, o runOptions) error {
 		}
 	}()
 	log.Info("exoprobe running", "listen", ln.Addr().String(), "checks", len(specs), "data_dir", o.DataDir,
-		"alert_sinks", len(mgrSinks(mgr)))
+		"alert_sinks", len(mgrSinks(mgr)), "writes", prot.Describe())
 	if o.Ready != nil {
 		o.Ready(ln.Addr().String(), rt)
 	}
@@ -449,8 +518,16 @@ func newMux(rt *Runtime) *http.ServeMux {
 		}
 		io.WriteString(w, "reloaded\n")
 	})
-	if rt.Alerts != nil {
-		h := rt.Alerts.SilencesHandler()
+	if rt.alerts != nil {
+		// The manager in force at each request: a reload may replace it.
+		h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			m := rt.AlertManager()
+			if m == nil {
+				http.Error(w, "alerting is off: the alerts section has no sinks", http.StatusNotFound)
+				return
+			}
+			m.SilencesHandler().ServeHTTP(w, r)
+		})
 		mux.Handle("/api/v1/silences", h)
 		mux.Handle("/api/v1/silences/", h)
 	}
@@ -550,6 +627,13 @@ func buildSpecs(cfg *config.Config, log *slog.Logger) ([]scheduler.CheckSpec, er
 			exp := scheduler.ExpectOK
 			if ch.Expect == "fail" {
 				exp = scheduler.ExpectFail
+			}
+			if ct.AllowPlaintext {
+				// Loud on purpose: a server (or anyone on the path) that
+				// offers no TLS gets the password or token in clear.
+				log.Warn("allow_plaintext: this check sends its credentials WITHOUT TLS when the server offers none; "+
+					"anyone on the network path can read them", "target", ct.Name, "check", ch.Protocol+"/"+ch.Mechanism,
+					"addr", cfg.Addr(ct, ch.Protocol), "line", ct.Line)
 			}
 			specs = append(specs, scheduler.CheckSpec{
 				Target: t, Labels: ct.Labels, AuthPolicy: ct.AuthPolicy,

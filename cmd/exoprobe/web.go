@@ -28,7 +28,12 @@ func init() {
 		}
 		var deliveries func(int) []alerts.Delivery
 		if rt.Alerts != nil {
-			deliveries = rt.Alerts.Recent
+			deliveries = func(n int) []alerts.Delivery {
+				if m := rt.AlertManager(); m != nil {
+					return m.Recent(n)
+				}
+				return nil
+			}
 		}
 		opt := web.Options{
 			Logger:          rt.Log,
@@ -41,8 +46,8 @@ func init() {
 			ProbeNow:        rt.Scheduler.ProbeNow,
 			ClearGuard:      rt.Scheduler.ClearGuard,
 		}
-		if rt.Alerts != nil {
-			opt.Silences = rt.Alerts
+		if rt.alerts != nil {
+			opt.Silences = liveSilences{rt}
 		}
 		mux.Handle("/", web.NewHandler(rt.Scheduler, opt))
 	})
@@ -77,4 +82,31 @@ func ready(rt *Runtime) error {
 		return errors.New("scheduler not running")
 	}
 	return nil
+}
+
+// liveSilences is the page's view of the silences of the alert manager in
+// force (a reload may replace it).
+type liveSilences struct{ rt *Runtime }
+
+var errAlertsOff = errors.New("alerting is off")
+
+func (l liveSilences) Silences() []alerts.Silence {
+	if m := l.rt.AlertManager(); m != nil {
+		return m.Silences()
+	}
+	return nil
+}
+
+func (l liveSilences) AddSilence(s alerts.Silence) error {
+	if m := l.rt.AlertManager(); m != nil {
+		return m.AddSilence(s)
+	}
+	return errAlertsOff
+}
+
+func (l liveSilences) DeleteSilence(id string) (bool, error) {
+	if m := l.rt.AlertManager(); m != nil {
+		return m.DeleteSilence(id)
+	}
+	return false, errAlertsOff
 }
