@@ -377,9 +377,8 @@ func runDaemon(ctx context.Context, o runOptions) error {
 			return alerts.Options{}, false, err
 		}
 		sinks = append(sinks, o.ExtraSinks...)
-		if len(sinks) == 0 {
-			return alerts.Options{}, false, nil
-		}
+		// Built without sinks too: silences (API and status page) work
+		// before any sink is configured, and are kept when one is added.
 		ao, err := ac.Options(sinks)
 		if err != nil {
 			return ao, false, err
