@@ -111,6 +111,11 @@ func classifyOne(a *probe.Attempt) verdict {
 			who(a)+": 認証とログイン後のコマンドが成功しました")
 		return v
 	}
+	if a.ErrorKind == probe.ErrSecret {
+		// Before the token check: a secret file that cannot be read is
+		// not the token endpoint's refusal (no request was made).
+		return classifySecret(a)
+	}
 	tokenFailed := a.Stage == probe.StageToken || a.ErrorKind == probe.ErrToken ||
 		(a.Token != nil && (a.Token.Error != "" || len(a.Token.ErrorCodes) > 0))
 	if tokenFailed {
@@ -170,6 +175,9 @@ func ruleEvidence(ev *evidence, r *rule) {
 // classifyLocal handles failures with no server words: the network, TLS,
 // the deadline.
 func classifyLocal(a *probe.Attempt) (verdict, bool) {
+	if v, ok := tlsModeMismatch(a); ok {
+		return v, true
+	}
 	var v verdict
 	detail := ""
 	if a.Error != "" {
@@ -240,14 +248,19 @@ func classifyToken(a *probe.Attempt) verdict {
 	if a.Error != "" && a.Error != t.Description {
 		v.ev.add("local error: "+clip(a.Error, 300), "ローカルのエラー: "+clip(a.Error, 300))
 	}
-	// A token endpoint that cannot be reached is a network problem.
+	// A token endpoint that cannot be reached over 443 is a local network
+	// problem with its own remedy (not the mail ports').
 	switch a.ErrorKind {
-	case probe.ErrDNS, probe.ErrConnect:
-		v.cause, v.conf = CauseNetworkError, Definitive
+	case probe.ErrDNS, probe.ErrConnect, probe.ErrTimeout:
+		v.cause, v.conf = CauseTokenEndpointUnreachable, Definitive
+		v.ev = evidence{}
+		v.ev.add(fmt.Sprintf("%s: the token endpoint could not be reached over HTTPS (%s): no token was requested, so nothing is known about the app or the tenant", who(a), a.ErrorKind),
+			fmt.Sprintf("%s: トークン エンドポイントに HTTPS で到達できませんでした (%s)。トークンは要求されていないため、アプリやテナントについては何もわかっていません", who(a), a.ErrorKind))
+		if a.Error != "" {
+			v.ev.add("local error: "+clip(a.Error, 300), "ローカルのエラー: "+clip(a.Error, 300))
+		}
 	case probe.ErrTLS:
 		v.cause, v.conf = CauseTLSError, Definitive
-	case probe.ErrTimeout:
-		v.cause, v.conf = CauseTimeout, Definitive
 	}
 	return v
 }

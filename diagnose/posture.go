@@ -102,6 +102,11 @@ var postureProof = map[Cause]bool{
 	CauseNetworkError: false,
 	CauseTimeout:      false,
 	CauseUnknown:      false,
+
+	// Faults on our side: nothing reached the server.
+	CauseSecretUnreadable:         false,
+	CauseTLSModeMismatch:          false,
+	CauseTokenEndpointUnreachable: false,
 }
 
 // ProvesPosture reports whether a refusal with this cause proves that an

@@ -2,7 +2,6 @@ package diagnose
 
 import (
 	"regexp"
-	"slices"
 	"strings"
 	"time"
 )
@@ -162,27 +161,8 @@ var catalog = map[Cause]entry{
 			{caveatConnect[en], "Re-enabling Basic authentication weakens the tenant's security: passwords can be sprayed and phished, and MFA does not protect them."},
 			{caveatConnect[ja], "基本認証を再度有効にするとテナントのセキュリティが低下します。パスワードはスプレー攻撃やフィッシングの対象になり、MFA では保護されません。"},
 		},
-		links: []string{linkDisableBasic, linkSetAuthPolicy, linkDeprecationBasic, linkOAuthIMAPPOPSMTP, linkSMTPBasicTimeline},
-		tailor: func(r *Remedy, l int, p string) {
-			if p != "" && !strings.Contains(p, "smtp") {
-				// IMAP/POP only: Basic is retired in Exchange Online,
-				// so the OAuth path leads and the article's policy line
-				// is for where the tenant still allows Basic.
-				r.Steps = append([]string{oauthLeadStep[l]}, slices.DeleteFunc(slices.Clone(r.Steps), func(s string) bool { return s == betterOAuthStep[l] })...)
-				r.Caveats = append([]string{caveatPolicyOnlyWhereAllowed[l]}, r.Caveats...)
-			}
-			if p == "" || strings.Contains(p, "imap") || strings.Contains(p, "pop") {
-				r.Caveats = append(r.Caveats, caveatImapPopRetired[l])
-			}
-			if p == "" || strings.Contains(p, "smtp") {
-				r.Caveats = append(r.Caveats, smtpBasicCaveat(l))
-			}
-			if l == en {
-				r.Caveats = append(r.Caveats, "Consumer Outlook.com/Hotmail accounts lost Basic authentication on 2024-09-16; no setting brings it back.")
-			} else {
-				r.Caveats = append(r.Caveats, "Outlook.com/Hotmail の個人アカウントでは 2024-09-16 に基本認証が廃止されており、設定で元に戻すことはできません。")
-			}
-		},
+		links:  []string{linkDisableBasic, linkSetAuthPolicy, linkDeprecationBasic, linkOAuthIMAPPOPSMTP, linkSMTPBasicTimeline},
+		tailor: tailorBasicAuthDisabled,
 	},
 	CauseBasicAuthRetired: {
 		title: [2]string{"Basic authentication retired for this service", "このサービスでは基本認証が廃止済み"},
@@ -626,6 +606,9 @@ var order = []Cause{
 	CauseTimeout,
 	CauseThrottled,
 	CauseAuthMechanismUnsupported,
+	CauseSecretUnreadable,
+	CauseTLSModeMismatch,
+	CauseTokenEndpointUnreachable,
 	CauseUnknown,
 }
 
@@ -638,7 +621,8 @@ func Causes() []Cause { return append([]Cause(nil), order...) }
 func Generic(c Cause) bool {
 	switch c {
 	case CauseOK, CauseBadCredentials, CauseOAuthTokenInvalid, CauseTokenRequestFailed, CauseTLSError,
-		CauseNetworkError, CauseTimeout, CauseThrottled, CauseAuthMechanismUnsupported, CauseUnknown:
+		CauseNetworkError, CauseTimeout, CauseThrottled, CauseAuthMechanismUnsupported, CauseUnknown,
+		CauseSecretUnreadable, CauseTLSModeMismatch, CauseTokenEndpointUnreachable:
 		return true
 	}
 	return false

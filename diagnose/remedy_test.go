@@ -14,7 +14,8 @@ var allCauses = []Cause{
 	CauseOK, CauseBasicAuthDisabled, CauseBasicAuthRetired, CauseSMTPAuthDisabledTenant, CauseSMTPAuthDisabledMbx, CauseSecurityDefaults,
 	CauseConditionalAccess, CauseMFARequired, CauseBadCredentials, CauseAccountLocked, CauseAccountDisabled,
 	CauseProtocolDisabled, CauseOAuthTokenInvalid, CauseOAuthNotAuthorized, CauseTokenRequestFailed, CauseTLSError,
-	CauseNetworkError, CauseTimeout, CauseThrottled, CauseAuthMechanismUnsupported, CauseUnknown,
+	CauseNetworkError, CauseTimeout, CauseThrottled, CauseAuthMechanismUnsupported,
+	CauseSecretUnreadable, CauseTLSModeMismatch, CauseTokenEndpointUnreachable, CauseUnknown,
 }
 
 // withFix are the causes an admin fixes with PowerShell; the closed-loop
@@ -105,6 +106,8 @@ func TestFixLinesAreRunnable(t *testing.T) {
 }
 
 func TestArticleCommandsVerbatim(t *testing.T) {
+	// No protocol: the reference, where the article's line is shown whole
+	// (a failing check narrows it to its protocol: TestBasicFixOnlyFailingProtocols).
 	v := Vars{Mailbox: "alice@contoso.com", User: "alice@contoso.com", Policy: "NoBasic"}
 	want := map[Cause][]string{
 		CauseBasicAuthDisabled: {

@@ -43,8 +43,8 @@ type causeCase struct {
 	creds           creds
 	protocols       string
 	mechanisms      string
-	extra           func(t *testing.T) []string // more flags (addresses, CA, timeout)
-	want            map[string]string           // "protocol/mechanism" -> cause
+	extra           func(t *testing.T, s *sim.Sim) []string // more flags (addresses, CA, timeout)
+	want            map[string]string                       // "protocol/mechanism" -> cause
 }
 
 // causeCases reproduce every cause of the catalog that the emulator can
@@ -91,20 +91,40 @@ func causeCases() []causeCase {
 		{name: "protocol_disabled/noimap-imap", user: "noimap", creds: credROPC, protocols: "imap", mechanisms: "xoauth2",
 			want: map[string]string{"imap/xoauth2": "protocol_disabled"}},
 		{name: "network_error/closed-port", protocols: "imap,pop,smtp",
-			extra: func(t *testing.T) []string {
+			extra: func(t *testing.T, s *sim.Sim) []string {
 				a := closedAddr(t)
 				return []string{"--imap-addr", a, "--pop-addr", a, "--smtp-addr", a}
 			},
 			want: map[string]string{"imap/basic": "network_error", "pop/xoauth2": "network_error", "smtp/basic": "network_error", "smtp/xoauth2": "network_error"}},
 		{name: "tls_error/wrong-ca", protocols: "imap,pop,smtp",
-			extra: func(t *testing.T) []string { return []string{"--ca-file", otherCA(t)} },
+			extra: func(t *testing.T, s *sim.Sim) []string { return []string{"--ca-file", otherCA(t)} },
 			want:  map[string]string{"imap/basic": "tls_error", "imap/xoauth2": "tls_error", "pop/basic": "tls_error", "smtp/basic": "tls_error", "smtp/xoauth2": "tls_error"}},
 		{name: "timeout/silent-server", protocols: "imap,pop,smtp", mechanisms: "basic",
-			extra: func(t *testing.T) []string {
+			extra: func(t *testing.T, s *sim.Sim) []string {
 				a := testenv.SilentServer(t)
 				return []string{"--imap-addr", a, "--pop-addr", a, "--smtp-addr", a, "--timeout", "2s"}
 			},
 			want: map[string]string{"imap/basic": "timeout", "pop/basic": "timeout", "smtp/basic": "timeout"}},
+
+		// Faults on the probing side: local causes (issue 8 item 2). check
+		// refuses a missing file up front (exit 2); a directory where the
+		// file should be (a Secret volume mounted at the file's path)
+		// passes that and fails when read, at the attempt.
+		{name: "secret_unreadable/password-file", protocols: "imap,smtp", mechanisms: "basic",
+			extra: func(t *testing.T, s *sim.Sim) []string {
+				return []string{"--password-file", t.TempDir()}
+			},
+			want: map[string]string{"imap/basic": "secret_unreadable", "smtp/basic": "secret_unreadable"}},
+		{name: "tls_mode_mismatch/implicit-tls-on-starttls-port", protocols: "smtp", mechanisms: "basic",
+			extra: func(t *testing.T, s *sim.Sim) []string {
+				return []string{"--smtp-implicit-tls", "--smtp-addr", s.Endpoints().SMTP.StartTLS}
+			},
+			want: map[string]string{"smtp/basic": "tls_mode_mismatch"}},
+		{name: "token_endpoint_unreachable/closed-port", protocols: "imap", mechanisms: "xoauth2",
+			extra: func(t *testing.T, s *sim.Sim) []string {
+				return []string{"--authority", "https://" + closedAddr(t) + "/contoso.onmicrosoft.com"}
+			},
+			want: map[string]string{"imap/xoauth2": "token_endpoint_unreachable"}},
 
 		// Tenant-wide (or demo-mailbox) states, one at a time.
 		{name: "smtp_auth_disabled_tenant", serial: true, protocols: "smtp",
@@ -187,7 +207,7 @@ func runCauseCase(t *testing.T, s *sim.Sim, ep string, c causeCase) {
 		args = append(args, "--mechanisms", c.mechanisms)
 	}
 	if c.extra != nil {
-		args = append(args, c.extra(t)...)
+		args = append(args, c.extra(t, s)...)
 	}
 	r := run(t, "", args...)
 	d := parseCheck(t, r)

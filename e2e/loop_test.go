@@ -204,8 +204,8 @@ func TestClosedLoopTextShowsArticleCommands(t *testing.T) {
 		},
 			cause: "basic_auth_disabled", jaTitle: "基本認証が無効",
 			lines: []string{
-				"Set-AuthenticationPolicy -Identity ",
-				" -AllowBasicAuthPop -AllowBasicAuthImap -AllowBasicAuthSmtp",
+				// Only the protocol whose Basic login failed (issue 8).
+				"Set-AuthenticationPolicy -Identity <policy> -AllowBasicAuthSmtp\n",
 				"Set-User -Identity demo@contoso.com -STSRefreshTokensValidFrom $([System.DateTime]::UtcNow)",
 			}},
 		{name: "security-defaults", break_: []string{`Update-MgPolicyIdentitySecurityDefaultEnforcementPolicy -IsEnabled:$true`},
