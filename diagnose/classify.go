@@ -289,7 +289,7 @@ func refine(all []probe.Attempt, direct []verdict, i int) verdict {
 		}
 		return refineOAuth(all, i, v, true)
 	case exoNotConnected:
-		return refineNotConnected(a, v)
+		return refineNotConnected(all, i, v)
 	case exoCriteria:
 		// The words come from Microsoft's documentation of CA/MFA, not
 		// from a capture naming the policy: inferred, unless a password
@@ -346,20 +346,10 @@ func refineBasic(all []probe.Attempt, direct []verdict, i int, v verdict) verdic
 		}
 		return v
 	}
-	if okOn(all, a.Protocol, probe.XOAUTH2, i) {
-		v.cause, v.conf = CauseBasicAuthDisabled, Inferred
-		v.ev.add(fmt.Sprintf("XOAUTH2 works on %s for the same mailbox, so the mailbox and protocol are fine and Basic is what is refused", a.Protocol),
-			fmt.Sprintf("同じメールボックスで %s の XOAUTH2 は成功しているため、メールボックスとプロトコルは正常で、拒否されているのは基本認証です", a.Protocol))
-		return v
-	}
-	for j := range all {
-		if j != i && all[j].OK && all[j].Mechanism == probe.Basic && all[j].Protocol != a.Protocol {
-			v.cause, v.conf = CauseBasicAuthDisabled, Inferred
-			v.ev.add(fmt.Sprintf("Basic works on %s with the same password, so the password is right and Basic is refused for %s", all[j].Protocol, a.Protocol),
-				fmt.Sprintf("同じパスワードで %s の基本認証は成功しているため、パスワードは正しく、%s で基本認証が拒否されています", all[j].Protocol, a.Protocol))
-			return v
-		}
-	}
+	// Explicit words first (issue 8): another attempt with the same
+	// password whose server named a cause in so many words (SMTP's 5.7.139
+	// "security defaults", a token endpoint's AADSTS code) beats the weaker
+	// comparisons below, which only show that Basic is refused here.
 	for j := range all {
 		d := direct[j]
 		if j == i || d.gen != decided || d.conf != Definitive || !slices.Contains(passwordCauses, d.cause) {
@@ -374,6 +364,20 @@ func refineBasic(all []probe.Attempt, direct []verdict, i int, v verdict) verdic
 		v.ev.add(fmt.Sprintf("with the same password, %s says %s", who(&all[j]), d.cause),
 			fmt.Sprintf("同じパスワードで %s は %s と判定されています", who(&all[j]), d.cause))
 		return v
+	}
+	if okOn(all, a.Protocol, probe.XOAUTH2, i) {
+		v.cause, v.conf = CauseBasicAuthDisabled, Inferred
+		v.ev.add(fmt.Sprintf("XOAUTH2 works on %s for the same mailbox, so the mailbox and protocol are fine and Basic is what is refused", a.Protocol),
+			fmt.Sprintf("同じメールボックスで %s の XOAUTH2 は成功しているため、メールボックスとプロトコルは正常で、拒否されているのは基本認証です", a.Protocol))
+		return v
+	}
+	for j := range all {
+		if j != i && all[j].OK && all[j].Mechanism == probe.Basic && all[j].Protocol != a.Protocol {
+			v.cause, v.conf = CauseBasicAuthDisabled, Inferred
+			v.ev.add(fmt.Sprintf("Basic works on %s with the same password, so the password is right and Basic is refused for %s", all[j].Protocol, a.Protocol),
+				fmt.Sprintf("同じパスワードで %s の基本認証は成功しているため、パスワードは正しく、%s で基本認証が拒否されています", all[j].Protocol, a.Protocol))
+			return v
+		}
 	}
 	if a.Protocol == probe.IMAP && hasCap(a.Capabilities, "LOGINDISABLED") && !hasCap(a.Capabilities, "AUTH=PLAIN") {
 		v.cause, v.conf = CauseBasicAuthDisabled, Inferred
@@ -529,6 +533,20 @@ func sameTokenOn(all []probe.Attempt, i int, ok bool) int {
 	return -1
 }
 
+// sameTokenOnProtocol finds a successful XOAUTH2 attempt on protocol p for
+// the same mailbox with the same access token; -1 if none.
+func sameTokenOnProtocol(all []probe.Attempt, i int, p probe.Protocol) int {
+	a := &all[i]
+	for j := range all {
+		b := &all[j]
+		if j != i && b.OK && b.Mechanism == probe.XOAUTH2 && b.Protocol == p &&
+			strings.EqualFold(b.User, a.User) && sameToken(a.Token, b.Token) {
+			return j
+		}
+	}
+	return -1
+}
+
 func sameToken(x, y *probe.TokenInfo) bool {
 	if x == nil || y == nil || x.Error != "" || y.Error != "" {
 		return false
@@ -540,8 +558,27 @@ func sameToken(x, y *probe.TokenInfo) bool {
 		x.Audience == y.Audience && x.UPN == y.UPN && x.TenantID == y.TenantID
 }
 
-func refineNotConnected(a *probe.Attempt, v verdict) verdict {
+func refineNotConnected(all []probe.Attempt, i int, v verdict) verdict {
+	a := &all[i]
 	t := a.Token
+	appOnly := t != nil && (t.Flow == "client_credentials" || (len(t.Roles) > 0 && len(t.Scopes) == 0))
+	// IMAP and POP need the same mailbox permission (FullAccess for the
+	// app's service principal): the same application token opening the
+	// mailbox over the other one proves the permission, so the protocol
+	// itself is what is off (issue 8: this was reported as
+	// oauth_not_authorized, whose fix does not help).
+	if a.Mechanism == probe.XOAUTH2 && appOnly && (a.Protocol == probe.IMAP || a.Protocol == probe.POP) {
+		other := probe.POP
+		if a.Protocol == probe.POP {
+			other = probe.IMAP
+		}
+		if j := sameTokenOnProtocol(all, i, other); j >= 0 {
+			v.cause, v.conf = CauseProtocolDisabled, Inferred
+			v.ev.add(fmt.Sprintf("the same application token opens this mailbox over %s, which needs the same mailbox permission: the app's permission is fine, and %s is most likely disabled for this mailbox (Set-CasMailbox -%sEnabled)", all[j].Protocol, strings.ToUpper(string(a.Protocol)), protoParam(a.Protocol)),
+				fmt.Sprintf("同じアプリケーション トークンで %s からはこのメールボックスを開けており、同じアクセス許可が必要なため、アプリのアクセス許可は正常です。このメールボックスで %s が無効になっている可能性が最も高いです (Set-CasMailbox -%sEnabled)", all[j].Protocol, strings.ToUpper(string(a.Protocol)), protoParam(a.Protocol)))
+			return v
+		}
+	}
 	switch {
 	case a.Mechanism == probe.XOAUTH2 && t != nil && slices.ContainsFunc(t.Problems, func(p string) bool { return problemCode(p) == probe.ProblemUserMismatch }):
 		v.cause, v.conf = CauseOAuthNotAuthorized, Inferred

@@ -108,3 +108,48 @@ func TestLocalCauses(t *testing.T) {
 		t.Errorf("TLS done, greeting late: %s", f.Cause)
 	}
 }
+
+// Inference order (issue 8 item 5): explicit words from any attempt of the
+// same target beat weaker comparisons.
+func TestInferenceOrder(t *testing.T) {
+	// Security defaults on, IMAP Basic not retired: IMAP answers its
+	// generic "LOGIN failed." while XOAUTH2 works; SMTP names security
+	// defaults in words. The comparison alone said basic_auth_disabled.
+	s8 := "535 5.7.139 Authentication unsuccessful, user is locked by your organization's security defaults policy. Contact your administrator."
+	all := []probe.Attempt{
+		basic(probe.IMAP, "a1 NO LOGIN failed."),
+		ok(probe.IMAP, probe.XOAUTH2),
+		basic(probe.POP, "-ERR Logon failure: unknown user name or bad password."),
+		ok(probe.POP, probe.XOAUTH2),
+		basic(probe.SMTP, s8),
+	}
+	fs := Classify(all)
+	for _, i := range []int{0, 2, 4} {
+		if fs[i].Cause != CauseSecurityDefaults {
+			t.Errorf("%s/%s: %s, want security_defaults; evidence %q", fs[i].Protocol, fs[i].Mechanism, fs[i].Cause, fs[i].Evidence)
+		}
+	}
+	// Without SMTP's words the comparison still decides.
+	if f := Classify(all[:4]); f[0].Cause != CauseBasicAuthDisabled || f[2].Cause != CauseBasicAuthDisabled {
+		t.Errorf("without SMTP: %s, %s", f[0].Cause, f[2].Cause)
+	}
+
+	// IMAP off for the mailbox, app-only token: IMAP gets in and is not
+	// connected (I6) while the same token opens the mailbox over POP, which
+	// needs the same permission. The app is fine; IMAP is off.
+	tok := &probe.TokenInfo{Flow: "client_credentials", AppID: "app-1", Audience: "https://outlook.office365.com", TenantID: "tid", Roles: []string{"IMAP.AccessAsApp", "POP.AccessAsApp"}, ExpiresAt: time.Date(2026, 12, 1, 11, 0, 0, 0, time.UTC)}
+	imap := xo(probe.IMAP, "a2 BAD User is authenticated but not connected.", tok)
+	imap.AuthReply = "a1 OK AUTHENTICATE completed."
+	pop := ok(probe.POP, probe.XOAUTH2)
+	pop.Token = tok
+	smtp := ok(probe.SMTP, probe.XOAUTH2) // found first: SMTP needs another permission
+	smtp.Token = tok
+	f := Classify([]probe.Attempt{smtp, imap, pop})[1]
+	if f.Cause != CauseProtocolDisabled || !strings.Contains(strings.Join(RemedyFor(f.Cause, "en", Vars{Protocol: "imap", Mailbox: "alice@contoso.com"}).Fix, "\n"), "Set-CasMailbox alice@contoso.com -ImapEnabled $true") {
+		t.Errorf("app token, POP works: %s; evidence %q", f.Cause, f.Evidence)
+	}
+	// Alone, the app token's permission stays the likelier cause.
+	if f := Classify([]probe.Attempt{imap})[0]; f.Cause != CauseOAuthNotAuthorized {
+		t.Errorf("app token alone: %s", f.Cause)
+	}
+}

@@ -152,6 +152,21 @@ func causeCases() []causeCase {
 			setup:    []string{`Set-SimTenant -BasicAuthRetiredSmtp:$true`},
 			teardown: []string{`Set-SimTenant -BasicAuthRetiredSmtp:$false`},
 			want:     map[string]string{"smtp/basic": "basic_auth_retired", "smtp/xoauth2": "ok"}},
+		// Inference order (issue 8): IMAP/POP Basic get their generic
+		// 2023 words while XOAUTH2 works; SMTP names security defaults in
+		// words, and those words win over the comparison.
+		{name: "security_defaults/imap-pop-era-2023", serial: true, protocols: "imap,pop,smtp",
+			setup:    []string{`Set-SimTenant -Era 2023 -BasicAuthRetiredImapPop:$false`, `Update-MgPolicyIdentitySecurityDefaultEnforcementPolicy -IsEnabled:$true`},
+			teardown: []string{`Update-MgPolicyIdentitySecurityDefaultEnforcementPolicy -IsEnabled:$false`, `Set-SimTenant -Era 2026 -BasicAuthRetiredImapPop:$true`},
+			want: map[string]string{"imap/basic": "security_defaults", "pop/basic": "security_defaults", "smtp/basic": "security_defaults",
+				"imap/xoauth2": "ok", "pop/xoauth2": "ok", "smtp/xoauth2": "ok"}},
+		// IMAP off with an application token: the same token opens the
+		// mailbox over POP, so the app's permission is fine (issue 8: was
+		// oauth_not_authorized, whose fix does not help).
+		{name: "protocol_disabled/app-token", serial: true, protocols: "imap,pop", mechanisms: "xoauth2",
+			setup:    []string{`Set-CasMailbox demo@contoso.com -ImapEnabled $false`},
+			teardown: []string{`Set-CasMailbox demo@contoso.com -ImapEnabled $true`},
+			want:     map[string]string{"imap/xoauth2": "protocol_disabled", "pop/xoauth2": "ok"}},
 		// 2023 texts are generic (I2, P3): Basic vs XOAUTH2 on the same
 		// mailbox decides.
 		{name: "basic_auth_disabled/imap-pop-era-2023", serial: true, protocols: "imap,pop",
