@@ -24,6 +24,9 @@ type verdict struct {
 	ev    evidence
 	rule  *rule // the server text's rule, if one matched
 	gen   generic
+	// candidates rank the causes an unknown verdict may be, most likely
+	// first.
+	candidates []Cause
 }
 
 // Classify diagnoses the Attempts of one target: one Finding per attempt, in
@@ -42,6 +45,9 @@ func Classify(attempts []probe.Attempt) []Finding {
 		if v.gen != decided {
 			v = refine(attempts, direct, i)
 		}
+		if attempts[i].Mechanism == "" {
+			v = unknownMechanism(v)
+		}
 		out[i] = finding(&attempts[i], v)
 	}
 	return out
@@ -52,18 +58,48 @@ func Classify(attempts []probe.Attempt) []Finding {
 func ClassifyReply(proto probe.Protocol, mech probe.Mechanism, text string) Finding {
 	// Pasted text may carry credentials; evidence quotes it.
 	text = redact.Text(text)
+	if mech == "" {
+		mech = probe.Mechanism(inferMechanism(text))
+	}
 	a := probe.Attempt{Protocol: proto, Mechanism: mech, Stage: probe.StageAuth, ErrorKind: probe.ErrRefused}
-	if codes := codesIn(text); len(codes) > 0 {
-		// A token-endpoint error pasted as is.
+	codes := append(codesIn(text), sentenceCodes(text)...)
+	field, desc, _, tokenText := tokenError(text)
+	if len(codes) > 0 || tokenText {
+		// A token-endpoint error pasted as is, with its AADSTS code, an
+		// Entra sentence that stands for one, or an OAuth library's
+		// HTTP error naming the endpoint.
+		if desc == "" {
+			desc = text
+		}
 		a.Stage, a.ErrorKind = probe.StageToken, probe.ErrToken
-		a.Token = &probe.TokenInfo{ErrorCodes: codes, Description: text}
-		return Classify([]probe.Attempt{a})[0]
+		a.Token = &probe.TokenInfo{Error: field, ErrorCodes: codes, Description: desc}
+		f := Classify([]probe.Attempt{a})[0]
+		if f.Cause == CauseTokenRequestFailed && field == "" && len(codes) == 0 {
+			f.Evidence = append(f.Evidence, "the text names the token endpoint but not its error field or AADSTS code: the error_description (or the Entra sign-in log) says which of the client, secret, scope or grant was refused")
+			f.EvidenceJA = append(f.EvidenceJA, "テキストはトークン エンドポイントを示していますが、error フィールドや AADSTS コードがありません。クライアント、シークレット、スコープ、付与のどれが拒否されたかは error_description (または Entra のサインイン ログ) が示します")
+		}
+		return f
 	}
 	a.Reply = Unwrap(text)
-	if r, _ := matchRule(a.Reply); r != nil && r.cause == CauseOK {
+	// The last reply decides success: "OK LOGIN completed." followed by a
+	// refusal of the next command is a failure after authentication.
+	lines := strings.Split(a.Reply, "\n")
+	if r, _ := matchRule(lines[len(lines)-1]); r != nil && r.cause == CauseOK {
 		a.OK, a.Stage, a.ErrorKind = true, probe.StageDone, probe.ErrNone
+	} else if len(lines) > 1 {
+		if r, _ := matchRule(lines[0]); r != nil && r.cause == CauseOK {
+			a.AuthReply, a.Reply = lines[0], strings.Join(lines[1:], "\n")
+		}
 	}
-	return Classify([]probe.Attempt{a})[0]
+	f := Classify([]probe.Attempt{a})[0]
+	if (f.Cause == CauseNetworkError || f.Cause == CauseTimeout) && tokenEndpointText.MatchString(text) {
+		// The client could not reach the token endpoint: 443, not the
+		// mail ports.
+		f.Cause, f.Remedy = CauseTokenEndpointUnreachable, RemedyFor(CauseTokenEndpointUnreachable, "en", varsFor(&a))
+		f.Evidence = append(f.Evidence, "the text names the token endpoint: it is the HTTPS (443) path to it that failed, not the mail server's")
+		f.EvidenceJA = append(f.EvidenceJA, "テキストはトークン エンドポイントを示しています。失敗したのはメール サーバーではなく、そこへの HTTPS (443) の経路です")
+	}
+	return f
 }
 
 func finding(a *probe.Attempt, v verdict) Finding {
@@ -76,6 +112,7 @@ func finding(a *probe.Attempt, v verdict) Finding {
 		Evidence:   v.ev.en,
 		EvidenceJA: v.ev.ja,
 		Remedy:     RemedyFor(v.cause, "en", vars),
+		Candidates: v.candidates,
 	}
 	if f.Evidence == nil {
 		f.Evidence = []string{}
@@ -222,6 +259,10 @@ func classifyToken(a *probe.Attempt) verdict {
 	codes := slices.Clone(t.ErrorCodes)
 	codes = append(codes, codesIn(t.Description)...)
 	codes = append(codes, codesIn(a.Error)...)
+	if len(codes) == 0 {
+		// Entra's sentence without its code.
+		codes = append(sentenceCodes(t.Description), sentenceCodes(a.Error)...)
+	}
 	desc := cleanDescription(t.Description)
 	for _, c := range codes {
 		if e, ok := aadstsCodes[c]; ok {

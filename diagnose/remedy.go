@@ -609,6 +609,8 @@ var order = []Cause{
 	CauseSecretUnreadable,
 	CauseTLSModeMismatch,
 	CauseTokenEndpointUnreachable,
+	CauseLoginDisabled,
+	CauseAppPasswordRequired,
 	CauseUnknown,
 }
 
@@ -622,7 +624,7 @@ func Generic(c Cause) bool {
 	switch c {
 	case CauseOK, CauseBadCredentials, CauseOAuthTokenInvalid, CauseTokenRequestFailed, CauseTLSError,
 		CauseNetworkError, CauseTimeout, CauseThrottled, CauseAuthMechanismUnsupported, CauseUnknown,
-		CauseSecretUnreadable, CauseTLSModeMismatch, CauseTokenEndpointUnreachable:
+		CauseSecretUnreadable, CauseTLSModeMismatch, CauseTokenEndpointUnreachable, CauseLoginDisabled, CauseAppPasswordRequired:
 		return true
 	}
 	return false

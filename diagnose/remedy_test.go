@@ -15,7 +15,7 @@ var allCauses = []Cause{
 	CauseConditionalAccess, CauseMFARequired, CauseBadCredentials, CauseAccountLocked, CauseAccountDisabled,
 	CauseProtocolDisabled, CauseOAuthTokenInvalid, CauseOAuthNotAuthorized, CauseTokenRequestFailed, CauseTLSError,
 	CauseNetworkError, CauseTimeout, CauseThrottled, CauseAuthMechanismUnsupported,
-	CauseSecretUnreadable, CauseTLSModeMismatch, CauseTokenEndpointUnreachable, CauseUnknown,
+	CauseSecretUnreadable, CauseTLSModeMismatch, CauseTokenEndpointUnreachable, CauseLoginDisabled, CauseAppPasswordRequired, CauseUnknown,
 }
 
 // withFix are the causes an admin fixes with PowerShell; the closed-loop

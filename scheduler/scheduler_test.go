@@ -580,6 +580,10 @@ func TestLockoutCauseCatalogDecided(t *testing.T) {
 		// Local faults: nothing reached the server at the auth stage
 		// (lockoutFailure looks at the stage and ErrSecret first).
 		diagnose.CauseSecretUnreadable: true, diagnose.CauseTLSModeMismatch: true, diagnose.CauseTokenEndpointUnreachable: true,
+		// Other servers: a disabled login is the account's; an app
+		// password required means the normal password was sent and
+		// refused, which counts like any refused password.
+		diagnose.CauseLoginDisabled: true, diagnose.CauseAppPasswordRequired: true,
 	}
 	for _, c := range diagnose.Causes() {
 		if counts[c] == notPasswordCauses[c] {
