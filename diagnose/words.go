@@ -124,6 +124,13 @@ var clientRules = []rule{
 	// EHOSTUNREACH, "Connection refused", Windows "No connection could be
 	// made because the target machine actively refused it", "Network is
 	// unreachable", curl "(7) Failed to connect".
+	// A proxy between the client and the server: HTTP 407 (RFC 9110
+	// §15.5.8 "Proxy Authentication Required"), Go's "proxyconnect tcp",
+	// curl "(56) CONNECT tunnel failed" / "Received HTTP code 407 from
+	// proxy after CONNECT".
+	{rows: "", match: re(`proxy authentication required|\b407\b.*proxy|proxyconnect tcp|connect tunnel failed|from proxy after connect`), cause: CauseNetworkError, conf: Definitive,
+		en: "a proxy between the client and the server refused or failed the connection: its address and credentials (HTTPS_PROXY) are the client's setting, not the server's",
+		ja: "クライアントとサーバーの間のプロキシが接続を拒否したか失敗しました。プロキシのアドレスと資格情報 (HTTPS_PROXY) はサーバーではなくクライアントの設定です"},
 	{rows: "", match: re(`econnrefused|econnreset|ehostunreach|enetunreach|connection refused|actively refused|network is unreachable|no route to host|connection reset by peer|failed to connect to`), cause: CauseNetworkError, conf: Definitive,
 		en: "the client says the connection was refused, unreachable or reset",
 		ja: "クライアントは接続が拒否された、到達できない、またはリセットされたと報告しています"},

@@ -46,7 +46,10 @@ func TestClientAndStandardWords(t *testing.T) {
 		{".NET 11001", probe.SMTP, probe.Basic, "System.Net.Sockets.SocketException (11001): No such host is known.", CauseNetworkError},
 		{"curl 6", probe.IMAP, probe.Basic, "curl: (6) Could not resolve host: outlook.office365.com", CauseNetworkError},
 		{"node ECONNREFUSED", probe.SMTP, probe.Basic, "Error: connect ECONNREFUSED 127.0.0.1:587", CauseNetworkError},
+		// A proxy in the way: Go net/http's "proxyconnect tcp", curl 56.
+		{"curl 56 proxy 407", probe.SMTP, probe.Basic, "curl: (56) CONNECT tunnel failed, response 407", CauseNetworkError},
 		// The same failures on the way to the token endpoint: 443.
+		{"Go proxyconnect to the token endpoint", probe.IMAP, probe.XOAUTH2, "Post \"https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token\": proxyconnect tcp: dial tcp 10.0.0.1:3128: connect: connection refused", CauseTokenEndpointUnreachable},
 		{"node ENOTFOUND token endpoint", probe.IMAP, probe.XOAUTH2, "Error: getaddrinfo ENOTFOUND login.microsoftonline.com", CauseTokenEndpointUnreachable},
 
 		// OAuth libraries' HTTP errors from the token endpoint.
