@@ -173,8 +173,13 @@ func classifyOne(a *probe.Attempt) verdict {
 			continue
 		}
 		v.cause, v.conf, v.rule, v.gen = r.cause, r.conf, r, r.gen
-		v.ev.add(fmt.Sprintf("%s at stage %s: the server said %s", who(a), a.Stage, quote(line)),
-			fmt.Sprintf("%s (段階 %s): サーバーの応答 %s", who(a), a.Stage, quote(line)))
+		if r.client {
+			v.ev.add(fmt.Sprintf("%s: the client reported %s", who(a), quote(line)),
+				fmt.Sprintf("%s: クライアントの報告 %s", who(a), quote(line)))
+		} else {
+			v.ev.add(fmt.Sprintf("%s at stage %s: the server said %s", who(a), a.Stage, quote(line)),
+				fmt.Sprintf("%s (段階 %s): サーバーの応答 %s", who(a), a.Stage, quote(line)))
+		}
 		ruleEvidence(&v.ev, r)
 		if text == a.Reply && a.AuthReply != "" && a.AuthReply != a.Reply {
 			v.ev.add("the reply to the authentication command was "+quote(StripNoise(a.AuthReply)),

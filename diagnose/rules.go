@@ -37,6 +37,8 @@ type rule struct {
 	gen   generic
 	// en/ja: what the words mean, for the evidence.
 	en, ja string
+	// client marks a client library's own words (no server spoke).
+	client bool
 }
 
 func has(phrases ...string) func(string) bool {

@@ -98,10 +98,10 @@ var clientRules = []rule{
 	// JavaMail: java.net.SocketTimeoutException "Read timed out" /
 	// "connect timed out"; curl: "(28) Connection timed out after",
 	// "Operation timed out after".
-	{rows: "", match: has("greeting never received"), cause: CauseTimeout, conf: Definitive,
+	{rows: "", match: has("greeting never received"), cause: CauseTimeout, conf: Definitive, client: true,
 		en: "the client waited for the server's greeting and gave up (nodemailer's greeting timeout): the server accepted the connection and said nothing. On port 465 (or 993/995) without TLS from the first byte (nodemailer secure: false) this is a TLS mode mismatch, not a slow server",
 		ja: "クライアントはサーバーのあいさつを待ってあきらめました (nodemailer のあいさつタイムアウト)。サーバーは接続を受け付けましたが何も送っていません。ポート 465 (または 993/995) に最初のバイトから TLS を使わずに接続した場合 (nodemailer の secure: false) は、遅いサーバーではなく TLS モードの不一致です"},
-	{rows: "", match: re(`connection timeout|connection timed out|connect timed out|read timed out|operation (has )?timed out|socket\.timeout|\btimed out\b|etimedout`), cause: CauseTimeout, conf: Definitive,
+	{rows: "", match: re(`connection timeout|connection timed out|connect timed out|read timed out|operation (has )?timed out|socket\.timeout|\btimed out\b|etimedout`), cause: CauseTimeout, conf: Definitive, client: true,
 		en: "the client says the connection or a read timed out: nothing answered in time",
 		ja: "クライアントは接続または読み取りがタイムアウトしたと報告しています。時間内に応答がありませんでした"},
 	// OpenSSL's SSL_R_WRONG_VERSION_NUMBER ("ssl3_get_record:wrong version
@@ -109,7 +109,7 @@ var clientRules = []rule{
 	// a TLS handshake that read plain text, the classic implicit TLS
 	// against a STARTTLS port (587/143/110). Go says "first record does not
 	// look like a TLS handshake".
-	{rows: "", match: has("wrong version number", "wrong_version_number", "first record does not look like a tls handshake"), cause: CauseTLSModeMismatch, conf: Inferred,
+	{rows: "", match: has("wrong version number", "wrong_version_number", "first record does not look like a tls handshake"), cause: CauseTLSModeMismatch, conf: Inferred, client: true,
 		en: "the TLS handshake read something that is not TLS: most often TLS from the first byte against a port that starts in plain text with STARTTLS (587, 143, 110)",
 		ja: "TLS ハンドシェイクが TLS ではないデータを受け取りました。最も多いのは、STARTTLS で平文から始まるポート (587、143、110) に最初のバイトから TLS で接続した場合です"},
 	// DNS: Node getaddrinfo ENOTFOUND / EAI_AGAIN, glibc "Name or service
@@ -117,7 +117,7 @@ var clientRules = []rule{
 	// name resolution", Windows/.NET "No such host is known", macOS
 	// "nodename nor servname provided, or not known", curl "(6) Could not
 	// resolve host", Java UnknownHostException, Go "no such host".
-	{rows: "", match: re(`enotfound|eai_again|name or service not known|temporary failure in name resolution|no such host is known|nodename nor servname provided|could not resolve host|unknownhostexception|\bno such host\b`), cause: CauseNetworkError, conf: Definitive,
+	{rows: "", match: re(`enotfound|eai_again|name or service not known|temporary failure in name resolution|no such host is known|nodename nor servname provided|could not resolve host|unknownhostexception|\bno such host\b`), cause: CauseNetworkError, conf: Definitive, client: true,
 		en: "the client could not resolve the server's name (DNS)",
 		ja: "クライアントはサーバー名を解決できませんでした (DNS)"},
 	// Refused, unreachable, reset: Node ECONNREFUSED / ECONNRESET /
@@ -128,10 +128,10 @@ var clientRules = []rule{
 	// §15.5.8 "Proxy Authentication Required"), Go's "proxyconnect tcp",
 	// curl "(56) CONNECT tunnel failed" / "Received HTTP code 407 from
 	// proxy after CONNECT".
-	{rows: "", match: re(`proxy authentication required|\b407\b.*proxy|proxyconnect tcp|connect tunnel failed|from proxy after connect`), cause: CauseNetworkError, conf: Definitive,
+	{rows: "", match: re(`proxy authentication required|\b407\b.*proxy|proxyconnect tcp|connect tunnel failed|from proxy after connect`), cause: CauseNetworkError, conf: Definitive, client: true,
 		en: "a proxy between the client and the server refused or failed the connection: its address and credentials (HTTPS_PROXY) are the client's setting, not the server's",
 		ja: "クライアントとサーバーの間のプロキシが接続を拒否したか失敗しました。プロキシのアドレスと資格情報 (HTTPS_PROXY) はサーバーではなくクライアントの設定です"},
-	{rows: "", match: re(`econnrefused|econnreset|ehostunreach|enetunreach|connection refused|actively refused|network is unreachable|no route to host|connection reset by peer|failed to connect to`), cause: CauseNetworkError, conf: Definitive,
+	{rows: "", match: re(`econnrefused|econnreset|ehostunreach|enetunreach|connection refused|actively refused|network is unreachable|no route to host|connection reset by peer|failed to connect to`), cause: CauseNetworkError, conf: Definitive, client: true,
 		en: "the client says the connection was refused, unreachable or reset",
 		ja: "クライアントは接続が拒否された、到達できない、またはリセットされたと報告しています"},
 }

@@ -150,3 +150,12 @@ func TestStandardAndClientRulesGeneric(t *testing.T) {
 		}
 	}
 }
+
+// A client's own words are reported as the client's, not as the server's.
+func TestClientWordsAreTheClients(t *testing.T) {
+	f := ClassifyReply(probe.SMTP, probe.Basic, "Error: Greeting never received")
+	ev := strings.Join(f.Evidence, "\n")
+	if !strings.Contains(ev, "the client reported") || strings.Contains(ev, "the server said") {
+		t.Errorf("evidence: %s", ev)
+	}
+}
