@@ -83,3 +83,26 @@ func tailorBasicAuthDisabled(r *Remedy, l int, p string) {
 		r.Caveats = append(r.Caveats, "Outlook.com/Hotmail の個人アカウントでは 2024-09-16 に基本認証が廃止されており、設定で元に戻すことはできません。")
 	}
 }
+
+var stepTenantWide = [2]string{
+	"To turn SMTP AUTH back on for the whole organization instead (the article's line; it opens SMTP AUTH for every mailbox without a setting of its own, and any posture check that relies on the organization's switch starts logging in): Set-TransportConfig -SmtpClientAuthenticationDisabled $False",
+	"代わりに組織全体で SMTP AUTH を再び有効にするには (記事の手順。個別の設定がないすべてのメールボックスで SMTP AUTH が有効になり、組織の設定に依存しているポスチャ チェックはログインできるようになります): Set-TransportConfig -SmtpClientAuthenticationDisabled $False",
+}
+
+// tailorSMTPAuthTenant repairs the failing mailbox only: the article's
+// fix, Set-TransportConfig -SmtpClientAuthenticationDisabled $False, turns
+// SMTP AUTH on for every mailbox that follows the organization, and with it
+// Basic SMTP wherever a policy allows it — a posture check that relies on
+// the organization's switch would start logging in. With a mailbox to name,
+// the fix is that mailbox's own exception and the article's line becomes a
+// step; with none (a reference) the article's line stays.
+func tailorSMTPAuthTenant(r *Remedy, l int, v Vars) {
+	if v.Mailbox == "" {
+		return
+	}
+	r.Fix = []string{"Set-CasMailbox <mailbox> -SmtpClientAuthenticationDisabled $False"}
+	r.Steps = slices.DeleteFunc(r.Steps, func(s string) bool {
+		return strings.Contains(s, "Set-CasMailbox <mailbox> -SmtpClientAuthenticationDisabled $False")
+	})
+	r.Steps = append(r.Steps, stepTenantWide[l])
+}

@@ -41,6 +41,9 @@ type entry struct {
 	links   []string
 	// tailor adjusts the remedy to the protocol (may be nil).
 	tailor func(r *Remedy, lang int, protocol string)
+	// tailorVars adjusts it to what is known of the failing check (may be
+	// nil); it runs after tailor, before placeholders are filled.
+	tailorVars func(r *Remedy, lang int, v Vars)
 	// smtpTimeline appends the Basic SMTP AUTH timeline caveat (in the
 	// tense of the day) where the remedy concerns SMTP.
 	smtpTimeline bool
@@ -225,6 +228,7 @@ var catalog = map[Cause]entry{
 		},
 		smtpTimeline: true,
 		links:        []string{linkArticleSMTPAuth, linkSMTPAuthDisabled, linkSetTransport},
+		tailorVars:   tailorSMTPAuthTenant,
 	},
 	CauseSMTPAuthDisabledMbx: {
 		title: [2]string{"SMTP AUTH is disabled for the mailbox", "メールボックスで SMTP AUTH が無効"},
@@ -666,6 +670,9 @@ func RemedyFor(c Cause, lang string, vars Vars) Remedy {
 	p := strings.ToLower(vars.Protocol)
 	if e.tailor != nil {
 		e.tailor(&r, l, p)
+	}
+	if e.tailorVars != nil {
+		e.tailorVars(&r, l, vars)
 	}
 	if e.smtpTimeline && (p == "" || strings.Contains(p, "smtp")) {
 		r.Caveats = append(r.Caveats, smtpBasicCaveat(l))

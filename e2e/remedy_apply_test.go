@@ -32,7 +32,11 @@ import (
 // checks must differ cannot share one (the remedy says so).
 func TestRemediesRepairOnlyTheirCheck(t *testing.T) {
 	type applyCase struct {
-		name   string
+		name string
+		// setup makes this case's baseline (after the common one);
+		// expect overrides the fixture's expectations ("target/proto/mech").
+		setup  []string
+		expect map[string]string
 		break_ []string
 		// target is the check the remedy answers ("target/proto/mech"),
 		// expect: ok in this case's config.
@@ -49,6 +53,15 @@ func TestRemediesRepairOnlyTheirCheck(t *testing.T) {
 		{name: "basic_auth_disabled/org-default-policy", target: "shared/smtp/basic", cause: "basic_auth_disabled"},
 		{name: "smtp_auth_disabled_tenant", target: "demo/smtp/xoauth2", cause: "smtp_auth_disabled_tenant",
 			break_: []string{`Set-TransportConfig -SmtpClientAuthenticationDisabled $True`}},
+		// The organization's switch is the posture (SMTP AUTH off for all
+		// but demo, which has its own exception): demo loses its exception
+		// and gets "disabled for the Tenant". The article's fix (the
+		// organization's switch) would let scanner's Basic SMTP in; the
+		// remedy gives demo its exception back and nothing else.
+		{name: "smtp_auth_disabled_tenant/switch-is-the-posture", target: "demo/smtp/xoauth2", cause: "smtp_auth_disabled_tenant",
+			setup:  []string{`Set-TransportConfig -SmtpClientAuthenticationDisabled $True`, `Set-CasMailbox demo@contoso.com -SmtpClientAuthenticationDisabled $False`},
+			expect: map[string]string{"scanner/smtp/basic": "fail", "scanner/smtp/xoauth2": "fail"},
+			break_: []string{`Set-CasMailbox demo@contoso.com -SmtpClientAuthenticationDisabled $null`}},
 		{name: "smtp_auth_disabled_mailbox", target: "demo/smtp/xoauth2", cause: "smtp_auth_disabled_mailbox",
 			break_: []string{`Set-CasMailbox demo@contoso.com -SmtpClientAuthenticationDisabled $true`}},
 		{name: "security_defaults", target: "demo/smtp/basic", cause: "security_defaults",
@@ -94,7 +107,8 @@ func TestRemediesRepairOnlyTheirCheck(t *testing.T) {
 			exec(`Set-SimTenant -Era 2023 -BasicAuthRetiredImapPop:$false`,
 				`New-AuthenticationPolicy -Name "Scanner SMTP Basic" -AllowBasicAuthSmtp`,
 				`Set-User -Identity scanner@contoso.com -AuthenticationPolicy "Scanner SMTP Basic"`)
-			cfg := applyConfig(t, s, c.target)
+			exec(c.setup...)
+			cfg := applyConfig(t, s, c.target, c.expect)
 
 			base := runApply(t, cfg)
 			if o := base[c.target]; o.ok && c.break_ != nil {
@@ -228,7 +242,7 @@ func fillIDs(lines []string) []string {
 // Basic posture checks on every protocol Basic must stay off for, the
 // logins that must work, and target (expect: ok) among them. auth_policy
 // names each user's policy, so fix lines come ready to run.
-func applyConfig(t *testing.T, s *sim.Sim, target string) string {
+func applyConfig(t *testing.T, s *sim.Sim, target string, expect map[string]string) string {
 	t.Helper()
 	ep := s.Endpoints()
 	dir := t.TempDir()
@@ -273,6 +287,9 @@ targets:
 			pm, exp, _ := strings.Cut(c, " ")
 			if name+"/"+pm == target {
 				exp, found = "ok", true
+			}
+			if e, ok := expect[name+"/"+pm]; ok {
+				exp = e
 			}
 			proto, mech, _ := strings.Cut(pm, "/")
 			fmt.Fprintf(&b, "      - {protocol: %s, mechanism: %s, expect: %s}\n", proto, mech, exp)

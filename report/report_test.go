@@ -152,7 +152,9 @@ func TestTextEnglish(t *testing.T) {
 		"SmtpClientAuthentication is disabled f",
 		"== basic_auth_disabled: Basic authentication is disabled (imap/basic, pop/basic)",
 		"PS> Set-AuthenticationPolicy -Identity 'Block Basic' -AllowBasicAuthPop -AllowBasicAuthImap",
-		"PS> Set-TransportConfig -SmtpClientAuthenticationDisabled $False",
+		// The mailbox's own exception; the organization's switch is a step.
+		"PS> Set-CasMailbox scanner@contoso.com -SmtpClientAuthenticationDisabled $False",
+		"Set-TransportConfig -SmtpClientAuthenticationDisabled $False",
 		"permanently retired",
 		"1.2s", "300ms",
 	} {
