@@ -273,8 +273,8 @@ var catalog = map[Cause]entry{
 			},
 		},
 		caveats: [2][]string{
-			{"Turning security defaults off lowers the security of the whole tenant (MFA, legacy-auth blocking); do it only with Conditional Access policies in their place.", "Basic must also be allowed by the Exchange authentication policy, and for IMAP/POP it is retired in Exchange Online whatever Entra says."},
-			{"セキュリティの既定値を無効にするとテナント全体のセキュリティ (MFA、レガシー認証のブロック) が低下します。代わりの条件付きアクセス ポリシーを用意した場合にのみ行ってください。", "基本認証は Exchange の認証ポリシーでも許可されている必要があります。また IMAP/POP の基本認証は Entra の設定にかかわらず Exchange Online では廃止されています。"},
+			{"Turning security defaults off is a posture change for the whole tenant, not a fix for one mailbox: Basic (legacy) authentication is then refused only where authentication policies refuse it, so a check that relies on security defaults to keep Basic off (expect: fail) may start logging in. It also lowers MFA protection; do it only with Conditional Access policies in their place.", "Basic must also be allowed by the Exchange authentication policy, and for IMAP/POP it is retired in Exchange Online whatever Entra says."},
+			{"セキュリティの既定値の無効化は、1 つのメールボックスの修正ではなくテナント全体のセキュリティ ポスチャの変更です。基本 (レガシー) 認証は認証ポリシーが拒否する場合にしか拒否されなくなり、セキュリティの既定値によって基本認証の無効を保っているチェック (expect: fail) はログインできるようになる可能性があります。MFA の保護も低下します。代わりの条件付きアクセス ポリシーを用意した場合にのみ行ってください。", "基本認証は Exchange の認証ポリシーでも許可されている必要があります。また IMAP/POP の基本認証は Entra の設定にかかわらず Exchange Online では廃止されています。"},
 		},
 		smtpTimeline: true,
 		links:        []string{linkSecurityDefaults, linkConditionalAccess, linkOAuthIMAPPOPSMTP},
