@@ -118,7 +118,7 @@ func TestArticleCommandsVerbatim(t *testing.T) {
 		// (TestSMTPAuthTenantFixOnlyTheMailbox); the article's line is the
 		// reference's.
 		CauseSMTPAuthDisabledMbx: {"Set-CasMailbox alice@contoso.com -SmtpClientAuthenticationDisabled $False"},
-		CauseSecurityDefaults:       {"Update-MgPolicyIdentitySecurityDefaultEnforcementPolicy -IsEnabled:$false"},
+		CauseSecurityDefaults:    {"Update-MgPolicyIdentitySecurityDefaultEnforcementPolicy -IsEnabled:$false"},
 	}
 	for c, lines := range want {
 		if got := RemedyFor(c, "en", v).Fix; !slices.Equal(got, lines) {
