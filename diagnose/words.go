@@ -148,7 +148,9 @@ var entraSentences = []struct {
 	{"client secret keys for app", 7000222}, // "The provided client secret keys for app '...' are expired."
 	{"error validating credentials due to invalid username or password", 50126},
 	{"the account is locked, you've tried to sign in too many times", 50053},
-	{"user account is disabled", 50057},
+	// Not "User account is disabled." alone: other servers say that too
+	// (X.7.13), and must not get Entra's cause.
+	{"the account has been disabled by an administrator", 50057},
 	{"due to a configuration change made by your administrator, or because you moved to a new location, you must use multi-factor authentication", 50076},
 	{"you must enroll in multi-factor authentication", 50079},
 	{"access has been blocked by conditional access policies", 53003},

@@ -70,6 +70,8 @@ func TestClientAndStandardWords(t *testing.T) {
 		// RFC 3463 / RFC 5248 registry codes from servers other than
 		// Exchange, and their words.
 		{"X.7.13 User Account Disabled", probe.SMTP, probe.Basic, "535 5.7.13 User Account Disabled", CauseLoginDisabled},
+		{"X.7.13 in a sentence", probe.SMTP, probe.Basic, "535 5.7.13 User account is disabled", CauseLoginDisabled},
+		{"50057 sentence", probe.SMTP, probe.XOAUTH2, "User account is disabled. The account has been disabled by an administrator.", CauseAccountDisabled},
 		{"RFC 4954 535 5.7.8", probe.SMTP, probe.Basic, "535 5.7.8 Authentication credentials invalid", CauseBadCredentials},
 		{"RFC 4954 535 5.7.8 xoauth2", probe.SMTP, probe.XOAUTH2, "535 5.7.8 Authentication credentials invalid", CauseOAuthTokenInvalid},
 		// Gmail's SMTP replies (support.google.com/mail/?p=BadCredentials,
@@ -108,7 +110,7 @@ func TestClientAndStandardWords(t *testing.T) {
 	}
 }
 
-var otherServerWords = []string{"X.7.13 User Account Disabled", "RFC 4954 535 5.7.8", "Gmail 535 5.7.8", "Gmail 534 5.7.9",
+var otherServerWords = []string{"X.7.13 User Account Disabled", "X.7.13 in a sentence", "RFC 4954 535 5.7.8", "Gmail 535 5.7.8", "Gmail 534 5.7.9",
 	"Invalid login or password", "Dovecot login disabled", "RFC 4954 534 5.7.9", "RFC 4954 538 5.7.11"}
 
 // With the mechanism unknown, diagnose never names a cause that holds for
