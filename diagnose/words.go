@@ -179,10 +179,11 @@ func sentenceCodes(s string) []int {
 var (
 	// A token endpoint named in the text: Entra's, or an OAuth library's
 	// words about fetching a token.
-	tokenEndpointText = regexp.MustCompile(`(?i)login\.microsoftonline\.com|/oauth2/(v2\.0/)?token|cannot fetch token|token endpoint|msalserviceexception|msalclientexception|acquiretoken`)
-	// The OAuth error field, JSON or form style.
-	oauthErrorField = regexp.MustCompile(`(?i)"error"\s*:\s*"([a-z_]+)"|\berror=([a-z_]+)`)
-	oauthErrorDesc  = regexp.MustCompile(`(?i)"error_description"\s*:\s*"([^"]{1,600})"`)
+	tokenEndpointText = regexp.MustCompile(`(?i)login\.microsoftonline\.com|/oauth2/(v2\.0/)?token|cannot fetch token|token endpoint|msalserviceexception|msalclientexception|acquire_?token|['"]error_description['"]`)
+	// The OAuth error field, JSON or form style, or a Python dict's repr
+	// (MSAL Python returns the endpoint's JSON as a dict).
+	oauthErrorField = regexp.MustCompile(`(?i)["']error["']\s*:\s*["']([a-z_]+)["']|\berror=([a-z_]+)`)
+	oauthErrorDesc  = regexp.MustCompile(`(?i)["']error_description["']\s*:\s*["']([^"']{1,600})["']`)
 	// An HTTP status an OAuth library printed: "401 Unauthorized", "status
 	// code 400", "400 Client Error", "HTTP 401".
 	httpStatus = regexp.MustCompile(`(?i)(?:status code|status|http(?:/\d(?:\.\d)?)?)\s*:?\s*([45]\d\d)\b|\b([45]\d\d)\s+(?:client error|unauthorized|bad request|forbidden)`)

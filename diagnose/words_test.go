@@ -58,6 +58,8 @@ func TestClientAndStandardWords(t *testing.T) {
 		{"x/oauth2 invalid_client", probe.SMTP, probe.XOAUTH2, "oauth2: cannot fetch token: 401 Unauthorized\nResponse: {\"error\":\"invalid_client\",\"error_description\":\"Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '00000000-0000-0000-0000-000000000001'.\"}", CauseTokenRequestFailed},
 		// Python requests raise_for_status against the v2.0 endpoint.
 		{"python requests 401", probe.IMAP, probe.XOAUTH2, "requests.exceptions.HTTPError: 401 Client Error: Unauthorized for url: https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token", CauseTokenRequestFailed},
+		// MSAL Python's acquire_token_for_client result, printed as a dict.
+		{"MSAL Python dict", probe.SMTP, probe.XOAUTH2, "{'error': 'unauthorized_client', 'error_description': 'The client is not authorized to request a token using this method.', 'error_codes': []}", CauseTokenRequestFailed},
 		{"error field interaction_required", probe.SMTP, probe.XOAUTH2, "oauth2: cannot fetch token: 400 Bad Request\nResponse: {\"error\":\"interaction_required\"}", CauseMFARequired},
 
 		// Entra sentences without their AADSTS code (learn.microsoft.com
