@@ -84,10 +84,10 @@ var postureProof = map[Cause]bool{
 	CauseSMTPAuthDisabledMbx:    true,
 	CauseSecurityDefaults:       true,
 	CauseConditionalAccess:      true, // a policy blocking legacy authentication
-	CauseMFARequired:            true, // a password alone cannot sign in
 	CauseProtocolDisabled:       true, // the protocol itself is off for the mailbox
 
 	// Refusals that say nothing about whether Basic would work.
+	CauseMFARequired:              false, // an app password may still log in
 	CauseBadCredentials:           false,
 	CauseAccountLocked:            false,
 	CauseAccountDisabled:          false,
@@ -102,6 +102,15 @@ var postureProof = map[Cause]bool{
 	CauseNetworkError: false,
 	CauseTimeout:      false,
 	CauseUnknown:      false,
+
+	// Faults on our side: nothing reached the server.
+	CauseSecretUnreadable:         false,
+	CauseTLSModeMismatch:          false,
+	CauseTokenEndpointUnreachable: false,
+
+	// Other servers' words.
+	CauseLoginDisabled:       false, // the account, not Basic
+	CauseAppPasswordRequired: false, // an app password logs in with Basic
 }
 
 // ProvesPosture reports whether a refusal with this cause proves that an

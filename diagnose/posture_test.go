@@ -1,6 +1,7 @@
 package diagnose
 
 import (
+	"os"
 	"strings"
 	"testing"
 )
@@ -69,6 +70,33 @@ func TestPostureProofCoversEveryCause(t *testing.T) {
 	for _, c := range []Cause{CauseOK, CauseBadCredentials, CauseTimeout, CauseTLSError, CauseNetworkError, CauseUnknown, CauseAccountLocked, Cause("not_a_cause")} {
 		if ProvesPosture(c) {
 			t.Errorf("%s must leave the posture unverified", c)
+		}
+	}
+}
+
+// README's cause table lists every catalog cause with the posture decision
+// of postureProof, so the documentation cannot drift from the table.
+func TestReadmeCauseTable(t *testing.T) {
+	b, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Skipf("no README next to the package: %v", err)
+	}
+	rows := map[Cause]string{}
+	for _, l := range strings.Split(string(b), "\n") {
+		cells := strings.Split(l, "|")
+		if len(cells) != 6 || !strings.HasPrefix(strings.TrimSpace(cells[1]), "`") {
+			continue
+		}
+		c := Cause(strings.Trim(strings.TrimSpace(cells[1]), "`"))
+		rows[c] = strings.TrimSpace(cells[4])
+	}
+	for _, c := range Causes() {
+		col, ok := rows[c]
+		switch {
+		case !ok:
+			t.Errorf("README's cause table lacks %s", c)
+		case ProvesPosture(c) && col != "proves", !ProvesPosture(c) && c != CauseOK && col != "unverified":
+			t.Errorf("README says %s is %q for posture; postureProof says proves=%v", c, col, ProvesPosture(c))
 		}
 	}
 }

@@ -122,6 +122,10 @@ const (
 	// would have been sent before TLS without allow_plaintext.
 	ErrPolicy ErrorKind = "policy"
 	ErrConfig ErrorKind = "config"
+	// ErrSecret means a secret of our own (the password, a client secret,
+	// certificate or token file) could not be read: nothing was sent to
+	// the server or the token endpoint, so nothing was learnt from them.
+	ErrSecret ErrorKind = "secret"
 )
 
 // TokenInfo is what the probe knows about the access token it used (or

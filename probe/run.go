@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"os"
 	"strings"
@@ -251,6 +252,12 @@ func (s *session) tokenKind(ctx context.Context, err error) ErrorKind {
 	if errors.As(err, &te) && (te.Code != "" || te.HTTPStatus != 0 || len(te.ErrorCodes) > 0) {
 		return ErrToken
 	}
+	// A client secret, certificate or refresh-token file that cannot be
+	// read: no request was made, so it is not the endpoint's refusal.
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return ErrSecret
+	}
 	if k := s.kind(ctx, err, ErrToken); k != ErrToken {
 		return k
 	}
@@ -322,7 +329,7 @@ func (s *session) needTLS() error {
 func (s *session) password(ctx context.Context) (string, error) {
 	pw, err := s.t.Password(ctx)
 	if err != nil {
-		return "", s.fail(StageAuth, ErrConfig, "", fmt.Errorf("password: %w", err))
+		return "", s.fail(StageAuth, ErrSecret, "", fmt.Errorf("password: %w", err))
 	}
 	s.tr.addSecret(pw)
 	return pw, nil

@@ -98,7 +98,7 @@ func TestJSONSchema(t *testing.T) {
 		}
 	}
 	fix := rem["fix"].([]any)
-	if fix[0] != "Set-AuthenticationPolicy -Identity 'Block Basic' -AllowBasicAuthPop -AllowBasicAuthImap -AllowBasicAuthSmtp" ||
+	if fix[0] != "Set-AuthenticationPolicy -Identity 'Block Basic' -AllowBasicAuthImap" ||
 		fix[1] != "Set-User -Identity scanner@contoso.com -STSRefreshTokensValidFrom $([System.DateTime]::UtcNow)" {
 		t.Errorf("fix lines not filled: %v", fix)
 	}
@@ -158,8 +158,10 @@ func TestTextEnglish(t *testing.T) {
 		// the bracket is not shown in the table
 		"SmtpClientAuthentication is disabled f",
 		"== basic_auth_disabled: Basic authentication is disabled (imap/basic, pop/basic)",
-		"PS> Set-AuthenticationPolicy -Identity 'Block Basic' -AllowBasicAuthPop -AllowBasicAuthImap -AllowBasicAuthSmtp",
-		"PS> Set-TransportConfig -SmtpClientAuthenticationDisabled $False",
+		"PS> Set-AuthenticationPolicy -Identity 'Block Basic' -AllowBasicAuthPop -AllowBasicAuthImap",
+		// The mailbox's own exception; the organization's switch is a step.
+		"PS> Set-CasMailbox scanner@contoso.com -SmtpClientAuthenticationDisabled $False",
+		"Set-TransportConfig -SmtpClientAuthenticationDisabled $False",
 		"permanently retired",
 		"1.2s", "300ms",
 	} {

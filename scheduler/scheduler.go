@@ -753,7 +753,7 @@ func lockoutFailure(a *probe.Attempt, cause diagnose.Cause, conf diagnose.Confid
 		return false
 	}
 	switch a.ErrorKind {
-	case probe.ErrPolicy, probe.ErrConfig:
+	case probe.ErrPolicy, probe.ErrConfig, probe.ErrSecret:
 		return false
 	}
 	if cause == diagnose.CauseBasicAuthDisabled && a.Protocol == probe.SMTP && conf != diagnose.Definitive {

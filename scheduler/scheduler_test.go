@@ -582,6 +582,13 @@ func TestLockoutCauseCatalogDecided(t *testing.T) {
 		diagnose.CauseAccountDisabled: true, diagnose.CauseOAuthTokenInvalid: true, diagnose.CauseOAuthNotAuthorized: true,
 		diagnose.CauseTokenRequestFailed: true, diagnose.CauseTLSError: true, diagnose.CauseNetworkError: true,
 		diagnose.CauseTimeout: true, diagnose.CauseUnknown: true,
+		// Local faults: nothing reached the server at the auth stage
+		// (lockoutFailure looks at the stage and ErrSecret first).
+		diagnose.CauseSecretUnreadable: true, diagnose.CauseTLSModeMismatch: true, diagnose.CauseTokenEndpointUnreachable: true,
+		// Other servers: a disabled login is the account's; an app
+		// password required means the normal password was sent and
+		// refused, which counts like any refused password.
+		diagnose.CauseLoginDisabled: true, diagnose.CauseAppPasswordRequired: true,
 	}
 	for _, c := range diagnose.Causes() {
 		if counts[c] == notPasswordCauses[c] {

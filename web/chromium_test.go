@@ -88,7 +88,9 @@ func TestStatusPageInChromium(t *testing.T) {
 			t.Errorf("English page text lacks %q", w)
 		}
 	}
-	if !strings.Contains(fixCmd, "Set-TransportConfig -SmtpClientAuthenticationDisabled $False") {
+	// The failing mailbox's own exception (issue 8: never the whole
+	// organization's switch).
+	if !strings.Contains(fixCmd, "Set-CasMailbox demo@contoso.com -SmtpClientAuthenticationDisabled $False") {
 		t.Errorf("remedy fix command = %q", fixCmd)
 	}
 	if !strings.Contains(headingJA, "メールログイン監視") {

@@ -85,3 +85,45 @@ func TestCheckConfigPostureUnverified(t *testing.T) {
 		})
 	}
 }
+
+// Local faults get local causes through --config (issue 8 item 2): a
+// password file that is missing, and an OAuth app whose client-secret file
+// is missing (no request was made: never "the token endpoint refused").
+func TestCheckConfigLocalCauses(t *testing.T) {
+	s, _ := startSimForCheck(t)
+	missing := filepath.Join(t.TempDir(), "no-such-file")
+	cfg, _ := configForSim(t, s, `oauth_apps:
+  demo-app:
+    tenant: TENANT
+    authority: AUTHORITY
+    client_id: CLIENT_ID
+    client_secret_file: `+missing+`
+    ca_file: CA_FILE
+targets:
+  - name: demo
+    user: demo@contoso.com
+    ca_file: CA_FILE
+    password_file: `+missing+`
+    oauth: demo-app
+    hosts: {imap: IMAP_ADDR, smtp: SMTP_ADDR}
+    checks:
+      - {protocol: smtp, mechanism: basic}
+      - {protocol: imap, mechanism: xoauth2}
+`)
+	var out, errb bytes.Buffer
+	code := runCheck([]string{"--config", cfg}, &out, &errb)
+	text := out.String()
+	if code != exitFail {
+		t.Fatalf("exit %d\n%s%s", code, text, errb.String())
+	}
+	for _, want := range []string{"secret_unreadable", "password_file", "client_secret_file", missing} {
+		if !strings.Contains(text, want) {
+			t.Errorf("text lacks %q:\n%s", want, text)
+		}
+	}
+	for _, bad := range []string{"token endpoint refused", "token_request_failed", "PS> "} {
+		if strings.Contains(text, bad) {
+			t.Errorf("text says %q:\n%s", bad, text)
+		}
+	}
+}
