@@ -23,9 +23,9 @@ import (
 // ~110 bytes, an incident member row with its history a few KiB.
 const (
 	gridPageSize       = 1000
-	incidentMembersMax = 12  // per incident on the overview
+	incidentMembersMax = 6   // per incident on the overview (all are named in its heading)
 	incidentPageSize   = 100 // members per page when one incident is opened
-	incidentsMax       = 25  // incidents on the overview
+	incidentsMax       = 20  // incidents on the overview
 	guardsMax          = 50
 	readinessMax       = 50
 )

@@ -63,7 +63,7 @@ type pagerView struct {
 // History depth read per check: enough for the 24 h strip at a 5 min
 // interval on the overview; a check's own view reads the whole week.
 const (
-	historyRowLimit    = 600
+	historyRowLimit    = 300
 	historyDetailLimit = 10000
 )
 
