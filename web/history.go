@@ -103,7 +103,7 @@ func buildHistory(entries []scheduler.HistoryEntry, exp scheduler.Expectation, n
 	b.WriteString(`</svg>`)
 	hv.Strip = template.HTML(b.String())
 	if len(lat) > 1 {
-		hv.Sparkline = sparkline(lat, latT, start, window)
+		hv.Sparkline = sparkline(lat, latT, start, window, lang)
 		hv.P50 = fmtSeconds(median(lat))
 	}
 	return hv
@@ -132,7 +132,7 @@ func median(ds []time.Duration) time.Duration {
 
 // sparkline draws latency over the window as one polyline, at most one
 // point per pixel column (the column's maximum).
-func sparkline(lat []time.Duration, at []time.Time, start time.Time, window time.Duration) template.HTML {
+func sparkline(lat []time.Duration, at []time.Time, start time.Time, window time.Duration, lang string) template.HTML {
 	const w, h = 120, 16
 	cols := make([]time.Duration, w)
 	seen := make([]bool, w)
@@ -159,8 +159,8 @@ func sparkline(lat []time.Duration, at []time.Time, start time.Time, window time
 		y := float64(h-1) - float64(cols[x])/float64(top)*float64(h-2)
 		fmt.Fprintf(&pts, "%d,%.1f ", x, y)
 	}
-	return template.HTML(fmt.Sprintf(`<svg class="spark" width="%d" height="%d" viewBox="0 0 %d %d" role="img" aria-label="latency, max %s"><polyline fill="none" stroke="%s" stroke-width="1" points="%s"/></svg>`,
-		w, h, w, h, fmtSeconds(top), colLatency, strings.TrimSpace(pts.String())))
+	return template.HTML(fmt.Sprintf(`<svg class="spark" width="%d" height="%d" viewBox="0 0 %d %d" role="img" aria-label="%s max %s"><polyline fill="none" stroke="%s" stroke-width="1" points="%s"/></svg>`,
+		w, h, w, h, template.HTMLEscapeString(msg(lang, "latency")), fmtSeconds(top), colLatency, strings.TrimSpace(pts.String())))
 }
 
 // timelineMark is one point on an incident's timeline.
