@@ -104,6 +104,13 @@ func TestStatusPageOneIncidentForTenantSwitch(t *testing.T) {
 		if !strings.Contains(row, `fill="`+colFail+`"/></svg>`) {
 			t.Errorf("%s: the 24 h strip does not end red", lang)
 		}
+		// The timeline: the first failure and the three confirmations.
+		if !strings.Contains(inc, `<svg class="timeline"`) {
+			t.Errorf("%s: no timeline", lang)
+		}
+		if lang == "en" && (strings.Count(inc, "— confirmed <code>") != 3 || strings.Count(inc, "— first failure <code>") != 1) {
+			t.Errorf("%s: timeline marks wrong:\n%s", lang, regexp.MustCompile(`<li>[^<]*— [^<]*<code>[^<]*</code></li>`).FindAllString(inc, -1))
+		}
 		// Healthy checks are grid cells, not tables.
 		if n := strings.Count(body, `<a class="cell st-ok"`); n != 100 {
 			t.Errorf("%s: %d healthy cells, want 100", lang, n)
@@ -159,5 +166,33 @@ func TestDropCorpusRefs(t *testing.T) {
 	want := []string{"Exchange can take 5 to 18 seconds", "IMAP here", "plain"}
 	if strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Errorf("%q", got)
+	}
+}
+
+// Availability counts what met the expectation: for a posture check
+// (expect: fail) a refusal is the healthy outcome.
+func TestBuildHistory(t *testing.T) {
+	e := func(min int, ok bool) scheduler.HistoryEntry {
+		return scheduler.HistoryEntry{Time: now.Add(-time.Duration(min) * time.Minute), OK: ok, Duration: time.Second}
+	}
+	hs := []scheduler.HistoryEntry{e(1, true), e(2, true), e(3, false), e(4, true), e(60*30, false)} // the last is outside 24 h
+	tests := []struct {
+		exp    scheduler.Expectation
+		window time.Duration
+		want   string
+	}{
+		{scheduler.ExpectOK, 24 * time.Hour, "75.0%"},
+		{scheduler.ExpectFail, 24 * time.Hour, "25.0%"},
+		{scheduler.ExpectOK, 7 * 24 * time.Hour, "60.0%"},
+	}
+	for _, tc := range tests {
+		hv := buildHistory(hs, tc.exp, now, tc.window, 84, "w", "en")
+		if hv.Availability != tc.want {
+			t.Errorf("%s %v: %s, want %s", tc.exp, tc.window, hv.Availability, tc.want)
+		}
+	}
+	if hv := buildHistory(nil, scheduler.ExpectOK, now, time.Hour, 10, "w", "en"); hv.Availability != "" || hv.Attempts != 0 ||
+		strings.Count(string(hv.Strip), "<rect") != 1 {
+		t.Errorf("no history: %+v", hv)
 	}
 }
