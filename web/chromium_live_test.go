@@ -20,6 +20,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/exoprobe/exoprobe/internal/testenv"
+	"github.com/exoprobe/exoprobe/scheduler"
 )
 
 // TestStatusPageLiveInChromium is the issue's scene in a real browser: 100
@@ -33,7 +34,9 @@ func TestStatusPageLiveInChromium(t *testing.T) {
 	bin := testenv.Require(t, "chromium", "/usr/bin/chromium")
 	var tick atomic.Int64
 	clock := func() time.Time { return now.Add(time.Duration(tick.Add(1)) * time.Second) }
-	srv := httptest.NewServer(newTestHandler(fleetSource(100, 3, 5*time.Minute, true), Options{Refresh: time.Second, Now: clock}))
+	var probed atomic.Value
+	srv := httptest.NewServer(newTestHandler(fleetSource(100, 3, 5*time.Minute, true), Options{Refresh: time.Second, Now: clock,
+		ProbeNow: func(id scheduler.CheckID) (bool, error) { probed.Store(string(id)); return true, nil }}))
 	defer srv.Close()
 
 	opts := []chromedp.ExecAllocatorOption{
@@ -160,6 +163,39 @@ func TestStatusPageLiveInChromium(t *testing.T) {
 	if n := colors(decodePNG(t, shot1), 64); n < 8 {
 		t.Errorf("screenshot has %d colours: blank?", n)
 	}
+
+	// An action from the page: the button posts JSON through live.js
+	// (same origin, allowed by the CSP) and the handler receives it.
+	if err := chromedp.Do(bctx, chromedp.Click(chromedp.CSS(`button[data-action="probe"][data-check="printer-3/smtp/basic"]`))); err != nil {
+		t.Fatalf("click probe now: %v", err)
+	}
+	if _, err := chromedp.Run(bctx, chromedp.Poll[bool](`!!document.querySelector('button.act.done')`,
+		chromedp.WithPollingTimeout(10*time.Second))); err != nil {
+		t.Errorf("the probe-now button never reported success: %v", err)
+	}
+	if got, _ := probed.Load().(string); got != "printer-3/smtp/basic" {
+		t.Errorf("probe now reached the server for %q", got)
+	}
+
+	// The Japanese page, for a look at its layout.
+	if err := chromedp.Do(bctx, chromedp.Navigate(srv.URL+"/?lang=ja"), chromedp.WaitVisible(chromedp.CSS(`#incidents article.incident`))); err != nil {
+		t.Fatalf("chromium: load ja: %v", err)
+	}
+	var ja string
+	eval(`document.querySelector("#incidents").innerText`, &ja)
+	for _, w := range []string{"発生中のインシデント", "組織全体で SMTP AUTH が無効", "printer-1", "可用性"} {
+		if !strings.Contains(ja, w) {
+			t.Errorf("Japanese incidents lack %q", w)
+		}
+	}
+	if dir := os.Getenv("EXOPROBE_SCREENSHOT_DIR"); dir != "" {
+		shot3, err := chromedp.Run(bctx, chromedp.CaptureScreenshot())
+		if err != nil {
+			t.Fatal(err)
+		}
+		writeSmallPNG(t, filepath.Join(dir, "status-incident-ja.png"), shot3)
+	}
+	checkNotTofu(t, bctx, "#incidents h2")
 }
 
 // writeSmallPNG writes a screenshot as a paletted PNG of its 256 most
