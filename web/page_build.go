@@ -36,7 +36,7 @@ type incidentView struct {
 	Targets             []string
 	TargetsMore         int
 	Words               []string
-	Remedy              *remedyView
+	Remedies            []causeRemedy
 	Members             []checkView
 	More                int
 	MoreURL             string
@@ -286,10 +286,47 @@ func (h *handler) checkRow(raw *scheduler.CheckState, lang string, now time.Time
 // the members where they agree (one mailbox, one policy); where they do
 // not, the placeholder stays, and the members are listed beside it.
 func incidentRemedy(g *incidentSet, lang string) *remedyView {
-	first := g.Members[0]
+	return remedyOf(g.Members, g.Status, lang)
+}
+
+// incidentRemedies: one remedy per cause. A failing incident has one cause
+// by its key; an unverified posture incident groups (as the alerts do)
+// every reason that hid the posture in its scope, each with its own fix.
+func incidentRemedies(g *incidentSet, lang string) []causeRemedy {
+	if g.Status != scheduler.StatusUnverified {
+		return []causeRemedy{{R: incidentRemedy(g, lang)}}
+	}
+	var order []diagnose.Cause
+	by := map[diagnose.Cause][]*scheduler.CheckState{}
+	for _, m := range g.Members {
+		if _, ok := by[m.Cause]; !ok {
+			order = append(order, m.Cause)
+		}
+		by[m.Cause] = append(by[m.Cause], m)
+	}
+	var out []causeRemedy
+	for _, c := range order {
+		cr := causeRemedy{R: remedyOf(by[c], g.Status, lang)}
+		if len(order) > 1 {
+			cr.Cause, cr.Title = string(c), causeTitle(c, lang)
+		}
+		out = append(out, cr)
+	}
+	return out
+}
+
+// causeRemedy is a remedy with the cause it answers (Cause "" when the
+// incident has one cause).
+type causeRemedy struct {
+	Cause, Title string
+	R            *remedyView
+}
+
+func remedyOf(members []*scheduler.CheckState, status scheduler.Status, lang string) *remedyView {
+	first := members[0]
 	v := remedyVars(first)
 	protos := map[string]bool{}
-	for _, m := range g.Members {
+	for _, m := range members {
 		protos[string(m.Protocol)] = true
 		if m.User != first.User {
 			v.User, v.Mailbox = "", ""
@@ -308,7 +345,7 @@ func incidentRemedy(g *incidentSet, lang string) *remedyView {
 	}
 	sort.Strings(ps)
 	v.Protocol = strings.Join(ps, ",")
-	switch g.Status {
+	switch status {
 	case scheduler.StatusUnexpectedlyOK:
 		return toRemedyView(diagnose.PostureRemedy(lang, v))
 	case scheduler.StatusUnverified:
@@ -328,7 +365,7 @@ func (h *handler) incidentView(g *incidentSet, q fleetQuery, lang string, now ti
 	if g.Status == scheduler.StatusUnexpectedlyOK {
 		iv.CauseTitle = msg(lang, "posture.breach")
 	}
-	iv.Remedy = incidentRemedy(g, lang)
+	iv.Remedies = incidentRemedies(g, lang)
 	iv.CanSilence = h.opt.Silences != nil
 	iv.Silences = h.incidentSilences(g.Key, now)
 	// Names of the affected targets (the heading names them), and the

@@ -86,3 +86,20 @@ exoprobe_check_expected{mechanism="basic",protocol="imap",target="scanner"} 0
 		}
 	}
 }
+
+// Unverified posture is grouped per scope, as the alerts group it; each
+// reason that hid the posture gets its own remedy, under its cause.
+func TestUnverifiedIncidentRemedyPerCause(t *testing.T) {
+	a := check("scanner", "scanner@contoso.com", probe.IMAP, probe.Basic, scheduler.ExpectFail, scheduler.StatusUnverified, diagnose.CauseNetworkError)
+	b := check("copier", "copier@contoso.com", probe.POP, probe.Basic, scheduler.ExpectFail, scheduler.StatusUnverified, diagnose.CauseTimeout)
+	_, _, page := get(t, newTestHandler(&fakeSource{checks: []scheduler.CheckState{b, a}}, Options{}), "/")
+	inc := incidentHTML(t, page, "posture_unverified/contoso.com")
+	if n := strings.Count(inc, `<div class="remedy">`); n != 2 {
+		t.Errorf("%d remedies, want one per cause", n)
+	}
+	for _, c := range []string{"network_error", "timeout"} {
+		if !strings.Contains(inc, `<h4><code class="cause">`+c+`</code>`) {
+			t.Errorf("no remedy headed %s", c)
+		}
+	}
+}
