@@ -196,3 +196,26 @@ func TestBuildHistory(t *testing.T) {
 		t.Errorf("no history: %+v", hv)
 	}
 }
+
+// An incident wider than the overview shows links to all its checks; the
+// opened incident lists them (no grid), and a check opens on its own.
+func TestIncidentAndCheckViews(t *testing.T) {
+	h := newTestHandler(fleetSource(10, 9, 5*time.Minute, true), Options{})
+	_, _, body := get(t, h, "/")
+	inc := incidentHTML(t, body, "smtp_auth_disabled_tenant/contoso.com")
+	if n := strings.Count(inc, `<tr id="check-printer-`); n != incidentMembersMax {
+		t.Errorf("overview shows %d of 9 checks, want %d", n, incidentMembersMax)
+	}
+	if !strings.Contains(inc, `href="?incident=smtp_auth_disabled_tenant%2Fcontoso.com&amp;lang=en">All checks of this incident (3)`) {
+		t.Errorf("no link to the rest of the incident:\n%s", inc[strings.Index(inc, "</table>"):])
+	}
+	_, _, body = get(t, h, "/?incident=smtp_auth_disabled_tenant%2Fcontoso.com")
+	if n := strings.Count(body, `<tr id="check-printer-`); n != 9 || strings.Contains(body, `id="grid"`) {
+		t.Errorf("opened incident: %d rows (want 9), grid shown: %v", n, strings.Contains(body, `id="grid"`))
+	}
+	_, _, body = get(t, h, "/?check=mailbox-00003%2Fimap%2Fxoauth2")
+	if !strings.Contains(body, `<section id="detail">`) || !strings.Contains(body, `id="d-check-mailbox-00003/imap/xoauth2"`) ||
+		!strings.Contains(body, `<span class="avail">100%</span>`) {
+		t.Error("the check's own view lacks its row or its availability")
+	}
+}
