@@ -1,6 +1,7 @@
 package web
 
 import (
+	"encoding/json"
 	"fmt"
 	"regexp"
 	"strings"
@@ -217,5 +218,52 @@ func TestIncidentAndCheckViews(t *testing.T) {
 	if !strings.Contains(body, `<section id="detail">`) || !strings.Contains(body, `id="d-check-mailbox-00003/imap/xoauth2"`) ||
 		!strings.Contains(body, `<span class="avail">100%</span>`) {
 		t.Error("the check's own view lacks its row or its availability")
+	}
+}
+
+// The JSON API gives durations in seconds beside the older nanosecond
+// fields, and times in RFC 3339.
+func TestAPIDurationsInSeconds(t *testing.T) {
+	h := newTestHandler(fleetSource(1, 1, 5*time.Minute, true), Options{})
+	_, _, body := get(t, h, "/api/v1/status")
+	var st struct {
+		Time   string `json:"time"`
+		Checks []struct {
+			ID              string  `json:"id"`
+			IntervalSeconds float64 `json:"interval_seconds"`
+			TimeoutSeconds  float64 `json:"timeout_seconds"`
+			LastDuration    float64 `json:"last_duration_seconds"`
+			Since           string  `json:"since"`
+		} `json:"checks"`
+	}
+	if err := json.Unmarshal([]byte(body), &st); err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Checks) != 2 {
+		t.Fatalf("%d checks", len(st.Checks))
+	}
+	for _, c := range st.Checks {
+		if c.IntervalSeconds != 60 || c.TimeoutSeconds != 30 || c.LastDuration <= 0 {
+			t.Errorf("%s: interval %v s, timeout %v s, last %v s", c.ID, c.IntervalSeconds, c.TimeoutSeconds, c.LastDuration)
+		}
+		if _, err := time.Parse(time.RFC3339, c.Since); err != nil {
+			t.Errorf("%s: since %q is not RFC 3339", c.ID, c.Since)
+		}
+	}
+	if _, err := time.Parse(time.RFC3339, st.Time); err != nil {
+		t.Errorf("time %q is not RFC 3339", st.Time)
+	}
+	_, _, body = get(t, h, "/api/v1/checks/printer-1%2Fsmtp%2Fbasic/history?limit=2")
+	var hr struct {
+		History []struct {
+			DurationSeconds float64 `json:"duration_seconds"`
+		} `json:"history"`
+	}
+	if err := json.Unmarshal([]byte(body), &hr); err != nil || len(hr.History) != 2 || hr.History[0].DurationSeconds != 1.4 {
+		t.Errorf("history: %v %+v", err, hr)
+	}
+	_, _, body = get(t, h, "/api/v1/checks/printer-1%2Fsmtp%2Fbasic")
+	if !strings.Contains(body, `"interval_seconds": 60`) {
+		t.Errorf("one check lacks interval_seconds")
 	}
 }

@@ -243,7 +243,37 @@ type StatusResponse struct {
 	Time    time.Time                `json:"time"`
 	Summary map[scheduler.Status]int `json:"summary"`
 	scheduler.Page
+	// Checks shadows Page.Checks to add durations in seconds.
+	Checks []CheckJSON `json:"checks"`
 	Config *ConfigJSON `json:"config,omitempty"`
+}
+
+// CheckJSON is a check's state in the API: the scheduler's fields (whose
+// durations are nanoseconds, kept for existing readers) plus the same
+// durations in seconds, as Prometheus and the rest of exoprobe count them.
+type CheckJSON struct {
+	scheduler.CheckState
+	IntervalSeconds float64 `json:"interval_seconds"`
+	TimeoutSeconds  float64 `json:"timeout_seconds"`
+	// LastDurationSeconds is the latest attempt's duration.
+	LastDurationSeconds float64 `json:"last_duration_seconds,omitempty"`
+}
+
+func checkJSON(st scheduler.CheckState) CheckJSON {
+	c := CheckJSON{CheckState: st, IntervalSeconds: st.Interval.Seconds(), TimeoutSeconds: st.Timeout.Seconds()}
+	switch {
+	case st.LastAttempt != nil:
+		c.LastDurationSeconds = st.LastAttempt.Duration.Seconds()
+	case st.Last != nil:
+		c.LastDurationSeconds = st.Last.Duration.Seconds()
+	}
+	return c
+}
+
+// HistoryEntryJSON is a history entry with its duration in seconds.
+type HistoryEntryJSON struct {
+	scheduler.HistoryEntry
+	DurationSeconds float64 `json:"duration_seconds"`
 }
 
 // ConfigJSON is ConfigStatus in the API.
@@ -261,10 +291,11 @@ func (h *handler) status(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	page := QueryChecks(h.src, q)
+	resp := StatusResponse{Time: h.opt.Now().UTC(), Summary: page.Statuses, Page: page, Checks: make([]CheckJSON, 0, len(page.Checks))}
 	for i := range page.Checks {
-		page.Checks[i] = sanitizeState(page.Checks[i])
+		resp.Checks = append(resp.Checks, checkJSON(sanitizeState(page.Checks[i])))
 	}
-	resp := StatusResponse{Time: h.opt.Now().UTC(), Summary: page.Statuses, Page: page}
+	resp.Page.Checks = nil
 	if h.opt.ConfigStatus != nil {
 		cs := h.opt.ConfigStatus()
 		resp.Config = &ConfigJSON{LastReloadOK: cs.LastReloadOK, LastReload: cs.LastReload, LastSuccess: cs.LastSuccess, Error: cs.Error}
@@ -301,8 +332,8 @@ func (h *handler) findCheck(id scheduler.CheckID) (scheduler.CheckState, bool) {
 
 // HistoryResponse is GET /api/v1/checks/{id}/history.
 type HistoryResponse struct {
-	ID      scheduler.CheckID        `json:"id"`
-	History []scheduler.HistoryEntry `json:"history"`
+	ID      scheduler.CheckID  `json:"id"`
+	History []HistoryEntryJSON `json:"history"`
 }
 
 func (h *handler) check(w http.ResponseWriter, r *http.Request) {
@@ -324,7 +355,7 @@ func (h *handler) check(w http.ResponseWriter, r *http.Request) {
 			c.Remedy = diagnose.RemedyFor(f.Cause, "en", remedyVars(&st))
 			st.LastFinding = &c
 		}
-		writeJSON(w, http.StatusOK, sanitizeState(st))
+		writeJSON(w, http.StatusOK, checkJSON(sanitizeState(st)))
 		return
 	}
 	limit, err := limitParam(r, 100, 10000)
@@ -338,7 +369,11 @@ func (h *handler) check(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusInternalServerError, "history unavailable")
 		return
 	}
-	writeJSON(w, http.StatusOK, HistoryResponse{ID: id, History: sanitizeHistory(hs)})
+	out := make([]HistoryEntryJSON, 0, len(hs))
+	for _, e := range sanitizeHistory(hs) {
+		out = append(out, HistoryEntryJSON{HistoryEntry: e, DurationSeconds: e.Duration.Seconds()})
+	}
+	writeJSON(w, http.StatusOK, HistoryResponse{ID: id, History: out})
 }
 
 // EventsResponse is GET /api/v1/events.
