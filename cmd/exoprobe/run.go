@@ -223,6 +223,9 @@ type runOptions struct {
 	// SparseAbove: the fleet-scale metrics above this many checks (0:
 	// web's default; negative: never).
 	SparseAbove int
+	// StateDir keeps the lockout guard's record without DataDir (default
+	// $XDG_STATE_HOME/exoprobe or ~/.local/state/exoprobe).
+	StateDir string
 	// WriteTokenFile holds the bearer token that authorises writes
 	// (reload, silences, actions); "" means none.
 	WriteTokenFile string
@@ -254,6 +257,7 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	logFormat := fs.String("log.format", "logfmt", "log format: logfmt or json (one JSON object per line: time, level, msg, attributes)")
 	webConfig := fs.String("web.config.file", "", "exporter-toolkit web config file enabling TLS and/or basic auth on the HTTP listener")
+	stateDir := fs.String("state-dir", "", "without --data-dir, where the lockout guard's record is kept across restarts (default $XDG_STATE_HOME/exoprobe or ~/.local/state/exoprobe)")
 	writeToken := fs.String("web.write-token-file", "", "file holding a bearer token (16+ characters) that authorises writes: POST /-/reload, the silences API, status page actions")
 	var externalNames listFlag
 	fs.Var(&externalNames, "web.external-name", "host name clients use to reach the HTTP listener (a Service name, a reverse proxy's name); repeatable or comma-separated. Requests naming another host are refused (DNS rebinding); IP addresses, localhost and this machine's name are always accepted")
@@ -309,7 +313,7 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	err = runDaemon(ctx, runOptions{ConfigPath: *cfgPath, DataDir: *dataDir, Listen: *listen, WebConfigFile: *webConfig, Logger: log,
-		SparseCauses: *sparseCauses, SparseAbove: *sparseAbove, WriteTokenFile: *writeToken, ExternalNames: externalNames})
+		SparseCauses: *sparseCauses, SparseAbove: *sparseAbove, WriteTokenFile: *writeToken, ExternalNames: externalNames, StateDir: *stateDir})
 	var ce *configError
 	if errors.As(err, &ce) {
 		fmt.Fprintln(stderr, err)
@@ -360,7 +364,27 @@ func runDaemon(ctx context.Context, o runOptions) error {
 		defer db.Close()
 		st = db
 	} else {
-		log.Warn("no --data-dir: state lives in memory and is lost on restart")
+		// The lockout guard's record must outlive the process even so: a
+		// restart loop would otherwise reset its count of failed logins.
+		dir := o.StateDir
+		if dir == "" {
+			dir, err = defaultStateDir()
+		}
+		var gs *guardFileStore
+		if err == nil {
+			gs, err = openGuardFileStore(dir)
+		}
+		switch {
+		case err == nil:
+			st = gs
+			log.Warn("no --data-dir: state lives in memory and is lost on restart, except the lockout guard's record",
+				"state_dir", dir)
+		case hasBasic(specs):
+			return &configError{fmt.Errorf("the lockout guard needs durable state for Basic checks "+
+				"(a restart must not reset its count of failed logins): %w; give --data-dir or --state-dir", err)}
+		default:
+			log.Warn("no --data-dir: state lives in memory and is lost on restart", "state_dir_err", err)
+		}
 	}
 	ln, err := net.Listen("tcp", o.Listen)
 	if err != nil {
@@ -745,4 +769,13 @@ func (r *retryingToken) Token(ctx context.Context) (probe.Token, error) {
 	src := r.src
 	r.mu.Unlock()
 	return src.Token(ctx)
+}
+
+func hasBasic(specs []scheduler.CheckSpec) bool {
+	for _, sp := range specs {
+		if sp.Mechanism == probe.Basic {
+			return true
+		}
+	}
+	return false
 }
