@@ -90,7 +90,10 @@ var mechRE = regexp.MustCompile(`(?i)^(?:` + mechs + `)$`)
 
 // statusWords are what precedes LOGIN in a server's reply, never a tag.
 var statusWords = map[string]bool{"OK": true, "NO": true, "BAD": true, "BYE": true, "PREAUTH": true, "*": true,
-	"AUTH": true, "SASL": true, "CAPABILITY": true, "AUTH=PLAIN": true}
+	"AUTH": true, "SASL": true, "CAPABILITY": true, "AUTH=PLAIN": true,
+	// Prose before "login" in servers' and clients' error text
+	// ("Invalid login or password", "Failed login for user"): not a tag.
+	"INVALID": true, "FAILED": true, "INCORRECT": true, "BAD_LOGIN": true, "UNSUCCESSFUL": true}
 
 func redacted(s string) bool { return strings.HasPrefix(strings.TrimSpace(s), Mark) }
 
