@@ -230,3 +230,78 @@ func BenchmarkHostileServer(b *testing.B) {
 		})
 	}
 }
+
+// partial writes s without a line end.
+func (c *fconn) partial(s string) {
+	if _, err := c.c.Write([]byte(s)); err != nil {
+		panic(err)
+	}
+}
+
+// TestPartialLineIsNotAReply: a line the server leaves unfinished when the
+// deadline comes or the connection closes is not a reply. A greeting cut
+// off and followed by silence is a timeout at stage greeting; a "+OK" or
+// "235" cut off by EOF after the credentials is no login.
+func TestPartialLineIsNotAReply(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		p        Protocol
+		implicit bool
+		startTLS bool
+		script   func(c *fconn)
+		stage    Stage
+		kind     ErrorKind
+	}{
+		{"imap-993-greeting-timeout", IMAP, true, false, func(c *fconn) { c.partial("* OK ready"); c.hang() }, StageGreeting, ErrTimeout},
+		{"imap-143-greeting-timeout", IMAP, false, true, func(c *fconn) { c.partial("* OK ready"); c.hang() }, StageGreeting, ErrTimeout},
+		{"pop-995-greeting-timeout", POP, true, false, func(c *fconn) { c.partial("+OK ready"); c.hang() }, StageGreeting, ErrTimeout},
+		{"pop-110-greeting-timeout", POP, false, true, func(c *fconn) { c.partial("+OK ready"); c.hang() }, StageGreeting, ErrTimeout},
+		{"smtp-587-greeting-timeout", SMTP, false, false, func(c *fconn) { c.partial("220 mx ready"); c.hang() }, StageGreeting, ErrTimeout},
+		{"smtp-465-greeting-timeout", SMTP, true, false, func(c *fconn) { c.partial("220 mx ready"); c.hang() }, StageGreeting, ErrTimeout},
+		{"pop-995-capa-timeout", POP, true, false, func(c *fconn) {
+			c.send("+OK ready")
+			c.recv()
+			c.send("+OK", "USER")
+			c.partial(".")
+			c.hang()
+		}, StageCapability, ErrTimeout},
+		{"pop-995-pass-eof", POP, true, false, func(c *fconn) {
+			c.send("+OK ready")
+			c.recv()
+			c.send("-ERR no CAPA")
+			c.recv()
+			c.send("+OK send PASS")
+			c.recv()
+			c.partial("+OK logged in")
+		}, StageAuth, ErrConnect},
+		{"smtp-465-auth-eof", SMTP, true, false, func(c *fconn) {
+			c.send("220 mx ready")
+			c.recv()
+			c.send("250-mx", "250 AUTH LOGIN")
+			c.recv()
+			c.send("334 VXNlcm5hbWU6")
+			c.recv()
+			c.send("334 UGFzc3dvcmQ6")
+			c.recv()
+			c.partial("235 2.7.0 Authentication successful")
+		}, StageAuth, ErrConnect},
+		{"imap-993-login-eof", IMAP, true, false, func(c *fconn) {
+			c.send("* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] ready")
+			l := c.recv()
+			c.partial(tag(l) + " OK LOGIN completed")
+		}, StageAuth, ErrConnect},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFake(t, tc.implicit, tc.script)
+			defer f.Close()
+			tg := testTarget(f.addr, tc.p)
+			tg.IMAPStartTLS = tc.p == IMAP && tc.startTLS
+			tg.POPStartTLS = tc.p == POP && tc.startTLS
+			tg.SMTPImplicitTLS = tc.p == SMTP && tc.implicit
+			a := runBounded(t, time.Second, Check{Target: tg, Protocol: tc.p, Mechanism: Basic})
+			if a.OK || a.Stage != tc.stage || a.ErrorKind != tc.kind {
+				t.Fatalf("attempt: ok %v stage %s kind %q err %q reply %q\n%s", a.OK, a.Stage, a.ErrorKind, a.Error, a.Reply, strings.Join(a.Transcript, "\n"))
+			}
+		})
+	}
+}
