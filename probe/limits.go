@@ -136,7 +136,6 @@ func (g *inputGuard) tripped() error {
 	return g.err
 }
 
-
 // imapCapabilityParen says whether a complete server line carries
 // capability data with "(": an untagged CAPABILITY or ENABLED response, or
 // a [CAPABILITY ...] response code in any status response. Matching is
