@@ -305,3 +305,25 @@ func TestPartialLineIsNotAReply(t *testing.T) {
 		})
 	}
 }
+
+type limitToken struct{}
+
+func (limitToken) Token(context.Context) (Token, error) {
+	return Token{}, &TokenError{Flow: "client_credentials", Err: &LimitError{Stage: StageToken, Name: LimitHTTPBodyByte, Max: MaxHTTPBodyBytes}}
+}
+
+// A token endpoint whose body was cut at the limit (probe/token) ends the
+// attempt at stage token as a protocol error naming the limit.
+func TestTokenBodyLimit(t *testing.T) {
+	f := newFake(t, true, func(c *fconn) {
+		c.send("* OK [CAPABILITY IMAP4rev1 AUTH=XOAUTH2] ready")
+		c.hang()
+	})
+	defer f.Close()
+	tg := testTarget(f.addr, IMAP)
+	tg.Token = limitToken{}
+	a := runBounded(t, 3*time.Second, Check{Target: tg, Protocol: IMAP, Mechanism: XOAUTH2})
+	if a.Stage != StageToken || a.ErrorKind != ErrProtocol || a.Limit == nil || a.Limit.Name != LimitHTTPBodyByte || a.Token == nil || a.Token.Flow != "client_credentials" {
+		t.Fatalf("stage %s kind %q limit %+v token %+v err %q", a.Stage, a.ErrorKind, a.Limit, a.Token, a.Error)
+	}
+}

@@ -422,6 +422,13 @@ func (s *session) token(ctx context.Context) (string, error) {
 			info.Flow, info.Error, info.ErrorCodes, info.Description = te.Flow, te.Code, te.ErrorCodes, te.Description
 		}
 		s.a.Token = info
+		var le *LimitError
+		if errors.As(err, &le) {
+			// The endpoint's answer was longer than anything a token
+			// endpoint sends: its body was cut at the limit.
+			s.a.Limit = le
+			return "", s.fail(StageToken, ErrProtocol, "", err)
+		}
 		return "", s.fail(StageToken, s.tokenKind(ctx, err), "", err)
 	}
 	s.tr.addSecret(tok.AccessToken)
