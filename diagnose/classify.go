@@ -111,6 +111,9 @@ func classifyOne(a *probe.Attempt) verdict {
 			who(a)+": 認証とログイン後のコマンドが成功しました")
 		return v
 	}
+	if lv, ok := classifyLimit(a); ok { // limits.go
+		return lv
+	}
 	tokenFailed := a.Stage == probe.StageToken || a.ErrorKind == probe.ErrToken ||
 		(a.Token != nil && (a.Token.Error != "" || len(a.Token.ErrorCodes) > 0))
 	if tokenFailed {

@@ -638,7 +638,8 @@ func Causes() []Cause { return append([]Cause(nil), order...) }
 func Generic(c Cause) bool {
 	switch c {
 	case CauseOK, CauseBadCredentials, CauseOAuthTokenInvalid, CauseTokenRequestFailed, CauseTLSError,
-		CauseNetworkError, CauseTimeout, CauseThrottled, CauseAuthMechanismUnsupported, CauseUnknown:
+		CauseNetworkError, CauseTimeout, CauseThrottled, CauseAuthMechanismUnsupported, CauseUnknown,
+		CauseProtocolError:
 		return true
 	}
 	return false

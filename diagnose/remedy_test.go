@@ -14,7 +14,7 @@ var allCauses = []Cause{
 	CauseOK, CauseBasicAuthDisabled, CauseBasicAuthRetired, CauseSMTPAuthDisabledTenant, CauseSMTPAuthDisabledMbx, CauseSecurityDefaults,
 	CauseConditionalAccess, CauseMFARequired, CauseBadCredentials, CauseAccountLocked, CauseAccountDisabled,
 	CauseProtocolDisabled, CauseOAuthTokenInvalid, CauseOAuthNotAuthorized, CauseTokenRequestFailed, CauseTLSError,
-	CauseNetworkError, CauseTimeout, CauseThrottled, CauseAuthMechanismUnsupported, CauseUnknown,
+	CauseNetworkError, CauseTimeout, CauseThrottled, CauseAuthMechanismUnsupported, CauseProtocolError, CauseUnknown,
 }
 
 // withFix are the causes an admin fixes with PowerShell; the closed-loop
