@@ -35,14 +35,20 @@ func init() {
 	order = slices.Insert(order, slices.Index(order, CauseUnknown), CauseProtocolError)
 }
 
-// classifyLimit names a crossed read limit: the attempt never got a whole
-// reply, so no server words or comparison can say more.
+// classifyLimit names a crossed read limit (or capability data the probe
+// refused to hand go-imap): the attempt never got a whole reply, so no
+// server words or comparison can say more.
 func classifyLimit(a *probe.Attempt) (verdict, bool) {
 	var v verdict
 	if a.Limit == nil || a.OK || a.ErrorKind != probe.ErrProtocol {
 		return v, false
 	}
 	v.cause, v.conf = CauseProtocolError, Definitive
+	if a.Limit.Name == probe.LimitIMAPCapabilitySyntax {
+		v.ev.add(fmt.Sprintf("%s at stage %s: the server's capability data contains \"(\", which no capability may (RFC 9051 §9); exoprobe refused it before parsing", who(a), a.Limit.Stage),
+			fmt.Sprintf("%s (段階 %s): サーバーの capability データに、どの capability にも含まれてはならない \"(\" があります (RFC 9051 §9)。exoprobe は解析前に拒否しました", who(a), a.Limit.Stage))
+		return v, true
+	}
 	v.ev.add(fmt.Sprintf("%s at stage %s: the server exceeded exoprobe's %s limit (%d); the rest was not read", who(a), a.Limit.Stage, a.Limit.Name, a.Limit.Max),
 		fmt.Sprintf("%s (段階 %s): サーバーが exoprobe の上限 %s (%d) を超えました。残りは読み取っていません", who(a), a.Limit.Stage, a.Limit.Name, a.Limit.Max))
 	return v, true

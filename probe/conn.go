@@ -117,7 +117,7 @@ func (c *probeConn) checkIMAP(b []byte) error {
 	for len(b) > 0 {
 		i := bytes.IndexByte(b, '\n')
 		if imapCapabilityParen(b[:i]) {
-			return c.guard.refuse(errIMAPCapabilityParen)
+			return c.guard.refuse(&LimitError{Name: LimitIMAPCapabilitySyntax})
 		}
 		b = b[i+1:]
 	}

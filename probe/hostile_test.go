@@ -62,7 +62,8 @@ func TestIMAPCapabilityParen(t *testing.T) {
 			f := newFake(t, true, tc.srv)
 			defer f.Close()
 			a := runBounded(t, 2*time.Second, Check{Target: testTarget(f.addr, IMAP), Protocol: IMAP, Mechanism: Basic})
-			if a.OK || a.ErrorKind != ErrProtocol || a.Stage != tc.stage || !strings.Contains(a.Error, "(") {
+			if a.OK || a.ErrorKind != ErrProtocol || a.Stage != tc.stage || !strings.Contains(a.Error, "(") ||
+				a.Limit == nil || a.Limit.Name != LimitIMAPCapabilitySyntax {
 				t.Fatalf("attempt: ok %v stage %s kind %q err %q\n%s", a.OK, a.Stage, a.ErrorKind, a.Error, strings.Join(a.Transcript, "\n"))
 			}
 		})

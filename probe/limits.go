@@ -2,7 +2,6 @@ package probe
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"sync"
 )
@@ -53,18 +52,23 @@ func (e *LimitError) Error() string {
 		LimitStageBytes:   "more than %d bytes from the server in one stage",
 		LimitHTTPBodyByte: "an HTTP body longer than %d bytes",
 	}[e.Name]
+	if e.Name == LimitIMAPCapabilitySyntax {
+		return fmt.Sprintf(`%s: protocol error: capability data contains "(" (a capability is an atom, RFC 9051 §9); refused before the IMAP library parses it (%s)`, e.Stage, e.Name)
+	}
 	if what == "" {
 		what = "more than %d"
 	}
 	return fmt.Sprintf("%s: protocol error: limit %s exceeded (%s); the rest was not read", e.Stage, e.Name, fmt.Sprintf(what, e.Max))
 }
 
-// errIMAPCapabilityParen refuses capability data that go-imap v2 beta.8
-// cannot parse: its capability reader loops "for dec.SP() {}", and SP()
-// reports "(" as a separator without consuming it, so the reader goroutine
-// spins for ever. "(" is never valid there (RFC 9051 §9: capability is an
-// atom), so refusing the line loses nothing a correct server sends.
-var errIMAPCapabilityParen = errors.New(`imap: protocol error: capability data contains "(" (a capability is an atom, RFC 9051 §9); refused before the IMAP library parses it`)
+// LimitIMAPCapabilitySyntax refuses capability data that go-imap v2
+// beta.8 cannot parse: its capability reader loops "for dec.SP() {}", and
+// SP() reports "(" as a separator without consuming it, so the reader
+// goroutine spins for ever. "(" is never valid there (RFC 9051 §9: a
+// capability is an atom), so refusing the line loses nothing a correct
+// server sends. Not a size, but the same kind of guard on what a server
+// may hand a library: Max is 0.
+const LimitIMAPCapabilitySyntax = "imap_capability_syntax"
 
 // inputGuard counts what the server sent during the current stage and
 // remembers the first limit crossed. Every probeConn of a session shares
@@ -120,11 +124,14 @@ func (g *inputGuard) consume(b []byte) error {
 }
 
 // refuse records unsafe input (first cause wins) and returns the sticky
-// error.
+// error. A LimitError without a stage gets the current one.
 func (g *inputGuard) refuse(err error) error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.err == nil {
+		if le, ok := err.(*LimitError); ok && le.Stage == "" {
+			le.Stage = g.stage
+		}
 		g.err = err
 	}
 	return g.err
