@@ -105,14 +105,14 @@ func quote(s string) string { return "\"" + clip(s, 240) + "\"" }
 // the token endpoint, then the local error.
 func classifyOne(a *probe.Attempt) verdict {
 	var v verdict
+	if lv, ok := classifyLimit(a); ok { // limits.go
+		return lv
+	}
 	if a.OK {
 		v.cause, v.conf = CauseOK, Definitive
 		v.ev.add(who(a)+": authentication and the post-login command succeeded",
 			who(a)+": 認証とログイン後のコマンドが成功しました")
 		return v
-	}
-	if lv, ok := classifyLimit(a); ok { // limits.go
-		return lv
 	}
 	tokenFailed := a.Stage == probe.StageToken || a.ErrorKind == probe.ErrToken ||
 		(a.Token != nil && (a.Token.Error != "" || len(a.Token.ErrorCodes) > 0))

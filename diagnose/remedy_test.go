@@ -14,7 +14,7 @@ var allCauses = []Cause{
 	CauseOK, CauseBasicAuthDisabled, CauseBasicAuthRetired, CauseSMTPAuthDisabledTenant, CauseSMTPAuthDisabledMbx, CauseSecurityDefaults,
 	CauseConditionalAccess, CauseMFARequired, CauseBadCredentials, CauseAccountLocked, CauseAccountDisabled,
 	CauseProtocolDisabled, CauseOAuthTokenInvalid, CauseOAuthNotAuthorized, CauseTokenRequestFailed, CauseTLSError,
-	CauseNetworkError, CauseTimeout, CauseThrottled, CauseAuthMechanismUnsupported, CauseProtocolError, CauseUnknown,
+	CauseNetworkError, CauseTimeout, CauseThrottled, CauseAuthMechanismUnsupported, CauseUnknown,
 }
 
 // withFix are the causes an admin fixes with PowerShell; the closed-loop
