@@ -142,6 +142,9 @@ func quote(s string) string { return "\"" + clip(s, 240) + "\"" }
 // the token endpoint, then the local error.
 func classifyOne(a *probe.Attempt) verdict {
 	var v verdict
+	if lv, ok := classifyLimit(a); ok { // limits.go
+		return lv
+	}
 	if a.OK {
 		v.cause, v.conf = CauseOK, Definitive
 		v.ev.add(who(a)+": authentication and the post-login command succeeded",

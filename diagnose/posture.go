@@ -98,10 +98,11 @@ var postureProof = map[Cause]bool{
 	CauseThrottled:                false,
 
 	// Failures before or around the server's judgement.
-	CauseTLSError:     false,
-	CauseNetworkError: false,
-	CauseTimeout:      false,
-	CauseUnknown:      false,
+	CauseTLSError:      false,
+	CauseNetworkError:  false,
+	CauseTimeout:       false,
+	CauseProtocolError: false,
+	CauseUnknown:       false,
 
 	// Faults on our side: nothing reached the server.
 	CauseSecretUnreadable:         false,

@@ -81,6 +81,9 @@ type Attempt struct {
 	Error string `json:"error,omitempty"`
 	// ErrorKind classifies Error without parsing it.
 	ErrorKind ErrorKind `json:"error_kind,omitempty"`
+	// Limit is the read limit the server crossed (ErrorKind is then
+	// ErrProtocol): where, which, and its value.
+	Limit *LimitError `json:"limit,omitempty"`
 	// Capabilities seen before and after authentication.
 	Capabilities []string `json:"capabilities,omitempty"`
 	// AuthMethod is what was actually sent: "LOGIN", "AUTHENTICATE PLAIN",

@@ -589,6 +589,9 @@ func TestLockoutCauseCatalogDecided(t *testing.T) {
 		// password required means the normal password was sent and
 		// refused, which counts like any refused password.
 		diagnose.CauseLoginDisabled: true, diagnose.CauseAppPasswordRequired: true,
+		// A limit crossed after the password went out: the server may
+		// have judged it, so counting is the safe side.
+		diagnose.CauseProtocolError: true,
 	}
 	for _, c := range diagnose.Causes() {
 		if counts[c] == notPasswordCauses[c] {
