@@ -219,9 +219,10 @@ type entry struct {
 	last *AttemptSummary
 	// g is the account's lockout guard for Basic checks (nil otherwise).
 	g *guard
-	// written is what the store holds of this check: the key of the
-	// outcome it last wrote and when (see RecordRefresh).
-	written   writeKey
+	// written is what the store holds of this check: the hash of the
+	// key of the outcome it last wrote (see writeKey.sum) and when (see
+	// RecordRefresh).
+	written   uint64
 	writtenAt time.Time
 }
 
@@ -896,11 +897,11 @@ func (s *Scheduler) observe(e *entry, a probe.Attempt, f *diagnose.Finding, conf
 	if c := e.m.Candidate; c != nil {
 		key.candidate = *c
 	}
-	if key != e.written || e.writtenAt.IsZero() || now.Sub(e.writtenAt) >= s.opt.RecordRefresh {
+	if sum := key.sum(); sum != e.written || e.writtenAt.IsZero() || now.Sub(e.writtenAt) >= s.opt.RecordRefresh {
 		rec := e.rec
 		upd.Record = &rec
 		upd.Detail = &Detail{Attempt: &a, Finding: f}
-		e.written, e.writtenAt = key, now
+		e.written, e.writtenAt = sum, now
 	}
 	reply := a.Reply
 	if reply == "" {
