@@ -172,7 +172,7 @@ func (s *DB) LoadRecords() (map[scheduler.CheckID]scheduler.Record, error) {
 	err := s.db.View(func(tx *bolt.Tx) error {
 		return tx.Bucket(bChecks).ForEach(func(k, v []byte) error {
 			var r scheduler.Record
-			if err := json.Unmarshal(v, &r); err != nil {
+			if err := decodeValue(v, &r); err != nil {
 				return fmt.Errorf("check %s: %w", k, err)
 			}
 			out[scheduler.CheckID(k)] = r
@@ -215,7 +215,7 @@ func (s *DB) Commit(batch []scheduler.Update) error {
 		for _, u := range batch {
 			id := []byte(u.ID)
 			if u.Record != nil {
-				v, err := json.Marshal(u.Record)
+				v, err := encodeValue(u.Record)
 				if err != nil {
 					return fmt.Errorf("check %s: %w", u.ID, err)
 				}
@@ -224,7 +224,7 @@ func (s *DB) Commit(batch []scheduler.Update) error {
 				}
 			}
 			if u.Detail != nil {
-				v, err := json.Marshal(u.Detail)
+				v, err := encodeValue(u.Detail)
 				if err != nil {
 					return fmt.Errorf("check %s: %w", u.ID, err)
 				}
@@ -309,7 +309,7 @@ func (s *DB) Prune(keep map[scheduler.CheckID]bool, before time.Time) (int, erro
 			var r struct {
 				LastRun time.Time `json:"r"`
 			}
-			if err := json.Unmarshal(v, &r); err != nil {
+			if err := decodeValue(v, &r); err != nil {
 				return fmt.Errorf("check %s: %w", k, err)
 			}
 			if r.LastRun.Before(before) {
@@ -422,7 +422,7 @@ func (s *DB) Detail(id scheduler.CheckID) (scheduler.Detail, bool, error) {
 			return nil
 		}
 		found = true
-		return json.Unmarshal(v, &d)
+		return decodeValue(v, &d)
 	})
 	if err != nil {
 		return d, false, fmt.Errorf("store: detail %s: %w", id, err)
