@@ -100,3 +100,51 @@ func TestRecordsCompressedAndOldJSONRead(t *testing.T) {
 	}
 	db.Close()
 }
+
+// A store written before the history count moved into the check's bucket
+// (history_count) keeps its bound: the count moves at the next attempt.
+func TestHistoryCountMovesIntoBucket(t *testing.T) {
+	db, err := Open(t.TempDir(), Options{NoSync: true, MaxHistory: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	id := scheduler.CheckID("old/imap/basic")
+	t0 := time.Date(2026, 12, 3, 13, 0, 0, 0, time.UTC)
+	add := func(i int) {
+		t.Helper()
+		h := &scheduler.HistoryEntry{Time: t0.Add(time.Duration(i) * time.Minute), OK: true, Cause: "ok"}
+		if err := db.Commit([]scheduler.Update{{ID: id, History: h}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 3 {
+		add(i)
+	}
+	// Rewind to the old layout: the count in history_count, none in the bucket.
+	if err := db.Update(func(tx *bolt.Tx) error {
+		if err := tx.Bucket(bHistory).Bucket([]byte(id)).SetSequence(0); err != nil {
+			return err
+		}
+		return tx.Bucket(bHCount).Put([]byte(id), putU64(3))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	add(3)
+	h, err := db.History(id, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(h) != 3 || !h[0].Time.Equal(t0.Add(3*time.Minute)) || !h[2].Time.Equal(t0.Add(time.Minute)) {
+		t.Errorf("history %+v: want the 3 newest", h)
+	}
+	db.View(func(tx *bolt.Tx) error {
+		if v := tx.Bucket(bHCount).Get([]byte(id)); v != nil {
+			t.Errorf("history_count still holds %v", v)
+		}
+		if n := tx.Bucket(bHistory).Bucket([]byte(id)).Sequence(); n != 3 {
+			t.Errorf("bucket count %d, want 3", n)
+		}
+		return nil
+	})
+}

@@ -408,7 +408,21 @@ func (s *DB) addHistory(hist, hcount *bolt.Bucket, id []byte, h *scheduler.Histo
 	if err := b.Put(key, v); err != nil {
 		return 0, err
 	}
-	n := getU64(hcount.Get(id)) + 1
+	// The count lives in the check's own bucket (its sequence), which
+	// this Put rewrites anyway: a separate history_count entry made every
+	// attempt change, and so read and copy, one more leaf and its branch
+	// pages. Stores written before keep it there until the check's next
+	// attempt moves it.
+	n := b.Sequence()
+	if n == 0 {
+		if old := getU64(hcount.Get(id)); old > 0 {
+			n = old
+			if err := hcount.Delete(id); err != nil {
+				return 0, err
+			}
+		}
+	}
+	n++
 	cut := uint64(h.Time.Add(-s.opt.MaxHistoryAge).UnixNano())
 	c := b.Cursor()
 	for k, _ := c.First(); k != nil; k, _ = c.First() {
@@ -420,7 +434,7 @@ func (s *DB) addHistory(hist, hcount *bolt.Bucket, id []byte, h *scheduler.Histo
 		}
 		n--
 	}
-	return len(key) + len(v), hcount.Put(id, putU64(n))
+	return len(key) + len(v), b.SetSequence(n)
 }
 
 // Detail implements scheduler.DetailStore.
