@@ -15,6 +15,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/exoprobe/exoprobe/diagnose"
+	"github.com/exoprobe/exoprobe/inspect/snapshot"
 	"github.com/exoprobe/exoprobe/probe"
 )
 
@@ -36,6 +37,11 @@ type Result struct {
 	// or "fail" (a posture check: Basic must stay off). Missing entries
 	// and "" mean "ok".
 	Expect []string
+	// Tenant is what a tenant read returned (check --tenant-reads), nil
+	// without reads: it fills remedies' names and drops fix lines the
+	// tenant shows are done. Findings must already carry its evidence
+	// (diagnose.ApplyTenant).
+	Tenant *snapshot.Snapshot
 }
 
 // Expectations of a check.
@@ -216,7 +222,23 @@ func (r *Result) varsFor(a probe.Attempt, protocol string) diagnose.Vars {
 		v.ObjectID = a.Token.ObjectID
 	}
 	v.Protocol = protocol
+	if r.Tenant != nil {
+		appID := ""
+		if a.Token != nil {
+			appID = a.Token.AppID
+		}
+		v = diagnose.TenantVars(r.Tenant, a.User, appID, v)
+	}
 	return v
+}
+
+// remedy is diagnose.RemedyFor, tailored to the tenant when it was read.
+func (r *Result) remedy(c diagnose.Cause, lang string, a probe.Attempt, protocol string) diagnose.Remedy {
+	rem := diagnose.RemedyFor(c, lang, r.varsFor(a, protocol))
+	if r.Tenant != nil && a.Token != nil {
+		rem = diagnose.TailorToTenant(rem, c, r.Tenant, a.User, a.Token.AppID)
+	}
+	return rem
 }
 
 func evidenceIn(f diagnose.Finding, lang string) []string {
@@ -254,7 +276,7 @@ func Build(r Result, lang string) Document {
 			Protocol: f.Protocol, Mechanism: f.Mechanism, Cause: string(f.Cause),
 			Title: diagnose.Title(f.Cause, lang), Confidence: string(f.Confidence),
 			Evidence:   evidenceIn(f, lang),
-			Remedy:     diagnose.RemedyFor(f.Cause, lang, r.varsFor(a, f.Protocol)),
+			Remedy:     r.remedy(f.Cause, lang, a, f.Protocol),
 			AsExpected: r.AsExpected(i),
 		})
 	}
@@ -413,7 +435,7 @@ func WriteText(w io.Writer, r Result, lang string) error {
 		fmt.Fprintf(ew, "== %s: %s (expect: fail)\n", L.unexpectedOK, checkName(a))
 		if a.Mechanism == probe.Basic {
 			fmt.Fprintf(ew, "  %s\n", L.postureBasic)
-			rem := diagnose.RemedyFor(diagnose.CauseBasicAuthDisabled, lang, r.varsFor(a, string(a.Protocol)))
+			rem := r.remedy(diagnose.CauseBasicAuthDisabled, lang, a, string(a.Protocol))
 			writeList(ew, L.inspect, rem.Inspect, "  PS> ")
 		} else {
 			fmt.Fprintf(ew, "  %s\n", L.postureOAuth)
@@ -440,7 +462,7 @@ func WriteText(w io.Writer, r Result, lang string) error {
 				fmt.Fprintf(ew, "    - %s\n", e)
 			}
 		}
-		rem := diagnose.RemedyFor(g.cause, lang, r.varsFor(r.Attempts[g.idx[0]], proto))
+		rem := r.remedy(g.cause, lang, r.Attempts[g.idx[0]], proto)
 		fmt.Fprintf(ew, "%s:\n  %s\n", L.summary, rem.Summary)
 		writeList(ew, L.inspect, rem.Inspect, "  PS> ")
 		writeList(ew, L.fix, rem.Fix, "  PS> ")
