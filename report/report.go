@@ -95,6 +95,27 @@ type Document struct {
 	Lang     string       `json:"lang"`
 	Attempts []AttemptDoc `json:"attempts"`
 	Findings []FindingDoc `json:"findings"`
+	// TenantReads: what the tenant read could not read (check
+	// --tenant-reads); absent without reads.
+	TenantReads *TenantReadsDoc `json:"tenant_reads,omitempty"`
+}
+
+// TenantReadsDoc summarises the tenant read behind the findings.
+type TenantReadsDoc struct {
+	Tenant   string    `json:"tenant"`
+	ReadAt   time.Time `json:"read_at"`
+	Problems []string  `json:"problems"`
+}
+
+func tenantDoc(s *snapshot.Snapshot) *TenantReadsDoc {
+	if s == nil {
+		return nil
+	}
+	d := &TenantReadsDoc{Tenant: s.Tenant, ReadAt: s.ReadAt, Problems: []string{}}
+	for _, p := range s.Problems {
+		d.Problems = append(d.Problems, p.String())
+	}
+	return d
 }
 
 // AttemptDoc is one attempt in the JSON form.
@@ -254,7 +275,7 @@ func evidenceIn(f diagnose.Finding, lang string) []string {
 // Build makes the JSON document in a language.
 func Build(r Result, lang string) Document {
 	lang = normLang(lang)
-	d := Document{Target: r.Target, Lang: lang, Attempts: []AttemptDoc{}, Findings: []FindingDoc{}}
+	d := Document{Target: r.Target, Lang: lang, Attempts: []AttemptDoc{}, Findings: []FindingDoc{}, TenantReads: tenantDoc(r.Tenant)}
 	for i, a := range r.Attempts {
 		f := r.findingAt(i)
 		ad := AttemptDoc{
@@ -486,6 +507,12 @@ func WriteText(w io.Writer, r Result, lang string) error {
 			for _, l := range a.Transcript {
 				fmt.Fprintf(ew, "  %s\n", l)
 			}
+		}
+	}
+	if td := tenantDoc(r.Tenant); td != nil && len(td.Problems) > 0 {
+		fmt.Fprintf(ew, "\nTenant reads (%s): some settings could not be read; the findings use what was read\n", td.Tenant)
+		for _, p := range td.Problems {
+			fmt.Fprintf(ew, "  %s\n", p)
 		}
 	}
 	return ew.err
