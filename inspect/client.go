@@ -78,6 +78,8 @@ func (e *ReadError) Problem() snapshot.Problem {
 		}
 	case snapshot.KindToken:
 		p.Why = "the reader app could not get a token: " + cleanText(errText(e.Err), 240)
+	case snapshot.KindTruncated:
+		p.Why = cleanText(errText(e.Err), 200)
 	case snapshot.KindNotFound:
 		p.Why = "it does not exist (" + status + ")"
 	case snapshot.KindUnavailable:
@@ -111,7 +113,7 @@ func errText(err error) string {
 // cleanText makes server or error text safe to show: credentials
 // redacted, control characters dropped, length bounded.
 func cleanText(s string, n int) string {
-	s = redact.Text(s)
+	s = redact.Free(s)
 	s = strings.Map(func(r rune) rune {
 		if r == '\n' || r == '\r' || r == '\t' {
 			return ' '
@@ -416,6 +418,9 @@ func (c *client) invoke(ctx context.Context, cmdlet string, params map[string]an
 	what := cmdlet
 	if id, ok := params["Identity"].(string); ok {
 		what += " -Identity " + id
+	}
+	if rs, ok := params["ResultSize"].(string); ok {
+		what += " -ResultSize " + rs
 	}
 	if !strings.HasPrefix(strings.ToLower(cmdlet), "get-") {
 		return nil, false, &ReadError{What: what, Kind: snapshot.KindInvalid, Err: errors.New("only Get- cmdlets are read")}

@@ -259,6 +259,12 @@ func (r *Reader) Read(ctx context.Context, req Request) *snapshot.Snapshot {
 			r.get(ctx, req.Force, "perm:"+m, func(ctx context.Context) part { return r.readPermissions(ctx, m) }).into(s)
 		}
 	}
+	// The reader's own secret never leaves it, even if a server echoes it.
+	if sec := r.cfg.ClientSecret; len(sec) >= 4 {
+		for i := range s.Problems {
+			s.Problems[i].Why = strings.ReplaceAll(s.Problems[i].Why, sec, "[REDACTED]")
+		}
+	}
 	return s
 }
 
