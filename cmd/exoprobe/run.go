@@ -23,7 +23,6 @@ import (
 
 	"github.com/exoprobe/exoprobe/alerts"
 	"github.com/exoprobe/exoprobe/config"
-	"github.com/exoprobe/exoprobe/diagnose"
 	"github.com/exoprobe/exoprobe/probe"
 	"github.com/exoprobe/exoprobe/probe/token"
 	"github.com/exoprobe/exoprobe/scheduler"
@@ -55,6 +54,9 @@ type Runtime struct {
 	Alerts *alerts.Manager
 	// SparseCauses is --web.sparse-causes.
 	SparseCauses bool
+	// Tenants keeps the tenant reads (nil in tests that build a Runtime
+	// by hand).
+	Tenants *tenantService
 	// schedulerRunning is true while the scheduler's loop runs: /readyz
 	// answers 503 before it starts and once shutdown has begun.
 	schedulerRunning atomic.Bool
@@ -122,6 +124,11 @@ func (rt *Runtime) reload() error {
 	}
 	if _, _, err := alertsSection(cfg); err != nil {
 		return err
+	}
+	if rt.Tenants != nil {
+		if err := rt.Tenants.Configure(cfg); err != nil {
+			return err
+		}
 	}
 	if err := rt.Scheduler.SetChecks(specs); err != nil {
 		return err
@@ -342,9 +349,16 @@ func runDaemon(ctx context.Context, o runOptions) error {
 	if prober == nil {
 		prober = scheduler.ProberFunc(probe.Run)
 	}
+	// Tenant reads: their evidence reaches the classifier from a cache
+	// refreshed in the background, so a read never delays a probe.
+	tenants := newTenantService(log)
+	if err := tenants.Configure(cfg); err != nil {
+		return &configError{fmt.Errorf("config %s: %w", o.ConfigPath, err)}
+	}
+	reg.MustRegister(tenantCollector{tenants})
 	sc := cfg.Scheduler
 	sched, err := scheduler.New(scheduler.Options{
-		Prober: prober, Classifier: diagnose.Classify, Store: st, Logger: log,
+		Prober: prober, Classifier: tenants.Classifier, Store: st, Logger: log,
 		MaxInFlight: sc.MaxInFlight, MaxPerHost: sc.MaxPerHost, ConfirmDelay: sc.ConfirmDelay.D(),
 		NoConfirm: sc.NoConfirm, FailureThreshold: sc.FailureThreshold, SuccessThreshold: sc.SuccessThreshold,
 		GuardLimit: sc.LockoutGuard.Limit, GuardWindow: sc.LockoutGuard.Window.D(), Sinks: evSinks,
@@ -356,7 +370,7 @@ func runDaemon(ctx context.Context, o runOptions) error {
 		return &configError{err}
 	}
 	rt := &Runtime{Scheduler: sched, Store: db, Log: log, Metrics: reg, Alerts: mgr, cfgPath: o.ConfigPath, cfg: cfg,
-		SparseCauses: o.SparseCauses}
+		SparseCauses: o.SparseCauses, Tenants: tenants}
 
 	srv := &http.Server{Handler: newMux(rt), ReadHeaderTimeout: 10 * time.Second}
 
@@ -374,6 +388,7 @@ func runDaemon(ctx context.Context, o runOptions) error {
 			}
 		})
 	}
+	wg.Go(func() { tenants.Run(ctx) })
 	// Set before the listener serves, so /readyz never answers 503 for a
 	// daemon whose loop is merely about to start.
 	rt.schedulerRunning.Store(true)
