@@ -121,9 +121,10 @@ type AuditOptions struct {
 	Local []snapshot.Credential
 }
 
-// DaysLeft is whole days until t (negative once past), rounded down.
+// DaysLeft is days until t, a part day counting as one ("expires in 10
+// days" for 9 days 23 hours); 0 or less once past.
 func DaysLeft(now, t time.Time) int {
-	return int(math.Floor(t.Sub(now).Hours() / 24))
+	return int(math.Ceil(t.Sub(now).Hours() / 24))
 }
 
 // BuildAudit turns a snapshot into the audit document.

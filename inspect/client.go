@@ -440,6 +440,11 @@ func (c *client) invoke(ctx context.Context, cmdlet string, params map[string]an
 		return r, err
 	})
 	if err != nil {
+		if re, ok := err.(*ReadError); ok && re.Kind == snapshot.KindNotFound && !strings.Contains(re.Code, "NotFound") {
+			// A bare 404 is the endpoint, not the object: InvokeCommand
+			// is undocumented and may be withdrawn (tenant-api.md §8.1).
+			re.Kind = snapshot.KindUnavailable
+		}
 		if re, ok := err.(*ReadError); ok && re.Kind == snapshot.KindPermission {
 			if re.Status == http.StatusUnauthorized {
 				re.Need = "the Office 365 Exchange Online application permission Exchange.ManageAsApp"

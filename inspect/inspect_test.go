@@ -510,7 +510,7 @@ func TestAudit(t *testing.T) {
 	if printer == nil || printer.Successes != 2 || printer.Covered || printer.Protocol != "smtp" || !printer.LastSeen.Equal(now.Add(-time.Hour)) {
 		t.Errorf("printer sign-ins = %+v", printer)
 	}
-	if fmt.Sprint(a.Cutoff.BasicSMTPUsers) != "[printer@contoso.com]" || a.Cutoff.DaysLeft != 28 {
+	if fmt.Sprint(a.Cutoff.BasicSMTPUsers) != "[printer@contoso.com]" || a.Cutoff.DaysLeft != 29 {
 		t.Errorf("cutoff = %+v", a.Cutoff)
 	}
 	var def, blocks int

@@ -224,9 +224,11 @@ type emulatorEndpoints struct {
 	TenantID    string `json:"tenant_id"`
 	Authority   string `json:"authority"`
 	CAFile      string `json:"ca_file"`
-	GraphURL    string `json:"graph_url"`
-	ExchangeURL string `json:"exchange_url"`
-	AdminAPIURL string `json:"admin_api_url"`
+	// GraphURL is Graph's root (no /v1.0); ExchangeAdminURL Exchange's
+	// root, InvokeCommandURL the full endpoint (sim.Endpoints).
+	GraphURL         string `json:"graph_url"`
+	ExchangeAdminURL string `json:"exchange_admin_url"`
+	InvokeCommandURL string `json:"invoke_command_url"`
 	Reader      *struct {
 		ClientID         string `json:"client_id"`
 		ClientSecret     string `json:"client_secret"`
@@ -282,8 +284,16 @@ func readerFromEndpoints(path string, window time.Duration) (*tenantReader, erro
 	if i := strings.Index(authority[min(len(authority), len("https://")):], "/"); i >= 0 {
 		authority = authority[:len("https://")+i] // host only: the reader adds the tenant
 	}
+	graph := strings.TrimRight(e.GraphURL, "/")
+	if !strings.HasSuffix(graph, "/v1.0") {
+		graph += "/v1.0"
+	}
+	exo := e.ExchangeAdminURL
+	if e.InvokeCommandURL != "" {
+		exo = strings.TrimSuffix(e.InvokeCommandURL, "/InvokeCommand")
+	}
 	ic := inspect.Config{Name: firstNonEmptyStr(e.TenantID, "emulator"), TenantID: e.TenantID, ClientID: e.Reader.ClientID,
-		ClientSecret: secret, Authority: authority, GraphURL: e.GraphURL, ExchangeURL: firstNonEmptyStr(e.ExchangeURL, e.AdminAPIURL),
+		ClientSecret: secret, Authority: authority, GraphURL: graph, ExchangeURL: exo,
 		ExchangeAdmin: true, SignInWindow: window,
 		HTTPClient: &http.Client{Transport: &http.Transport{TLSClientConfig: tlsCfg}}}
 	rd, err := inspect.New(ic)
