@@ -56,6 +56,18 @@ func ApplyTenant(attempts []probe.Attempt, findings []Finding, s *snapshot.Snaps
 		if len(ev.ja) != len(ev.en) {
 			ev.ja = slices.Clone(ev.en) // keep the two aligned
 		}
+		if ok && a.Mechanism == probe.Basic && (a.Protocol == probe.IMAP || a.Protocol == probe.POP) &&
+			(sv.cause == CauseBasicAuthDisabled || sv.cause == CauseSecurityDefaults || sv.cause == CauseConditionalAccess) {
+			// Basic IMAP/POP is retired in Exchange Online for every
+			// tenant (tenant-api.md §9): these settings block it too, but
+			// changing them would not bring the login back, so they are
+			// evidence, not the verdict.
+			ev.en, ev.ja = append(ev.en, sv.ev.en...), append(ev.ja, sv.ev.ja...)
+			ev.add(fmt.Sprintf("these settings block Basic %s as well, but Exchange Online has retired Basic %s for every tenant: changing them does not bring the login back; the lasting fix is OAuth (XOAUTH2)", a.Protocol, a.Protocol),
+				fmt.Sprintf("これらの設定も %s の基本認証をブロックしていますが、Exchange Online ではすべてのテナントで %s の基本認証が廃止されています。設定を変えてもログインは戻りません。恒久的な対処は OAuth (XOAUTH2) です", a.Protocol, a.Protocol))
+			f.Evidence, f.EvidenceJA = ev.en, ev.ja
+			continue
+		}
 		switch {
 		case ok && sv.cause == f.Cause:
 			ev.en, ev.ja = append(ev.en, sv.ev.en...), append(ev.ja, sv.ev.ja...)

@@ -68,10 +68,12 @@ func TestApplyTenant(t *testing.T) {
 			tweak: func(s *snapshot.Snapshot) { s.SecurityDefaults.IsEnabled = true },
 			cause: CauseSecurityDefaults, conf: Definitive, evidence: []string{"isEnabled = true"},
 			fix: []string{"Update-MgPolicyIdentitySecurityDefaultEnforcementPolicy -IsEnabled:$false"}},
-		{name: "blocking user policy, generic IMAP words", attempt: basicAttempt(probe.IMAP, imap23),
+		{name: "blocking user policy, generic SMTP words", attempt: basicAttempt(probe.SMTP, smtp23),
 			tweak: func(s *snapshot.Snapshot) { s.Mailboxes[tUser].AuthenticationPolicy = ptr("Block Basic Auth") },
 			cause: CauseBasicAuthDisabled, conf: Definitive,
-			evidence: []string{"Get-User scanner@contoso.com: AuthenticationPolicy = Block Basic Auth", "AllowBasicAuthImap = False"}},
+			evidence: []string{"Get-User scanner@contoso.com: AuthenticationPolicy = Block Basic Auth", "AllowBasicAuthSmtp = False"},
+			fix: []string{"Set-AuthenticationPolicy -Identity 'Block Basic Auth' -AllowBasicAuthPop -AllowBasicAuthImap -AllowBasicAuthSmtp",
+				"Set-User -Identity scanner@contoso.com -STSRefreshTokensValidFrom $([System.DateTime]::UtcNow)"}},
 		{name: "blocking org default policy", attempt: basicAttempt(probe.SMTP, smtp23),
 			tweak: func(s *snapshot.Snapshot) { s.OrganizationConfig.DefaultAuthenticationPolicy = ptr("Block Basic Auth") },
 			cause: CauseBasicAuthDisabled, conf: Definitive, evidence: []string{"DefaultAuthenticationPolicy = Block Basic Auth", "AllowBasicAuthSmtp = False"}},
@@ -108,8 +110,12 @@ func TestApplyTenant(t *testing.T) {
 			cause: CauseOAuthNotAuthorized, conf: Definitive, evidence: []string{"wrong object id"},
 			fix: []string{"Remove-ServicePrincipal -Identity 99999999-0000-0000-0000-000000000000 -Confirm:$false",
 				"New-ServicePrincipal -AppId " + tApp + " -ObjectId " + tSP, "Add-MailboxPermission -Identity scanner@contoso.com -User " + tSP + " -AccessRights FullAccess"}},
-		{name: "IMAP disabled on the mailbox", attempt: basicAttempt(probe.IMAP, imap23),
-			tweak: func(s *snapshot.Snapshot) { s.Mailboxes[tUser].ImapEnabled = ptr(false) },
+		{name: "IMAP disabled on the mailbox", attempt: appAttempt(probe.IMAP, imap23),
+			tweak: func(s *snapshot.Snapshot) {
+				m := s.Mailboxes[tUser]
+				m.ImapEnabled = ptr(false)
+				m.Permissions = append(m.Permissions, snapshot.MailboxPermission{User: "Scanner app", AccessRights: []string{"FullAccess"}})
+			},
 			cause: CauseProtocolDisabled, conf: Definitive, evidence: []string{"ImapEnabled = False"}},
 		{name: "CA for legacy clients and all users (inferred: the log names the policy)", attempt: basicAttempt(probe.SMTP, smtp23),
 			tweak: func(s *snapshot.Snapshot) {
@@ -160,6 +166,25 @@ func TestApplyTenant(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// Basic IMAP/POP is retired in Exchange Online: a blocking policy or
+// security defaults are shown, never made the verdict (changing them would
+// not bring the login back).
+func TestApplyTenantImapBasicRetired(t *testing.T) {
+	s := baseSnapshot()
+	s.Mailboxes[tUser].AuthenticationPolicy = ptr("Block Basic Auth")
+	s.SecurityDefaults.IsEnabled = true
+	atts := []probe.Attempt{basicAttempt(probe.IMAP, imap23)}
+	before := Classify(atts)
+	got := ApplyTenant(atts, before, s)[0]
+	if got.Cause != before[0].Cause || got.Confidence != before[0].Confidence {
+		t.Fatalf("%s/%s became %s/%s", before[0].Cause, before[0].Confidence, got.Cause, got.Confidence)
+	}
+	all := strings.Join(got.Evidence, "\n")
+	if !strings.Contains(all, "AllowBasicAuthImap = False") || !strings.Contains(all, "retired Basic imap for every tenant") {
+		t.Fatalf("evidence:\n%s", all)
 	}
 }
 
