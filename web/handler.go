@@ -83,6 +83,9 @@ type Options struct {
 	// AlertDeliveries, when set, feeds the status page's list of recent
 	// alert deliveries (newest first, at most limit).
 	AlertDeliveries func(limit int) []alerts.Delivery
+	// Tenants, when set, adds the tenant-reads section to the status page
+	// (web/tenants.go).
+	Tenants func() []TenantView
 }
 
 func (o *Options) defaults() {

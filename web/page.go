@@ -46,6 +46,8 @@ type pageData struct {
 	// ShowAlerts is false when the daemon sends no alerts.
 	ShowAlerts bool
 	Alerts     []deliveryView
+	// Tenant is the tenant-reads section, rendered by web/tenants.go.
+	Tenant template.HTML
 }
 
 type deliveryView struct {
@@ -311,6 +313,13 @@ func (h *handler) buildPage(lang string) pageData {
 				v.Error = scrubText(string(dl.Reason) + ": " + dl.Error)
 			}
 			d.Alerts = append(d.Alerts, v)
+		}
+	}
+	if h.opt.Tenants != nil {
+		if sec, err := renderTenants(lang, h.opt.Tenants()); err != nil {
+			h.opt.Logger.Error("web: tenant section", "err", err)
+		} else {
+			d.Tenant = sec
 		}
 	}
 	if h.opt.ConfigStatus != nil {

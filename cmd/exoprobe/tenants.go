@@ -20,6 +20,7 @@ import (
 	"github.com/exoprobe/exoprobe/inspect"
 	"github.com/exoprobe/exoprobe/inspect/snapshot"
 	"github.com/exoprobe/exoprobe/probe"
+	"github.com/exoprobe/exoprobe/web"
 )
 
 // tenantService is the daemon's side of tenant reads: for every tenant
@@ -447,4 +448,23 @@ func init() {
 			mux.HandleFunc("GET /api/v1/tenants", rt.Tenants.serveAPI)
 		}
 	})
+}
+
+// tenantViews feeds the status page's tenant section; nil (no section)
+// when no tenant has reads.
+func tenantViews(rt *Runtime) func() []web.TenantView {
+	if rt.Tenants == nil {
+		return nil
+	}
+	return func() []web.TenantView {
+		var out []web.TenantView
+		for _, v := range rt.Tenants.Views() {
+			tv := web.TenantView{Audit: v.Audit}
+			for _, c := range v.Changes {
+				tv.Changes = append(tv.Changes, c.At.UTC().Format(time.RFC3339)+" "+c.Detail)
+			}
+			out = append(out, tv)
+		}
+		return out
+	}
 }

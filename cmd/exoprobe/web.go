@@ -26,6 +26,7 @@ func init() {
 			ConfigStatus:    func() web.ConfigStatus { return configStatus(rt, started) },
 			SparseCauses:    rt.SparseCauses,
 			Ready:           func() error { return ready(rt) },
+			Tenants:         tenantViews(rt),
 		}))
 	})
 }
