@@ -209,7 +209,9 @@ func TestTenantVarsFillPolicy(t *testing.T) {
 		t.Fatalf("vars = %+v", v)
 	}
 	r := RemedyFor(CauseBasicAuthDisabled, "en", v)
-	if !slices.ContainsFunc(r.Fix, func(l string) bool { return strings.HasPrefix(l, "Set-AuthenticationPolicy -Identity 'Block Basic Auth' ") }) {
+	if !slices.ContainsFunc(r.Fix, func(l string) bool {
+		return strings.HasPrefix(l, "Set-AuthenticationPolicy -Identity 'Block Basic Auth' ")
+	}) {
 		t.Fatalf("fix = %q", r.Fix)
 	}
 	// The configuration's own value wins.

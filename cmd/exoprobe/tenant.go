@@ -221,15 +221,15 @@ func readerFromConfig(cfg *config.Config, name string, window time.Duration) (*t
 // are read loosely so that an older emulator's file still works for the
 // rest of exoprobe.
 type emulatorEndpoints struct {
-	TenantID    string `json:"tenant_id"`
-	Authority   string `json:"authority"`
-	CAFile      string `json:"ca_file"`
+	TenantID  string `json:"tenant_id"`
+	Authority string `json:"authority"`
+	CAFile    string `json:"ca_file"`
 	// GraphURL is Graph's root (no /v1.0); ExchangeAdminURL Exchange's
 	// root, InvokeCommandURL the full endpoint (sim.Endpoints).
 	GraphURL         string `json:"graph_url"`
 	ExchangeAdminURL string `json:"exchange_admin_url"`
 	InvokeCommandURL string `json:"invoke_command_url"`
-	Reader      *struct {
+	Reader           *struct {
 		ClientID         string `json:"client_id"`
 		ClientSecret     string `json:"client_secret"`
 		ClientSecretFile string `json:"client_secret_file"`

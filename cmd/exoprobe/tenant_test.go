@@ -115,7 +115,9 @@ func TestCheckTenantReadsConfirms(t *testing.T) {
 			setup: []string{"Set-User -Identity scanner@contoso.com -AuthenticationPolicy 'Block Basic Auth'"},
 			ev:    "Get-AuthenticationPolicy Block Basic Auth: AllowBasicAuthSmtp = False",
 			fix: func(t *testing.T, fix []string) {
-				if !slices.ContainsFunc(fix, func(l string) bool { return strings.HasPrefix(l, "Set-AuthenticationPolicy -Identity 'Block Basic Auth' ") }) {
+				if !slices.ContainsFunc(fix, func(l string) bool {
+					return strings.HasPrefix(l, "Set-AuthenticationPolicy -Identity 'Block Basic Auth' ")
+				}) {
 					t.Fatalf("fix does not name the user's policy: %q", fix)
 				}
 			}},

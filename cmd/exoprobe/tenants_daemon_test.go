@@ -109,9 +109,9 @@ func TestRunDaemonTenantReads(t *testing.T) {
 
 	type tenantsDoc struct {
 		Tenants []struct {
-			Tenant   string    `json:"tenant"`
-			ReadAt   time.Time `json:"read_at"`
-			Problems []string  `json:"problems"`
+			Tenant    string    `json:"tenant"`
+			ReadAt    time.Time `json:"read_at"`
+			Problems  []string  `json:"problems"`
 			Mailboxes []struct {
 				Address string `json:"address"`
 			} `json:"mailboxes"`
