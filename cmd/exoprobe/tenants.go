@@ -411,7 +411,11 @@ func (c tenantCollector) Collect(ch chan<- prometheus.Metric) {
 				continue
 			}
 			seen[k] = true
-			ch <- prometheus.MustNewConstMetric(descCredExpiry, prometheus.GaugeValue, float64(cr.EndDateTime.Unix()), name, cr.AppID, cr.Type, cr.KeyID, cr.Source)
+			app := cr.AppID
+			if app == "" {
+				app = cr.Source // a local certificate file: no app id
+			}
+			ch <- prometheus.MustNewConstMetric(descCredExpiry, prometheus.GaugeValue, float64(cr.EndDateTime.Unix()), name, app, cr.Type, cr.KeyID, cr.Source)
 		}
 		if !s.SignInsRead {
 			continue
