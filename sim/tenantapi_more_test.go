@@ -389,6 +389,16 @@ func TestGraphApplicationsAndPrincipals(t *testing.T) {
 		t.Errorf("demo SP id %v, want the enterprise object id", r.body["id"])
 	}
 
+	// G8: accountEnabled for account_disabled (§9).
+	r = graphGet(t, e, tok, "/v1.0/users/disabled@contoso.com?$select=id,userPrincipalName,accountEnabled")
+	if r.status != 200 || r.body["accountEnabled"] != false || r.body["userPrincipalName"] != "disabled@contoso.com" ||
+		r.body["@odata.context"] != e.GraphURL+"/v1.0/$metadata#users(id,userPrincipalName,accountEnabled)/$entity" {
+		t.Errorf("user: %d %s", r.status, r.raw)
+	}
+	if r := graphGet(t, e, tok, "/v1.0/users/nobody@contoso.com"); r.status != 404 {
+		t.Errorf("unknown user: %d", r.status)
+	}
+
 	// §4.2: the emulated block-legacy policy with the blocked user.
 	r = graphGet(t, e, tok, "/v1.0/identity/conditionalAccess/policies")
 	p := jpath(r.body, "value.0")

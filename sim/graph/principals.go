@@ -164,3 +164,28 @@ func (h *handler) servicePrincipals(c *call) {
 		c.entity("servicePrincipals/$entity", "microsoft.graph.servicePrincipal", found)
 	}
 }
+
+// user serves G8 (tenant-api.md §0, §9 account_disabled: "GET
+// /users/{upn}?$select=id,userPrincipalName,accountEnabled").
+func (h *handler) user(c *call) {
+	key := c.segs[1]
+	var o obj
+	h.t.View(func(s *tenant.State) {
+		for _, u := range s.Users {
+			if strings.EqualFold(u.ObjectID, key) || strings.EqualFold(u.UPN, key) {
+				o = obj{
+					{"id", u.ObjectID},
+					{"accountEnabled", !u.Disabled},
+					{"displayName", u.DisplayName},
+					{"mail", u.UPN},
+					{"userPrincipalName", u.UPN},
+				}
+			}
+		}
+	})
+	if o == nil {
+		c.fail(errNotFound(key))
+		return
+	}
+	c.entity("users/$entity", "microsoft.graph.user", o)
+}
