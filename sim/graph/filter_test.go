@@ -53,3 +53,36 @@ func TestFilter(t *testing.T) {
 		}
 	}
 }
+
+func FuzzFilter(f *testing.F) {
+	for _, s := range []string{
+		"userPrincipalName eq 'a@b.c' and createdDateTime ge 2026-12-03T09:00:00Z",
+		"(clientAppUsed eq 'IMAP4' or clientAppUsed eq 'POP3') and status/errorCode eq 0",
+		"signInEventTypes/any(t: t eq 'servicePrincipal')", "startsWith(ipAddress,'1')", "((((", "'", "a eq", ")",
+	} {
+		f.Add(s, true)
+	}
+	row := &tenant.SignIn{ID: "x", EventType: tenant.EventInteractiveUser}
+	f.Fuzz(func(t *testing.T, s string, beta bool) {
+		p, _, aerr := parseFilter(s, beta)
+		if aerr == nil {
+			p(row) // must not panic
+		} else if aerr.status != 400 {
+			t.Fatalf("%q: status %d", s, aerr.status)
+		}
+	})
+}
+
+func TestFilterDepthBounded(t *testing.T) {
+	deep := ""
+	for range 100 {
+		deep += "("
+	}
+	if _, _, aerr := parseFilter(deep+"id eq 'a'", false); aerr == nil {
+		t.Fatal("100 nested parentheses accepted")
+	}
+	ok := "((((id eq 'a'))))"
+	if _, _, aerr := parseFilter(ok, false); aerr != nil {
+		t.Fatalf("%s: %v", ok, aerr)
+	}
+}
