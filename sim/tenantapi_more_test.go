@@ -430,6 +430,7 @@ func TestInvokeCommandCmdletsAndErrors(t *testing.T) {
 		{"Get-User", `{"Identity":"demo@contoso.com"}`, "value.0.AuthenticationPolicy", tenant.DemoPolicy},
 		{"Get-User", `{"Identity":"shared@contoso.com"}`, "value.0.AuthenticationPolicy", nil},
 		{"Get-OrganizationConfig", `{}`, "value.0.DefaultAuthenticationPolicy", "Block Basic Auth"},
+		{"Get-OrganizationConfig", `{}`, "value.0.OAuth2ClientProfileEnabled", true},
 		{"Get-AuthenticationPolicy", `{"Identity":"Allow SMTP Basic"}`, "value.0.AllowBasicAuthSmtp", true},
 		{"Get-AuthenticationPolicy", `{"Identity":"Allow SMTP Basic"}`, "value.0.AllowBasicAuthImap", false},
 		{"Get-ServicePrincipal", `{"Identity":"` + tenant.DemoAppID + `"}`, "value.0.ObjectId", tenant.DemoAppObjectID},
