@@ -354,9 +354,12 @@ func (s *State) AddSyntheticSignIn(x SyntheticSignIn) *SignIn {
 	return r
 }
 
+// appendSignIn adds a row. The log is trimmed back to maxSignIns once it
+// holds a tenth more, so that a login does not shift the whole log under
+// the tenant lock each time it is full.
 func (s *State) appendSignIn(r *SignIn) {
 	s.SignIns = append(s.SignIns, r)
-	if n := len(s.SignIns); n > maxSignIns {
+	if n := len(s.SignIns); n > maxSignIns+maxSignIns/10 {
 		s.SignIns = slices.Delete(s.SignIns, 0, n-maxSignIns)
 	}
 }
