@@ -518,6 +518,10 @@ func (in *Interpreter) getOrgConfig(args) ([]any, error) {
 			{"Name", name},
 			{"Identity", name},
 			{"DefaultAuthenticationPolicy", s.DefaultAuthenticationPolicy},
+			// Modern authentication is on in every emulated tenant (XOAUTH2
+			// works); tenant-api.md §8.8 lists it among the properties to
+			// read (live record: true).
+			{"OAuth2ClientProfileEnabled", true},
 		}}
 	})
 	return []any{o}, nil

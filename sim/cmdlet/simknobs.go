@@ -308,6 +308,10 @@ func (in *Interpreter) getSimState(args) ([]any, error) {
 			{"SmtpClientAuthenticationDisabled", s.Transport.SmtpClientAuthenticationDisabled},
 			{"DefaultAuthenticationPolicy", s.DefaultAuthenticationPolicy},
 			{"AuthenticationPolicies", pols},
+			{"EntraLicense", s.License()},
+			{"SignInLogDelay", s.SignInLogDelay()},
+			{"SignInLogRows", len(s.SignIns)},
+			{"InvokeCommandEnabled", !s.API.InvokeCommandDisabled},
 		}})
 		for _, u := range s.Users {
 			eff := "(none: Basic allowed)"
@@ -359,6 +363,9 @@ func (in *Interpreter) getSimState(args) ([]any, error) {
 				{"Secrets", secrets},
 				{"Certificates", len(app.Certificates)},
 				{"Roles", slices.Clone(app.Roles)},
+				{"GraphRoles", slices.Clone(app.GraphRoles)},
+				{"DirectoryRoles", slices.Clone(app.DirectoryRoles)},
+				{"SecretEndDateTime", secretEnd(app)},
 				{"DelegatedScopes", slices.Clone(app.DelegatedScopes)},
 				{"PublicClient", app.PublicClient},
 				{"ServicePrincipal", sp},
@@ -433,4 +440,16 @@ func signInObject(r *tenant.SignIn) *object {
 		{"SignInEventType", r.EventType},
 		{"Id", r.ID},
 	}, table: []string{"CreatedDateTime", "UserPrincipalName", "ClientAppUsed", "IPAddress", "ErrorCode"}}
+}
+
+// secretEnd is the earliest end date of an app's client secrets (zero for
+// none): what an expiry warning keys on.
+func secretEnd(app *tenant.App) time.Time {
+	var end time.Time
+	for _, sec := range app.Secrets {
+		if !sec.Expires.IsZero() && (end.IsZero() || sec.Expires.Before(end)) {
+			end = sec.Expires
+		}
+	}
+	return end
 }

@@ -72,10 +72,18 @@ func lexFilter(s string) ([]ftok, error) {
 	return out, nil
 }
 
+// Bounds on a $filter: the emulator's own (inferred; Graph's are not
+// published), so that a hostile query cannot recurse without end.
+const (
+	maxFilterLen   = 8 << 10
+	maxFilterDepth = 32
+)
+
 type fparser struct {
-	toks []ftok
-	i    int
-	beta bool
+	toks  []ftok
+	i     int
+	depth int
+	beta  bool
 	// event types named in signInEventTypes/any(...)
 	userTypes, spTypes bool
 	eventFilter        bool
@@ -98,6 +106,9 @@ func (p *fparser) isWord(w string) bool {
 // parseFilter compiles a $filter for sign-ins. eventFilter reports whether
 // it names signInEventTypes (which changes the default event-type scope).
 func parseFilter(s string, beta bool) (pred, bool, *apiError) {
+	if len(s) > maxFilterLen {
+		return nil, false, badRequest("Invalid filter clause: the filter is too long.") // inferred text
+	}
 	toks, err := lexFilter(s)
 	if err != nil {
 		return nil, false, badRequest("Invalid filter clause: " + err.Error()) // inferred text
@@ -167,6 +178,10 @@ func (p *fparser) primary() (pred, *apiError) {
 	t := p.next()
 	switch {
 	case t.kind == '(':
+		if p.depth++; p.depth > maxFilterDepth {
+			return nil, badRequest("Invalid filter clause: parentheses nested too deeply.") // inferred text
+		}
+		defer func() { p.depth-- }()
 		f, err := p.or()
 		if err != nil {
 			return nil, err

@@ -14,6 +14,7 @@
 //	GET /applications, /applications/{id}, /applications(appId='{appId}')
 //	GET /servicePrincipals, /servicePrincipals/{id}, /servicePrincipals(appId='{appId}'),
 //	    /servicePrincipals/{id}/appRoleAssignments
+//	GET /users/{id or userPrincipalName}
 package graph
 
 import (
@@ -143,6 +144,8 @@ var (
 	permSignIns          = []string{"AuditLog.Read.All", "Directory.Read.All"}
 	permApplications     = []string{"Application.Read.All", "Application.ReadWrite.All"}
 	permSPs              = []string{"Application.Read.All", "Application.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All"}
+	// G8 (§0): "User.Read.All (covered by Directory.Read.All)".
+	permUsers = []string{"User.Read.All", "Directory.Read.All"}
 )
 
 func (h *handler) route(c *call) (*route, *apiError) {
@@ -165,6 +168,8 @@ func (h *handler) route(c *call) (*route, *apiError) {
 	case len(s) <= 2 && keyed(at(0), "servicePrincipals"),
 		len(s) == 3 && keyed(at(0), "servicePrincipals") && at(2) == "appRoleAssignments":
 		return &route{perms: permSPs, retryAfter: true, serve: (*handler).servicePrincipals}, nil
+	case len(s) == 2 && at(0) == "users":
+		return &route{perms: permUsers, retryAfter: true, serve: (*handler).user}, nil
 	}
 	if len(s) == 0 {
 		return nil, errNotFoundSegment(c.ver)

@@ -3,6 +3,8 @@ package graph
 import (
 	"encoding/base64"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/exoprobe/exoprobe/sim/tenant"
@@ -62,18 +64,7 @@ func (r resourceSP) obj() obj {
 	}
 }
 
-func sortedKeys(m map[string]string) []string {
-	var ks []string
-	for k := range m {
-		ks = append(ks, k)
-	}
-	for i := 1; i < len(ks); i++ {
-		for j := i; j > 0 && ks[j] < ks[j-1]; j-- {
-			ks[j], ks[j-1] = ks[j-1], ks[j]
-		}
-	}
-	return ks
-}
+func sortedKeys(m map[string]string) []string { return slices.Sorted(maps.Keys(m)) }
 
 // appSP is an app registration's enterprise application: its id is the
 // EnterpriseObjectID (the one New-ServicePrincipal must be given). Its
@@ -160,7 +151,7 @@ func (h *handler) servicePrincipals(c *call) {
 	})
 	switch {
 	case key == "":
-		c.page("servicePrincipals", items, c.now, 100, 999)
+		c.page("servicePrincipals", "microsoft.graph.servicePrincipal", items, c.now, 100, 999)
 	case found == nil:
 		c.fail(errNotFound(key))
 	case len(c.segs) == 3:
@@ -168,8 +159,33 @@ func (h *handler) servicePrincipals(c *call) {
 		if foundApp != nil {
 			as = assignments(foundApp)
 		}
-		c.page("appRoleAssignments", list(as), c.now, 100, 999)
+		c.page("appRoleAssignments", "microsoft.graph.appRoleAssignment", list(as), c.now, 100, 999)
 	default:
 		c.entity("servicePrincipals/$entity", "microsoft.graph.servicePrincipal", found)
 	}
+}
+
+// user serves G8 (tenant-api.md §0, §9 account_disabled: "GET
+// /users/{upn}?$select=id,userPrincipalName,accountEnabled").
+func (h *handler) user(c *call) {
+	key := c.segs[1]
+	var o obj
+	h.t.View(func(s *tenant.State) {
+		for _, u := range s.Users {
+			if strings.EqualFold(u.ObjectID, key) || strings.EqualFold(u.UPN, key) {
+				o = obj{
+					{"id", u.ObjectID},
+					{"accountEnabled", !u.Disabled},
+					{"displayName", u.DisplayName},
+					{"mail", u.UPN},
+					{"userPrincipalName", u.UPN},
+				}
+			}
+		}
+	})
+	if o == nil {
+		c.fail(errNotFound(key))
+		return
+	}
+	c.entity("users/$entity", "microsoft.graph.user", o)
 }

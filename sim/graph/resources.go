@@ -41,7 +41,7 @@ func parseSkiptoken(s string) (skiptoken, bool) {
 // page cuts items at the $skiptoken offset and $top, and answers the
 // collection with @odata.nextLink (absolute, GET it verbatim, §2.2) when
 // more remain.
-func (c *call) page(context string, items []obj, asOf time.Time, def, max int) {
+func (c *call) page(context, typ string, items []obj, asOf time.Time, def, max int) {
 	top, aerr := c.top(def, max)
 	if aerr != nil {
 		c.fail(aerr)
@@ -60,7 +60,7 @@ func (c *call) page(context string, items []obj, asOf time.Time, def, max int) {
 	end := min(off+top, len(items))
 	value := []obj{}
 	for i := off; i < end; i++ {
-		o, aerr := items[i].project(sel, "")
+		o, aerr := items[i].project(sel, typ)
 		if aerr != nil {
 			c.fail(aerr)
 			return
@@ -163,7 +163,7 @@ func (h *handler) caPolicies(c *call) {
 		c.fail(errNotFound(c.segs[3]))
 		return
 	}
-	c.page("conditionalAccess/policies", []obj{p}, c.now, 1000, 1000)
+	c.page("conditionalAccess/policies", "microsoft.graph.conditionalAccessPolicy", []obj{p}, c.now, 1000, 1000)
 }
 
 // keyArg splits "applications(appId='x')" into ("appId", "x").
@@ -292,7 +292,7 @@ func (h *handler) applications(c *call) {
 		}
 	})
 	if key == "" {
-		c.page("applications", items, c.now, 100, 999)
+		c.page("applications", "microsoft.graph.application", items, c.now, 100, 999)
 		return
 	}
 	if found == nil {

@@ -78,7 +78,7 @@ func (h *handler) signIns(c *call) {
 		}
 		items = append(items, signInObj(r, beta))
 	}
-	c.page("auditLogs/signIns", items, asOf, 1000, 1000)
+	c.page("auditLogs/signIns", "microsoft.graph.signIn", items, asOf, 1000, 1000)
 }
 
 func reverse(rows []tenant.SignIn) {

@@ -25,7 +25,7 @@ const (
 	ResourceGraphName      = "Microsoft Graph"                 // §5.6 doc example
 	DefaultSignInLogDelay  = 2 * time.Minute                   // §5.8: "Sign-ins | 2 mins | 5 mins" (95th / 99th percentile)
 	signInRetention        = 30 * 24 * time.Hour               // §5.1: 30 days with P1/P2
-	maxSignIns             = 20000                             // memory bound; oldest rows go first
+	maxSignIns             = 10000                             // memory bound; oldest rows go first
 	failureReasonSucceeded = "Other."                          // §5.6 live success record: errorCode 0 with "Other."
 )
 
@@ -200,9 +200,8 @@ func (s *State) CAPolicyUsers() []string {
 // Conditional Access" (notApplied, no result); a CA block is "failure" with
 // the policy's entry result "failure" and enforcedGrantControls ["Block"];
 // otherwise an enabled policy that does not include the user is listed as
-// "notApplied". Legacy clients only: the policy targets clientAppTypes
-// "other" (§4.3), so modern rows list it as notApplied too.
-func (s *State) caFields(r *SignIn, out SignInOutcome, legacy bool) {
+// "notApplied".
+func (s *State) caFields(r *SignIn, out SignInOutcome) {
 	r.ConditionalAccessStatus = "notApplied"
 	switch out {
 	case SignInUnknownUser, SignInBadPassword, SignInLocked, SignInDisabled:
@@ -217,7 +216,6 @@ func (s *State) caFields(r *SignIn, out SignInOutcome, legacy bool) {
 		r.ConditionalAccessStatus = "failure"
 		entry.Result, entry.EnforcedGrantControls = "failure", []string{"Block"}
 	}
-	_ = legacy
 	r.AppliedCA = []AppliedCAPolicy{entry}
 }
 
@@ -256,7 +254,7 @@ func (s *State) recordBasic(proto Protocol, upn, ip string, out SignInOutcome, u
 	r.ErrorCode = SignInErrorCode(out)
 	r.FailureReason = FailureReason(r.ErrorCode, "")
 	r.AuthenticationProtocol = "ropc" // §5.2: "plausibly ropc (inferred)"
-	s.caFields(r, out, true)
+	s.caFields(r, out)
 	s.appendSignIn(r)
 }
 
@@ -320,7 +318,7 @@ func (s *State) RecordTokenSignIn(ts TokenSignIn, now time.Time) {
 		if ts.ErrorCode != 0 && out == SignInOK {
 			out = SignInBadPassword // failed before CA (e.g. consent, client): not evaluated
 		}
-		s.caFields(r, out, false)
+		s.caFields(r, out)
 	}
 	s.appendSignIn(r)
 }
@@ -356,9 +354,12 @@ func (s *State) AddSyntheticSignIn(x SyntheticSignIn) *SignIn {
 	return r
 }
 
+// appendSignIn adds a row. The log is trimmed back to maxSignIns once it
+// holds a tenth more, so that a login does not shift the whole log under
+// the tenant lock each time it is full.
 func (s *State) appendSignIn(r *SignIn) {
 	s.SignIns = append(s.SignIns, r)
-	if n := len(s.SignIns); n > maxSignIns {
+	if n := len(s.SignIns); n > maxSignIns+maxSignIns/10 {
 		s.SignIns = slices.Delete(s.SignIns, 0, n-maxSignIns)
 	}
 }
