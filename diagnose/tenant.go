@@ -52,6 +52,17 @@ func ApplyTenant(attempts []probe.Attempt, findings []Finding, s *snapshot.Snaps
 		a := &attempts[i]
 		f := &out[i]
 		sv, ok := decideFromSettings(a, s)
+		// The sign-in log's row decides what Entra did; the settings
+		// Exchange applies before Entra (SMTP switches, policies) still
+		// come first.
+		if siv, sok := signInVerdict(a, s); sok && (!ok || entraLevel(sv.cause)) {
+			sv, ok = siv, true
+		} else if len(siv.ev.en) > 0 {
+			sv.ev.en, sv.ev.ja = append(sv.ev.en, siv.ev.en...), append(sv.ev.ja, siv.ev.ja...)
+			if !ok {
+				f.Evidence, f.EvidenceJA = append(f.Evidence, siv.ev.en...), alignJA(f.EvidenceJA, f.Evidence, siv.ev.ja)
+			}
+		}
 		ev := evidence{en: f.Evidence, ja: f.EvidenceJA}
 		if len(ev.ja) != len(ev.en) {
 			ev.ja = slices.Clone(ev.en) // keep the two aligned
@@ -85,8 +96,8 @@ func ApplyTenant(attempts []probe.Attempt, findings []Finding, s *snapshot.Snaps
 		case ok:
 			ev.en, ev.ja = append(ev.en, sv.ev.en...), append(ev.ja, sv.ev.ja...)
 			if f.Cause != CauseUnknown {
-				ev.add(fmt.Sprintf("the tenant's settings decide it: %s, not %s (which the words alone suggested)", sv.cause, f.Cause),
-					fmt.Sprintf("テナントの設定で判定されました: %s (応答だけから推測された %s ではありません)", sv.cause, f.Cause))
+				ev.add(fmt.Sprintf("what the tenant reports decides it: %s, not %s (which the words alone suggested)", sv.cause, f.Cause),
+					fmt.Sprintf("テナントの情報で判定されました: %s (応答だけから推測された %s ではありません)", sv.cause, f.Cause))
 			}
 			f.Cause, f.Confidence = sv.cause, sv.conf
 		default:
@@ -99,6 +110,21 @@ func ApplyTenant(attempts []probe.Attempt, findings []Finding, s *snapshot.Snaps
 		f.Remedy = TailorToTenant(RemedyFor(f.Cause, "en", vars), f.Cause, s, a.User, appIDOf(a))
 	}
 	return out
+}
+
+// entraLevel: causes Entra decides (after Exchange's own switches), where
+// the sign-in log's row is better evidence than the settings.
+func entraLevel(c Cause) bool {
+	return c == CauseSecurityDefaults || c == CauseConditionalAccess || c == CauseMFARequired || c == CauseBadCredentials
+}
+
+// alignJA appends ja to a Japanese evidence list that is aligned with en
+// (before the append); a misaligned one is rebuilt from en.
+func alignJA(ja, enAfter, add []string) []string {
+	if len(ja)+len(add) == len(enAfter) {
+		return append(ja, add...)
+	}
+	return slices.Clone(enAfter)
 }
 
 func appIDOf(a *probe.Attempt) string {

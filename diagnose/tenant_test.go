@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/exoprobe/exoprobe/inspect/snapshot"
 	"github.com/exoprobe/exoprobe/probe"
@@ -217,5 +218,59 @@ func TestTenantVarsFillPolicy(t *testing.T) {
 	// The configuration's own value wins.
 	if v := TenantVars(s, tUser, "", Vars{Policy: "Mine"}); v.Policy != "Mine" {
 		t.Fatalf("policy = %q", v.Policy)
+	}
+}
+
+func TestApplyTenantSignIns(t *testing.T) {
+	start := time.Date(2026, 12, 3, 10, 0, 0, 0, time.UTC)
+	row := func(code int, ago time.Duration, ca ...string) snapshot.SignIn {
+		return snapshot.SignIn{ID: "x", CreatedDateTime: start.Add(-ago), UserPrincipalName: tUser, ClientAppUsed: "Authenticated SMTP",
+			IPAddress: "192.0.2.7", ErrorCode: code, FailedCAPolicies: ca}
+	}
+	for _, tc := range []struct {
+		name     string
+		rows     []snapshot.SignIn
+		legacyCA bool
+		cause    Cause
+		conf     Confidence
+		ev       string
+	}{
+		{name: "security defaults code", rows: []snapshot.SignIn{row(530035, 10*time.Minute)}, cause: CauseSecurityDefaults, conf: Definitive, ev: "errorCode 530035"},
+		{name: "CA code names the policy, upgrading the settings' inference", rows: []snapshot.SignIn{row(53003, 5*time.Minute, "Block legacy authentication")},
+			legacyCA: true, cause: CauseConditionalAccess, conf: Definitive, ev: "Conditional Access policies that failed: Block legacy authentication"},
+		{name: "bad password", rows: []snapshot.SignIn{row(50126, time.Minute)}, cause: CauseBadCredentials, conf: Definitive, ev: "errorCode 50126"},
+		{name: "newest row wins", rows: []snapshot.SignIn{row(50126, 50*time.Minute), row(50053, 2*time.Minute)}, cause: CauseAccountLocked, conf: Definitive, ev: "errorCode 50053"},
+		{name: "too old: ignored", rows: []snapshot.SignIn{row(530035, 2*time.Hour)}},
+		{name: "success row: evidence only", rows: []snapshot.SignIn{row(0, time.Minute)}, ev: "Entra accepted the password"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := baseSnapshot()
+			s.SignInsRead, s.SignIns = true, tc.rows
+			if tc.legacyCA {
+				s.ConditionalAccess = []snapshot.ConditionalAccessPolicy{{DisplayName: "Block legacy authentication", State: "enabled",
+					ClientAppTypes: []string{"other"}, IncludeUsers: []string{"All"}, BuiltInControls: []string{"block"}}}
+			}
+			a := basicAttempt(probe.SMTP, smtp23)
+			a.Start = start
+			before := Classify([]probe.Attempt{a})
+			got := ApplyTenant([]probe.Attempt{a}, before, s)[0]
+			want, conf := tc.cause, tc.conf
+			if want == "" {
+				want, conf = before[0].Cause, before[0].Confidence
+			}
+			if got.Cause != want || got.Confidence != conf {
+				t.Fatalf("got %s/%s, want %s/%s:\n%s", got.Cause, got.Confidence, want, conf, strings.Join(got.Evidence, "\n"))
+			}
+			all := strings.Join(got.Evidence, "\n")
+			if tc.ev != "" && !strings.Contains(all, tc.ev) {
+				t.Errorf("evidence lacks %q:\n%s", tc.ev, all)
+			}
+			if tc.ev == "" && strings.Contains(all, "sign-in log") {
+				t.Errorf("an unrelated row became evidence:\n%s", all)
+			}
+			if len(got.EvidenceJA) != len(got.Evidence) {
+				t.Errorf("ja %d lines, en %d", len(got.EvidenceJA), len(got.Evidence))
+			}
+		})
 	}
 }

@@ -69,6 +69,10 @@ func applyTenantReads(ctx context.Context, f *checkFlags, results []report.Resul
 		req := inspect.Request{}
 		for _, a := range r.Attempts {
 			req.Mailboxes = append(req.Mailboxes, a.User)
+			// The sign-in log may already hold this device's earlier
+			// failures (rows arrive minutes late; the daemon picks later
+			// ones up by itself).
+			req.SignIns = req.SignIns || (!a.OK && a.Mechanism == probe.Basic && tr.signIns)
 			if a.Mechanism == probe.XOAUTH2 && a.Token != nil && a.Token.AppID != "" {
 				req.Apps = append(req.Apps, a.Token.AppID)
 				req.Permissions = append(req.Permissions, a.User)

@@ -176,6 +176,27 @@ func TestCheckTenantReadsConfirms(t *testing.T) {
 	}
 }
 
+// Sign-in correlation: the emulator's Entra writes a 53003 row naming the
+// Conditional Access policy; check --tenant-reads turns the inferred
+// conditional_access of Exchange's "criteria" sentence into a definitive
+// one naming the policy.
+func TestCheckTenantReadsSignIn(t *testing.T) {
+	s, ep := startSim2023(t)
+	t.Setenv("BLOCKED_PW", userPassword(t, s, "blocked@contoso.com"))
+	args := []string{"--endpoints", ep, "--user", "blocked@contoso.com", "--password-env", "BLOCKED_PW", "--mechanisms", "basic", "--protocols", "smtp"}
+	plain, _ := runCheckJSON(t, args...)
+	if f := plain.Findings[0]; f.Cause != "conditional_access" || f.Confidence == "definitive" {
+		t.Fatalf("without reads: %s/%s", f.Cause, f.Confidence)
+	}
+	d, _ := runCheckJSON(t, append(args, "--tenant-reads")...)
+	f := d.Findings[0]
+	all := strings.Join(f.Evidence, "\n")
+	if f.Cause != "conditional_access" || f.Confidence != "definitive" || !strings.Contains(all, "errorCode 53003") ||
+		!strings.Contains(all, "Conditional Access policies that failed: ") {
+		t.Fatalf("with reads: %s/%s\n%s", f.Cause, f.Confidence, all)
+	}
+}
+
 // TestTenantAuditEmulator is issue 10's "done when" for the audit: a
 // device that logged in with Basic SMTP though no check covers it, and an
 // app secret that expires in 10 days.
