@@ -321,7 +321,11 @@ func (h *handler) events(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *handler) readiness(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, ComputeReadiness(h.src.Snapshot(), h.opt.Now()))
+	rd := ComputeReadiness(h.src.Snapshot(), h.opt.Now())
+	if h.opt.Tenants != nil {
+		addTenantReadiness(&rd, h.opt.Tenants())
+	}
+	writeJSON(w, http.StatusOK, rd)
 }
 
 func (h *handler) readyz(w http.ResponseWriter, r *http.Request) {

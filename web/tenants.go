@@ -130,3 +130,28 @@ func firstNonEmpty(s ...string) string {
 	}
 	return ""
 }
+
+// TenantBasicSignIn is a Basic login the sign-in log shows and no check
+// covers: it breaks when Basic is turned off, and exoprobe would not see it.
+type TenantBasicSignIn struct {
+	Tenant            string    `json:"tenant"`
+	UserPrincipalName string    `json:"userPrincipalName"`
+	ClientAppUsed     string    `json:"clientAppUsed"`
+	IPAddress         string    `json:"ipAddress"`
+	LastSeen          time.Time `json:"last_seen"`
+}
+
+// addTenantReadiness adds the uncovered successful Basic sign-ins to the
+// readiness report; any of them makes the tenant not ready.
+func addTenantReadiness(r *Readiness, views []TenantView) {
+	for _, v := range views {
+		for _, s := range v.Audit.BasicAuthSignIns {
+			if s.Covered || s.Successes == 0 {
+				continue
+			}
+			r.TenantBasicSignIns = append(r.TenantBasicSignIns, TenantBasicSignIn{Tenant: v.Audit.Tenant,
+				UserPrincipalName: s.UserPrincipalName, ClientAppUsed: s.ClientAppUsed, IPAddress: s.IPAddress, LastSeen: s.LastSeen})
+			r.Ready = false
+		}
+	}
+}
