@@ -56,6 +56,10 @@ func ApplyTenant(attempts []probe.Attempt, findings []Finding, s *snapshot.Snaps
 		// Exchange applies before Entra (SMTP switches, policies) still
 		// come first.
 		if siv, sok := signInVerdict(a, s); sok && (!ok || entraLevel(sv.cause)) {
+			if ok && sv.cause == siv.cause {
+				// Both agree: keep both, the setting and the row.
+				siv.ev.en, siv.ev.ja = append(sv.ev.en, siv.ev.en...), append(sv.ev.ja, siv.ev.ja...)
+			}
 			sv, ok = siv, true
 		} else if len(siv.ev.en) > 0 {
 			sv.ev.en, sv.ev.ja = append(sv.ev.en, siv.ev.en...), append(sv.ev.ja, siv.ev.ja...)

@@ -134,6 +134,13 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 
+	var tenants *checkTenants
+	if f.tenantReads {
+		if tenants, err = prepareTenantReads(&f); err != nil {
+			fmt.Fprintf(stderr, "exoprobe check: %v\n", err)
+			return exitUsage
+		}
+	}
 	// Progress only where a person watches (a terminal) and a wait is
 	// likely (several targets); it never mixes into stdout.
 	progress := len(plans) > 1 && checkIsTerminal(stderr)
@@ -146,11 +153,8 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stderr, "\r\x1b[K")
 	}
 
-	if f.tenantReads {
-		if err := applyTenantReads(context.Background(), &f, results, stderr); err != nil {
-			fmt.Fprintf(stderr, "exoprobe check: %v\n", err)
-			return exitUsage
-		}
+	if tenants != nil {
+		applyTenantReads(context.Background(), tenants, results)
 		if note := tenantReadsNote(results); note != "" {
 			fmt.Fprintln(stderr, "exoprobe check: "+note)
 		}

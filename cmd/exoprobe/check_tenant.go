@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
 	"strings"
 	"time"
 
@@ -14,19 +13,23 @@ import (
 	"github.com/exoprobe/exoprobe/report"
 )
 
-// applyTenantReads reads the tenant of each failed result (check
-// --tenant-reads) and turns its settings into evidence. A read that fails
-// leaves the findings as they were and says why; it never changes the exit
-// status.
-func applyTenantReads(ctx context.Context, f *checkFlags, results []report.Result, stderr io.Writer) error {
-	readers := map[string]*tenantReader{} // by tenant name
-	tenantOf := map[string]string{}       // target name -> tenant name
+// checkTenants are check's readers, prepared before any probe runs so that
+// a configuration that cannot read fails first.
+type checkTenants struct {
+	readers  map[string]*tenantReader // by tenant name
+	tenantOf map[string]string        // target name -> tenant name; nil: every target (--endpoints)
+}
+
+func prepareTenantReads(f *checkFlags) (*checkTenants, error) {
+	readers := map[string]*tenantReader{}
+	var tenantOf map[string]string
 	switch {
 	case f.config != "":
 		cfg, err := config.Load(f.config)
 		if err != nil {
-			return usageError{err.Error()}
+			return nil, usageError{err.Error()}
 		}
+		tenantOf = map[string]string{}
 		for i := range cfg.Targets {
 			t := &cfg.Targets[i]
 			name := cfg.TenantOf(t)
@@ -37,35 +40,42 @@ func applyTenantReads(ctx context.Context, f *checkFlags, results []report.Resul
 			if readers[name] == nil {
 				tr, err := readerFromConfig(cfg, name, 0)
 				if err != nil {
-					return usagef("--tenant-reads: %v", err)
+					return nil, usagef("--tenant-reads: %v", err)
 				}
 				readers[name] = tr
 			}
 		}
 		if len(readers) == 0 {
-			return usagef("--tenant-reads: no tenant of %s has tenant_reads:", f.config)
+			return nil, usagef("--tenant-reads: no tenant of %s has tenant_reads:", f.config)
 		}
 	case f.endpoints != "":
 		tr, err := readerFromEndpoints(f.endpoints, 0)
 		if err != nil {
-			return usagef("--tenant-reads: %v", err)
+			return nil, usagef("--tenant-reads: %v", err)
 		}
 		readers[""] = tr
-		for _, r := range results {
-			tenantOf[r.Target] = ""
-		}
 	default:
-		return usagef("--tenant-reads needs --config (tenants: with tenant_reads:) or --endpoints")
+		return nil, usagef("--tenant-reads needs --config (tenants: with tenant_reads:) or --endpoints")
 	}
+	return &checkTenants{readers: readers, tenantOf: tenantOf}, nil
+}
+
+// applyTenantReads reads the tenant of each failed result and turns its
+// settings into evidence. A read that fails leaves the findings as they
+// were and says why; it never changes the exit status.
+func applyTenantReads(ctx context.Context, ct *checkTenants, results []report.Result) {
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
 	defer cancel()
 	for i := range results {
 		r := &results[i]
-		name, ok := tenantOf[r.Target]
+		name, ok := "", ct.tenantOf == nil
+		if !ok {
+			name, ok = ct.tenantOf[r.Target]
+		}
 		if !ok || r.AllAsExpected() {
 			continue // no reads for it, or nothing to explain
 		}
-		tr := readers[name]
+		tr := ct.readers[name]
 		req := inspect.Request{}
 		for _, a := range r.Attempts {
 			req.Mailboxes = append(req.Mailboxes, a.User)
@@ -88,7 +98,6 @@ func applyTenantReads(ctx context.Context, f *checkFlags, results []report.Resul
 		r.Findings = diagnose.ApplyTenant(r.Attempts, r.Findings, snap)
 		r.Tenant = snap
 	}
-	return nil
 }
 
 // tenantReadsNote is the one line check prints on stderr when reads were

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -171,5 +172,47 @@ func TestRunDaemonTenantReads(t *testing.T) {
 	cancel()
 	if err := <-done; err != nil {
 		t.Errorf("daemon: %v", err)
+	}
+}
+
+// check --config --tenant-reads uses the config's tenant_reads (the same
+// reader the daemon builds).
+func TestCheckConfigTenantReads(t *testing.T) {
+	s, _ := startSim2023(t)
+	ep := s.Endpoints()
+	spID := ep.Apps[0].EnterpriseObjectID
+	tenantSimExec(t, s, "Remove-MailboxPermission -Identity scanner@contoso.com -User "+spID+" -AccessRights FullAccess -Confirm:$false")
+	body := strings.NewReplacer("READER_ID", ep.Reader.ClientID, "GRAPH_URL", ep.GraphURL+"/v1.0",
+		"EXCHANGE_URL", ep.ExchangeAdminURL).Replace(tenantDaemonConfig)
+	cfgPath, _ := configForSim(t, s, body)
+	secretFile := writeFile(t, t.TempDir(), "reader-secret", ep.Reader.ClientSecret+"\n")
+	cfgBody, err := os.ReadFile(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(cfgPath, []byte(strings.ReplaceAll(string(cfgBody), "READER_SECRET_FILE", secretFile)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out, errb bytes.Buffer
+	code := runCheck([]string{"--config", cfgPath, "--tenant-reads", "--output", "json"}, &out, &errb)
+	if code != exitFail {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	var docs []checkDoc
+	if err := json.Unmarshal(out.Bytes(), &docs); err != nil || len(docs) != 1 || len(docs[0].Findings) != 1 {
+		t.Fatalf("json %v: %s", err, out.String())
+	}
+	if f := docs[0].Findings[0]; f.Cause != "oauth_not_authorized" || f.Confidence != "definitive" {
+		t.Fatalf("finding %s/%s: %s", f.Cause, f.Confidence, strings.Join(f.Evidence, "\n"))
+	}
+	if strings.Contains(out.String()+errb.String(), ep.Reader.ClientSecret) {
+		t.Fatal("reader secret in output")
+	}
+	// Without tenant_reads in the file: a usage error, before any probe.
+	plain := writeFile(t, t.TempDir(), "plain.yaml", "targets:\n  - name: a\n    user: a@contoso.com\n    password_env: X\n    checks: [{protocol: smtp, mechanism: basic}]\n")
+	t.Setenv("X", "pw")
+	errb.Reset()
+	if code := runCheck([]string{"--config", plain, "--tenant-reads"}, &out, &errb); code != exitUsage || !strings.Contains(errb.String(), "tenant_reads") {
+		t.Fatalf("exit %d: %s", code, errb.String())
 	}
 }
