@@ -465,6 +465,8 @@ func TestInvokeCommandCmdletsAndErrors(t *testing.T) {
 		{"emulator knob", tok, body("Get-SimState", "{}"), 403, true, ""},
 		{"unknown parameter", tok, body("Get-CASMailbox", `{"BogusParameter":"x"}`), 400, false,
 			"Microsoft.Exchange.AdminApi.CommandInvocation.AmbiguousParameterSetException"},
+		{"bad ResultSize", tok, body("Get-CASMailbox", `{"ResultSize":"lots"}`), 400, false,
+			"Microsoft.Exchange.AdminApi.CommandInvocation.ParameterTransformationException"},
 		{"unknown identity", tok, body("Get-CASMailbox", `{"Identity":"nobody@contoso.com"}`), 400, false,
 			"Microsoft.Exchange.Configuration.Tasks.ManagementObjectNotFoundException"},
 	}
