@@ -316,6 +316,15 @@ func TestSignInsForEachDecidedLogin(t *testing.T) {
 	if len(codes) != 2 || codes[0] != 7000215 || codes[1] != 0 {
 		t.Errorf("SP rows' codes (newest first) %v, want [7000215 0]; %s", codes, beta.raw)
 	}
+	// The success row names the secret used: its keyId is the one Graph
+	// lists under passwordCredentials (§5.2 "joins to §6 keyId").
+	app := graphGet(t, e, tok, "/v1.0/applications(appId='"+e.Demo.ClientID+"')")
+	if k := jpath(beta.body, "value.1.servicePrincipalCredentialKeyId"); k == "" || k != jpath(app.body, "passwordCredentials.0.keyId") {
+		t.Errorf("credential key id %v, application's %v", k, jpath(app.body, "passwordCredentials.0.keyId"))
+	}
+	if k := jpath(beta.body, "value.0.servicePrincipalCredentialKeyId"); k != "" {
+		t.Errorf("a wrong secret names key %v", k)
+	}
 }
 
 func TestGraphApplicationsAndPrincipals(t *testing.T) {

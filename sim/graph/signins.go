@@ -147,6 +147,8 @@ func signInObj(r *tenant.SignIn, beta bool) obj {
 		kv{"servicePrincipalId", r.ServicePrincipalID},
 		kv{"servicePrincipalName", r.ServicePrincipalName},
 		kv{"clientCredentialType", strOrDefault(r.ClientCredentialType, "none")},
+		kv{"servicePrincipalCredentialKeyId", r.CredentialKeyID},
+		kv{"servicePrincipalCredentialThumbprint", r.CredentialThumbprint},
 		kv{"authenticationProtocol", strOrDefault(r.AuthenticationProtocol, "none")},
 		kv{"authenticationRequirement", req},
 		kv{"authenticationRequirementPolicies", []obj{}},
