@@ -83,6 +83,10 @@ func TestGraphThrottleAndLicence(t *testing.T) {
 	if r := graphGet(t, e, tok, "/v1.0/policies/identitySecurityDefaultsEnforcementPolicy"); r.status != 200 {
 		t.Fatalf("after the throttled request: %d", r.status)
 	}
+	run(t, s, "Set-SimTenant -GraphUnavailable 1")
+	if r := graphGet(t, e, tok, "/v1.0/policies/identitySecurityDefaultsEnforcementPolicy"); r.status != 503 || jpath(r.body, "error.code") != "serviceNotAvailable" {
+		t.Fatalf("outage: %d %s", r.status, r.raw)
+	}
 	// Conditional Access never sends Retry-After (§2.6, doc says).
 	run(t, s, "Set-SimTenant -GraphThrottle 1")
 	r = graphGet(t, e, tok, "/v1.0/identity/conditionalAccess/policies")
@@ -531,6 +535,13 @@ func TestInvokeCommandCmdletsAndErrors(t *testing.T) {
 	run(t, s, "Set-SimTenant -ExchangeThrottle 1 -RetryAfter 5")
 	if r := invoke(t, e, tok, "", body("Get-TransportConfig", "{}")); r.status != 429 || r.header.Get("Retry-After") != "5" {
 		t.Errorf("throttled: %d %v", r.status, r.header)
+	}
+	run(t, s, "Set-SimTenant -ExchangeUnavailable 1")
+	if r := invoke(t, e, tok, "", body("Get-TransportConfig", "{}")); r.status != 503 {
+		t.Errorf("unavailable: %d", r.status)
+	}
+	if r := invoke(t, e, tok, "", body("Get-TransportConfig", "{}")); r.status != 200 {
+		t.Errorf("after the outage: %d", r.status)
 	}
 	run(t, s, "Set-SimTenant -InvokeCommandEnabled:$false")
 	if r := invoke(t, e, tok, "", body("Get-TransportConfig", "{}")); r.status != 404 {

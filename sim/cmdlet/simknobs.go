@@ -54,6 +54,7 @@ func simCmdlets() []*spec {
 			named("EntraLicense", kString).oneOf(tenant.LicenseFree, tenant.LicenseP1, tenant.LicenseP2),
 			named("LicenseErrorText", kString).oneOf("doc", "new"),
 			named("GraphThrottle", kInt), named("ExchangeThrottle", kInt),
+			named("GraphUnavailable", kInt), named("ExchangeUnavailable", kInt),
 			named("RetryAfter", kString),
 			named("InvokeCommandEnabled", kSwitchOrBool),
 			named("InvokeCommandPagingExpires", kSwitchOrBool),
@@ -164,7 +165,10 @@ func (in *Interpreter) setSimTenant(a args) ([]any, error) {
 				s.LicenseErrorText = "new"
 			}
 		}
-		for name, field := range map[string]*int{"GraphThrottle": &s.API.GraphThrottle, "ExchangeThrottle": &s.API.ExchangeThrottle} {
+		for name, field := range map[string]*int{
+			"GraphThrottle": &s.API.GraphThrottle, "ExchangeThrottle": &s.API.ExchangeThrottle,
+			"GraphUnavailable": &s.API.GraphUnavailable, "ExchangeUnavailable": &s.API.ExchangeUnavailable,
+		} {
 			if a.has(name) {
 				if a[name].n < 0 {
 					return fmt.Errorf("Cannot validate argument on parameter '%s'. The argument must not be negative.", name)

@@ -95,6 +95,13 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			msg: "The emulator's Microsoft Graph is read-only: only GET is served."})
 		return
 	}
+	if h.t.TakeUnavailable("graph") {
+		// Code inferred (Graph's errors.md lists 503 as transient; the
+		// body's code is not in tenant-api.md).
+		c.fail(&apiError{status: http.StatusServiceUnavailable, code: "serviceNotAvailable",
+			msg: "The service is temporarily unavailable. Please retry later."})
+		return
+	}
 	route, aerr := h.route(c)
 	if aerr != nil {
 		c.fail(aerr)
