@@ -58,6 +58,7 @@ func simCmdlets() []*spec {
 			named("RetryAfter", kString),
 			named("InvokeCommandEnabled", kSwitchOrBool),
 			named("InvokeCommandPagingExpires", kSwitchOrBool),
+			named("GraphBudgets", kSwitchOrBool),
 		}, run: (*Interpreter).setSimTenant, needsOne: true},
 		{name: "Add-SimSignIn", params: []param{
 			named("User", kString).at(0).req(),
@@ -185,6 +186,9 @@ func (in *Interpreter) setSimTenant(a args) ([]any, error) {
 		}
 		if a.has("InvokeCommandEnabled") {
 			s.API.InvokeCommandDisabled = !a.boolean("InvokeCommandEnabled")
+		}
+		if a.has("GraphBudgets") {
+			s.API.GraphBudgets = a.boolean("GraphBudgets")
 		}
 		if a.has("InvokeCommandPagingExpires") {
 			s.API.InvokeCommandPagingExpires = a.boolean("InvokeCommandPagingExpires")

@@ -310,6 +310,10 @@ type APIKnobs struct {
 	// RetryAfter is the Retry-After value sent with a 429 ("2.128", "10");
 	// "none" sends none. "" means "2".
 	RetryAfter string `json:"retry_after,omitempty"`
+	// GraphBudgets enforces Graph's published per-workload limits
+	// (tenant-api.md §2.6): sign-in reports 5 requests per 10 s per app,
+	// Conditional Access 1 request per second per tenant; over them, 429.
+	GraphBudgets bool `json:"graph_budgets,omitempty"`
 	// InvokeCommandDisabled makes /adminapi answer 404, as if Microsoft had
 	// withdrawn the undocumented endpoint (tenant-api.md §8.1).
 	InvokeCommandDisabled bool `json:"invoke_command_disabled,omitempty"`
