@@ -114,6 +114,22 @@ func TestGraphThrottleAndLicence(t *testing.T) {
 	if r := graphGet(t, e, tok, "/v1.0/auditLogs/signIns"); r.status != 200 {
 		t.Errorf("P2: %d %s", r.status, r.raw)
 	}
+	// §2.5 flakiness: without Directory.Read.All every other read gets the
+	// licence error on a premium tenant; with it, none.
+	run(t, s, "Set-SimTenant -SignInLicenseFlaky", "Set-SimApp -AppId "+e.Reader.ClientID+" -RemoveGraphRole Directory.Read.All")
+	noDir := readerToken(t, e, e.GraphScope)
+	var statuses []int
+	for range 4 {
+		statuses = append(statuses, graphGet(t, e, noDir, "/v1.0/auditLogs/signIns").status)
+	}
+	if statuses[0]+statuses[1] != 403+200 || statuses[2]+statuses[3] != 403+200 {
+		t.Errorf("flaky without Directory.Read.All: %v", statuses)
+	}
+	for range 3 {
+		if r := graphGet(t, e, tok, "/v1.0/auditLogs/signIns"); r.status != 200 {
+			t.Errorf("flaky with Directory.Read.All: %d", r.status)
+		}
+	}
 }
 
 func TestSignInLogDelayPagingAndFilters(t *testing.T) {

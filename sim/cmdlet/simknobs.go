@@ -59,6 +59,7 @@ func simCmdlets() []*spec {
 			named("InvokeCommandEnabled", kSwitchOrBool),
 			named("InvokeCommandPagingExpires", kSwitchOrBool),
 			named("GraphBudgets", kSwitchOrBool),
+			named("SignInLicenseFlaky", kSwitchOrBool),
 		}, run: (*Interpreter).setSimTenant, needsOne: true},
 		{name: "Add-SimSignIn", params: []param{
 			named("User", kString).at(0).req(),
@@ -186,6 +187,9 @@ func (in *Interpreter) setSimTenant(a args) ([]any, error) {
 		}
 		if a.has("InvokeCommandEnabled") {
 			s.API.InvokeCommandDisabled = !a.boolean("InvokeCommandEnabled")
+		}
+		if a.has("SignInLicenseFlaky") {
+			s.API.SignInLicenseFlaky = a.boolean("SignInLicenseFlaky")
 		}
 		if a.has("GraphBudgets") {
 			s.API.GraphBudgets = a.boolean("GraphBudgets")

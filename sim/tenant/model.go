@@ -310,6 +310,11 @@ type APIKnobs struct {
 	// RetryAfter is the Retry-After value sent with a 429 ("2.128", "10");
 	// "none" sends none. "" means "2".
 	RetryAfter string `json:"retry_after,omitempty"`
+	// SignInLicenseFlaky reproduces the known flakiness of §2.5: for an app
+	// without Directory.Read.All, every other sign-in read gets the licence
+	// error even on a P1/P2 tenant ("randomly", users reported).
+	SignInLicenseFlaky bool `json:"sign_in_license_flaky,omitempty"`
+	flakyCount         int
 	// GraphBudgets enforces Graph's published per-workload limits
 	// (tenant-api.md §2.6): sign-in reports 5 requests per 10 s per app,
 	// Conditional Access 1 request per second per tenant; over them, 429.

@@ -179,6 +179,17 @@ func (s *State) License() string {
 	return s.EntraLicense
 }
 
+// FlakyLicenseCheck reports whether this sign-in read fails its licence
+// check under SignInLicenseFlaky: every other call (deterministic, so tests
+// can rely on it).
+func (s *State) FlakyLicenseCheck() bool {
+	if !s.API.SignInLicenseFlaky {
+		return false
+	}
+	s.API.flakyCount++
+	return s.API.flakyCount%2 == 1
+}
+
 // HasPremium reports Entra ID P1 or P2.
 func (s *State) HasPremium() bool { return s.License() != LicenseFree }
 
