@@ -83,6 +83,10 @@ func TestGraphThrottleAndLicence(t *testing.T) {
 	if r := graphGet(t, e, tok, "/v1.0/policies/identitySecurityDefaultsEnforcementPolicy"); r.status != 200 {
 		t.Fatalf("after the throttled request: %d", r.status)
 	}
+	run(t, s, "Set-SimTenant -GraphUnavailable 1")
+	if r := graphGet(t, e, tok, "/v1.0/policies/identitySecurityDefaultsEnforcementPolicy"); r.status != 503 || jpath(r.body, "error.code") != "serviceNotAvailable" {
+		t.Fatalf("outage: %d %s", r.status, r.raw)
+	}
 	// Conditional Access never sends Retry-After (§2.6, doc says).
 	run(t, s, "Set-SimTenant -GraphThrottle 1")
 	r = graphGet(t, e, tok, "/v1.0/identity/conditionalAccess/policies")
@@ -109,6 +113,22 @@ func TestGraphThrottleAndLicence(t *testing.T) {
 	run(t, s, "Set-SimTenant -EntraLicense P2")
 	if r := graphGet(t, e, tok, "/v1.0/auditLogs/signIns"); r.status != 200 {
 		t.Errorf("P2: %d %s", r.status, r.raw)
+	}
+	// §2.5 flakiness: without Directory.Read.All every other read gets the
+	// licence error on a premium tenant; with it, none.
+	run(t, s, "Set-SimTenant -SignInLicenseFlaky", "Set-SimApp -AppId "+e.Reader.ClientID+" -RemoveGraphRole Directory.Read.All")
+	noDir := readerToken(t, e, e.GraphScope)
+	var statuses []int
+	for range 4 {
+		statuses = append(statuses, graphGet(t, e, noDir, "/v1.0/auditLogs/signIns").status)
+	}
+	if statuses[0]+statuses[1] != 403+200 || statuses[2]+statuses[3] != 403+200 {
+		t.Errorf("flaky without Directory.Read.All: %v", statuses)
+	}
+	for range 3 {
+		if r := graphGet(t, e, tok, "/v1.0/auditLogs/signIns"); r.status != 200 {
+			t.Errorf("flaky with Directory.Read.All: %d", r.status)
+		}
 	}
 }
 
@@ -316,6 +336,15 @@ func TestSignInsForEachDecidedLogin(t *testing.T) {
 	if len(codes) != 2 || codes[0] != 7000215 || codes[1] != 0 {
 		t.Errorf("SP rows' codes (newest first) %v, want [7000215 0]; %s", codes, beta.raw)
 	}
+	// The success row names the secret used: its keyId is the one Graph
+	// lists under passwordCredentials (§5.2 "joins to §6 keyId").
+	app := graphGet(t, e, tok, "/v1.0/applications(appId='"+e.Demo.ClientID+"')")
+	if k := jpath(beta.body, "value.1.servicePrincipalCredentialKeyId"); k == "" || k != jpath(app.body, "passwordCredentials.0.keyId") {
+		t.Errorf("credential key id %v, application's %v", k, jpath(app.body, "passwordCredentials.0.keyId"))
+	}
+	if k := jpath(beta.body, "value.0.servicePrincipalCredentialKeyId"); k != "" {
+		t.Errorf("a wrong secret names key %v", k)
+	}
 }
 
 func TestGraphApplicationsAndPrincipals(t *testing.T) {
@@ -465,6 +494,8 @@ func TestInvokeCommandCmdletsAndErrors(t *testing.T) {
 		{"emulator knob", tok, body("Get-SimState", "{}"), 403, true, ""},
 		{"unknown parameter", tok, body("Get-CASMailbox", `{"BogusParameter":"x"}`), 400, false,
 			"Microsoft.Exchange.AdminApi.CommandInvocation.AmbiguousParameterSetException"},
+		{"bad ResultSize", tok, body("Get-CASMailbox", `{"ResultSize":"lots"}`), 400, false,
+			"Microsoft.Exchange.AdminApi.CommandInvocation.ParameterTransformationException"},
 		{"unknown identity", tok, body("Get-CASMailbox", `{"Identity":"nobody@contoso.com"}`), 400, false,
 			"Microsoft.Exchange.Configuration.Tasks.ManagementObjectNotFoundException"},
 	}
@@ -520,6 +551,13 @@ func TestInvokeCommandCmdletsAndErrors(t *testing.T) {
 	run(t, s, "Set-SimTenant -ExchangeThrottle 1 -RetryAfter 5")
 	if r := invoke(t, e, tok, "", body("Get-TransportConfig", "{}")); r.status != 429 || r.header.Get("Retry-After") != "5" {
 		t.Errorf("throttled: %d %v", r.status, r.header)
+	}
+	run(t, s, "Set-SimTenant -ExchangeUnavailable 1")
+	if r := invoke(t, e, tok, "", body("Get-TransportConfig", "{}")); r.status != 503 {
+		t.Errorf("unavailable: %d", r.status)
+	}
+	if r := invoke(t, e, tok, "", body("Get-TransportConfig", "{}")); r.status != 200 {
+		t.Errorf("after the outage: %d", r.status)
 	}
 	run(t, s, "Set-SimTenant -InvokeCommandEnabled:$false")
 	if r := invoke(t, e, tok, "", body("Get-TransportConfig", "{}")); r.status != 404 {

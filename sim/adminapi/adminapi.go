@@ -93,6 +93,11 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 		return
 	}
+	if h.t.TakeUnavailable("exchange") {
+		// §8.5: the module retries 503 (body not captured; empty here).
+		w.WriteHeader(http.StatusServiceUnavailable)
+		return
+	}
 	var known bool
 	h.t.View(func(s *tenant.State) { known = strings.EqualFold(segs[2], s.ID) || s.HasDomain(segs[2]) })
 	if !known {

@@ -104,6 +104,10 @@ func (in *Interpreter) Invoke(name string, params map[string]any) ([]Row, []stri
 		if _, nf := err.(*NotFoundError); nf {
 			return nil, nil, &InvokeError{Kind: InvokeNotFound, Msg: err.Error()}
 		}
+		if strings.HasPrefix(err.Error(), "Cannot process argument transformation") {
+			// e.g. ResultSize "lots" (§8.5's ParameterTransformationException).
+			return nil, nil, &InvokeError{Kind: InvokeTransform, Msg: err.Error()}
+		}
 		return nil, nil, &InvokeError{Kind: InvokeFailed, Msg: err.Error()}
 	}
 	var rows []Row

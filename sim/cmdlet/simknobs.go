@@ -54,9 +54,12 @@ func simCmdlets() []*spec {
 			named("EntraLicense", kString).oneOf(tenant.LicenseFree, tenant.LicenseP1, tenant.LicenseP2),
 			named("LicenseErrorText", kString).oneOf("doc", "new"),
 			named("GraphThrottle", kInt), named("ExchangeThrottle", kInt),
+			named("GraphUnavailable", kInt), named("ExchangeUnavailable", kInt),
 			named("RetryAfter", kString),
 			named("InvokeCommandEnabled", kSwitchOrBool),
 			named("InvokeCommandPagingExpires", kSwitchOrBool),
+			named("GraphBudgets", kSwitchOrBool),
+			named("SignInLicenseFlaky", kSwitchOrBool),
 		}, run: (*Interpreter).setSimTenant, needsOne: true},
 		{name: "Add-SimSignIn", params: []param{
 			named("User", kString).at(0).req(),
@@ -164,7 +167,10 @@ func (in *Interpreter) setSimTenant(a args) ([]any, error) {
 				s.LicenseErrorText = "new"
 			}
 		}
-		for name, field := range map[string]*int{"GraphThrottle": &s.API.GraphThrottle, "ExchangeThrottle": &s.API.ExchangeThrottle} {
+		for name, field := range map[string]*int{
+			"GraphThrottle": &s.API.GraphThrottle, "ExchangeThrottle": &s.API.ExchangeThrottle,
+			"GraphUnavailable": &s.API.GraphUnavailable, "ExchangeUnavailable": &s.API.ExchangeUnavailable,
+		} {
 			if a.has(name) {
 				if a[name].n < 0 {
 					return fmt.Errorf("Cannot validate argument on parameter '%s'. The argument must not be negative.", name)
@@ -181,6 +187,12 @@ func (in *Interpreter) setSimTenant(a args) ([]any, error) {
 		}
 		if a.has("InvokeCommandEnabled") {
 			s.API.InvokeCommandDisabled = !a.boolean("InvokeCommandEnabled")
+		}
+		if a.has("SignInLicenseFlaky") {
+			s.API.SignInLicenseFlaky = a.boolean("SignInLicenseFlaky")
+		}
+		if a.has("GraphBudgets") {
+			s.API.GraphBudgets = a.boolean("GraphBudgets")
 		}
 		if a.has("InvokeCommandPagingExpires") {
 			s.API.InvokeCommandPagingExpires = a.boolean("InvokeCommandPagingExpires")

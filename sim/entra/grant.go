@@ -3,6 +3,7 @@ package entra
 import (
 	"crypto/subtle"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"net/http"
 	"net/url"
@@ -336,11 +337,20 @@ func recordSignIn(s *tenant.State, req *request, ip string, resp *tokenResponse,
 	if sc, err := parseScopes(req.form.Get("scope")); err == nil {
 		ts.Resource = sc.resource
 	}
+	app := s.FindApp(req.clientID)
 	switch {
 	case req.assertion != "":
 		ts.CredentialType = "certificate"
+		if app != nil {
+			if c := assertionCertificate(app, req.assertion); c != nil {
+				ts.CredentialKeyID, ts.CredentialThumbprint = c.KeyIDOf(), certThumbprintHex(c)
+			}
+		}
 	case req.hasSecret:
 		ts.CredentialType = "clientSecret"
+		if app != nil {
+			ts.CredentialKeyID = app.SecretKeyID(req.secret)
+		}
 	}
 	if gt == "refresh_token" && resp != nil && resp.AccessToken != "" {
 		if c, err := s.VerifyAccessToken(resp.AccessToken, now); err == nil {
@@ -370,4 +380,33 @@ func recordSignIn(s *tenant.State, req *request, ip string, resp *tokenResponse,
 		}
 	}
 	s.RecordTokenSignIn(ts, now)
+}
+
+// assertionCertificate is the app certificate a client assertion names in
+// its header (x5t or x5t#S256), whether or not the assertion verifies.
+func assertionCertificate(app *tenant.App, assertion string) *tenant.Certificate {
+	h, _, _ := strings.Cut(assertion, ".")
+	b, err := base64.RawURLEncoding.DecodeString(h)
+	if err != nil {
+		return nil
+	}
+	var hdr struct {
+		X5t     string `json:"x5t"`
+		X5tS256 string `json:"x5t#S256"`
+	}
+	if json.Unmarshal(b, &hdr) != nil {
+		return nil
+	}
+	c, _ := app.FindCertificate(hdr.X5t, hdr.X5tS256)
+	return c
+}
+
+// certThumbprintHex is the SHA-1 thumbprint in upper-case hex, as Entra
+// shows thumbprints.
+func certThumbprintHex(c *tenant.Certificate) string {
+	b, err := base64.RawURLEncoding.DecodeString(c.Thumbprint)
+	if err != nil {
+		return ""
+	}
+	return strings.ToUpper(hex.EncodeToString(b))
 }

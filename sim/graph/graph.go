@@ -26,6 +26,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/exoprobe/exoprobe/sim/tenant"
@@ -34,6 +35,9 @@ import (
 type handler struct {
 	t   *tenant.Tenant
 	log *slog.Logger
+
+	mu     sync.Mutex
+	recent map[string][]time.Time // budget key → request times in the window
 }
 
 // Handler serves Graph under /v1.0/ and /beta/. URLs in responses
@@ -43,7 +47,7 @@ func Handler(t *tenant.Tenant, log *slog.Logger) http.Handler {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &handler{t: t, log: log}
+	return &handler{t: t, log: log, recent: map[string][]time.Time{}}
 }
 
 // call is one request in flight.
@@ -95,6 +99,13 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			msg: "The emulator's Microsoft Graph is read-only: only GET is served."})
 		return
 	}
+	if h.t.TakeUnavailable("graph") {
+		// Code inferred (Graph's errors.md lists 503 as transient; the
+		// body's code is not in tenant-api.md).
+		c.fail(&apiError{status: http.StatusServiceUnavailable, code: "serviceNotAvailable",
+			msg: "The service is temporarily unavailable. Please retry later."})
+		return
+	}
 	route, aerr := h.route(c)
 	if aerr != nil {
 		c.fail(aerr)
@@ -113,6 +124,11 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		c.throttled(ra)
 		return
 	}
+	if !h.withinBudget(route.budget, claims.AppID, c.now) {
+		// Neither workload reliably sends Retry-After (§2.6).
+		c.throttled("")
+		return
+	}
 	if !slices.ContainsFunc(route.perms, claims.HasRole) {
 		e := errDenied()
 		if route.permErr != nil {
@@ -129,6 +145,9 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 type route struct {
 	perms   []string // any of these roles
 	permErr func() *apiError
+	// budget: the workload's published limit (§2.6), enforced when
+	// Set-SimTenant -GraphBudgets is on; zero for none.
+	budget budget
 	// retryAfter: whether its workload sends Retry-After on 429. The
 	// Conditional Access workload does not (tenant-api.md §2.6: "don't
 	// return a Retry-After header").
@@ -160,9 +179,9 @@ func (h *handler) route(c *call) (*route, *apiError) {
 	case len(s) == 2 && at(0) == "policies" && at(1) == "identitySecurityDefaultsEnforcementPolicy":
 		return &route{perms: permSecurityDefaults, retryAfter: true, serve: (*handler).securityDefaults}, nil
 	case len(s) == 3 && at(0) == "identity" && at(1) == "conditionalAccess" && at(2) == "policies":
-		return &route{perms: permCA, serve: (*handler).caPolicies}, nil
+		return &route{perms: permCA, serve: (*handler).caPolicies, budget: budgetCA}, nil
 	case (len(s) == 2 || len(s) == 3) && at(0) == "auditLogs" && at(1) == "signIns":
-		return &route{perms: permSignIns, permErr: errAuditPermission, retryAfter: true, serve: (*handler).signIns}, nil
+		return &route{perms: permSignIns, permErr: errAuditPermission, retryAfter: true, serve: (*handler).signIns, budget: budgetReports}, nil
 	case len(s) <= 2 && keyed(at(0), "applications"):
 		return &route{perms: permApplications, retryAfter: true, serve: (*handler).applications}, nil
 	case len(s) <= 2 && keyed(at(0), "servicePrincipals"),
@@ -252,4 +271,52 @@ func newID() string {
 	b[6] = b[6]&0x0f | 0x40
 	b[8] = b[8]&0x3f | 0x80
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
+}
+
+// budget is a request limit per window; perApp keys it by the calling app
+// as well as the tenant.
+type budget struct {
+	name   string
+	n      int
+	window time.Duration
+	perApp bool
+}
+
+// Published limits (tenant-api.md §2.6): identity and access reports "Five
+// requests per 10 seconds" per app per tenant; conditional access "One
+// request per second" per tenant for all apps.
+var (
+	budgetReports = budget{name: "reports", n: 5, window: 10 * time.Second, perApp: true}
+	budgetCA      = budget{name: "ca", n: 1, window: time.Second}
+)
+
+// withinBudget records a request against b and reports whether it fits.
+func (h *handler) withinBudget(b budget, appID string, now time.Time) bool {
+	if b.n == 0 {
+		return true
+	}
+	var on bool
+	h.t.View(func(s *tenant.State) { on = s.API.GraphBudgets })
+	if !on {
+		return true
+	}
+	key := b.name
+	if b.perApp {
+		key += "/" + strings.ToLower(appID)
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	times := h.recent[key]
+	keep := times[:0]
+	for _, t := range times {
+		if now.Sub(t) < b.window {
+			keep = append(keep, t)
+		}
+	}
+	if len(keep) >= b.n {
+		h.recent[key] = keep
+		return false
+	}
+	h.recent[key] = append(keep, now)
+	return true
 }

@@ -189,12 +189,7 @@ func applicationObjectID(a *tenant.App) string {
 	return derivedGUID("application:" + a.AppID)
 }
 
-func derivedGUID(seed string) string {
-	b := sha1.Sum([]byte(seed))
-	b[6] = b[6]&0x0f | 0x50
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
-}
+func derivedGUID(seed string) string { return tenant.DerivedGUID(seed) }
 
 // passwordCredentials is §6.1's passwordCredential: secretText null on a
 // GET, hint the first three characters (doc: "Contains the first three
@@ -236,10 +231,7 @@ func keyCredentials(a *tenant.App) []obj {
 				thumb = strings.ToUpper(hex.EncodeToString(sum[:]))
 			}
 		}
-		id := crt.KeyID
-		if id == "" {
-			id = derivedGUID("key:" + crt.Thumbprint)
-		}
+		id := crt.KeyIDOf()
 		out = append(out, obj{
 			{"customKeyIdentifier", strOrNil(thumb)},
 			{"displayName", strOrNil(name)},

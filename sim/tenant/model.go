@@ -302,9 +302,23 @@ type APIKnobs struct {
 	// get 429.
 	GraphThrottle    int `json:"graph_throttle,omitempty"`
 	ExchangeThrottle int `json:"exchange_throttle,omitempty"`
+	// GraphUnavailable and ExchangeUnavailable: the next N requests to
+	// that API get 503, as a transient outage (tenant-api.md §2.4 "503/504
+	// transient"; §8.5: the module retries 503/504).
+	GraphUnavailable    int `json:"graph_unavailable,omitempty"`
+	ExchangeUnavailable int `json:"exchange_unavailable,omitempty"`
 	// RetryAfter is the Retry-After value sent with a 429 ("2.128", "10");
 	// "none" sends none. "" means "2".
 	RetryAfter string `json:"retry_after,omitempty"`
+	// SignInLicenseFlaky reproduces the known flakiness of §2.5: for an app
+	// without Directory.Read.All, every other sign-in read gets the licence
+	// error even on a P1/P2 tenant ("randomly", users reported).
+	SignInLicenseFlaky bool `json:"sign_in_license_flaky,omitempty"`
+	flakyCount         int
+	// GraphBudgets enforces Graph's published per-workload limits
+	// (tenant-api.md §2.6): sign-in reports 5 requests per 10 s per app,
+	// Conditional Access 1 request per second per tenant; over them, 429.
+	GraphBudgets bool `json:"graph_budgets,omitempty"`
 	// InvokeCommandDisabled makes /adminapi answer 404, as if Microsoft had
 	// withdrawn the undocumented endpoint (tenant-api.md §8.1).
 	InvokeCommandDisabled bool `json:"invoke_command_disabled,omitempty"`
@@ -312,6 +326,23 @@ type APIKnobs struct {
 	// @odata.nextLink answers G2O's 400 "Expired or Invalid pagination
 	// request" instead of the next page (CIPP's experience), §8.4.
 	InvokeCommandPagingExpires bool `json:"invoke_command_paging_expires,omitempty"`
+}
+
+// TakeUnavailable consumes one 503 of api ("graph" or "exchange").
+func (t *Tenant) TakeUnavailable(api string) bool {
+	hit := false
+	_ = t.Update(func(s *State) error {
+		n := &s.API.GraphUnavailable
+		if api == "exchange" {
+			n = &s.API.ExchangeUnavailable
+		}
+		if *n > 0 {
+			*n--
+			hit = true
+		}
+		return nil
+	})
+	return hit
 }
 
 // TakeThrottle consumes one throttled request of api ("graph" or

@@ -76,9 +76,14 @@ type SignIn struct {
 	ConditionalAccessStatus string            `json:"conditional_access_status"`
 	AppliedCA               []AppliedCAPolicy `json:"applied_ca,omitempty"`
 	// Beta only (§5.2).
-	ServicePrincipalID     string `json:"service_principal_id,omitempty"`
-	ServicePrincipalName   string `json:"service_principal_name,omitempty"`
-	ClientCredentialType   string `json:"client_credential_type,omitempty"`
+	ServicePrincipalID   string `json:"service_principal_id,omitempty"`
+	ServicePrincipalName string `json:"service_principal_name,omitempty"`
+	ClientCredentialType string `json:"client_credential_type,omitempty"`
+	// CredentialKeyID and CredentialThumbprint say which secret or
+	// certificate the app used (servicePrincipalCredentialKeyId/Thumbprint,
+	// §5.2; "joins to §6 keyId").
+	CredentialKeyID        string `json:"credential_key_id,omitempty"`
+	CredentialThumbprint   string `json:"credential_thumbprint,omitempty"`
 	AuthenticationProtocol string `json:"authentication_protocol,omitempty"`
 	// Synthetic marks a row added with Add-SimSignIn (no login behind it).
 	Synthetic bool `json:"synthetic,omitempty"`
@@ -172,6 +177,17 @@ func (s *State) License() string {
 		return LicenseP1
 	}
 	return s.EntraLicense
+}
+
+// FlakyLicenseCheck reports whether this sign-in read fails its licence
+// check under SignInLicenseFlaky: every other call (deterministic, so tests
+// can rely on it).
+func (s *State) FlakyLicenseCheck() bool {
+	if !s.API.SignInLicenseFlaky {
+		return false
+	}
+	s.API.flakyCount++
+	return s.API.flakyCount%2 == 1
 }
 
 // HasPremium reports Entra ID P1 or P2.
@@ -269,7 +285,9 @@ type TokenSignIn struct {
 	Reason    string // the endpoint's description, for codes FailureReason lacks
 	// CredentialType: clientSecret or certificate (client credentials).
 	CredentialType string
-	Outcome        SignInOutcome // password grant's Entra outcome
+	// CredentialKeyID, CredentialThumbprint: which credential was used.
+	CredentialKeyID, CredentialThumbprint string
+	Outcome                               SignInOutcome // password grant's Entra outcome
 }
 
 // RecordTokenSignIn writes the row of a token request the token endpoint
@@ -284,7 +302,8 @@ func (s *State) RecordTokenSignIn(ts TokenSignIn, now time.Time) {
 	case "client_credentials":
 		r = &SignIn{ID: newGUID(), CreatedDateTime: now.UTC(), CorrelationID: newGUID(),
 			EventType: EventServicePrincipal, ClientAppUsed: ClientAppUnknown,
-			ClientCredentialType: ts.CredentialType, AuthenticationProtocol: "clientCredentials"}
+			ClientCredentialType: ts.CredentialType, AuthenticationProtocol: "clientCredentials",
+			CredentialKeyID: ts.CredentialKeyID, CredentialThumbprint: ts.CredentialThumbprint}
 	default:
 		u := s.FindMailbox(ts.UPN)
 		r = s.userRow(ts.UPN, u, now)

@@ -175,8 +175,8 @@ func (s *State) Validate() error {
 	if d := s.SignInLogDelayOverride; d != nil && *d < 0 {
 		bad("sign_in_log_delay is negative")
 	}
-	if s.API.GraphThrottle < 0 || s.API.ExchangeThrottle < 0 {
-		bad("api: throttle counts must not be negative")
+	if s.API.GraphThrottle < 0 || s.API.ExchangeThrottle < 0 || s.API.GraphUnavailable < 0 || s.API.ExchangeUnavailable < 0 {
+		bad("api: throttle and outage counts must not be negative")
 	}
 	for i, r := range s.SignIns {
 		if r == nil || r.ID == "" || r.CreatedDateTime.IsZero() {
