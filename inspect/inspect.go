@@ -22,6 +22,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"os"
@@ -172,6 +173,13 @@ func New(cfg Config) (*Reader, error) {
 		}
 		return nil
 	}
+	// MSAL reads token and discovery bodies whole: cap every body the
+	// reader's client receives (ours are capped again, with a clear error).
+	base := hcCopy.Transport
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	hcCopy.Transport = capTransport{rt: base, n: MaxBody + 1}
 	graphTok, exoTok := cfg.graphTok, cfg.exoTok
 	if graphTok == nil || exoTok == nil {
 		mk := func(scope string) (tokenSource, error) {
@@ -626,4 +634,21 @@ func LocalCertificate(path string) (snapshot.Credential, error) {
 		return snapshot.Credential{Kind: "certificate", KeyID: fmt.Sprintf("%X", c.SerialNumber), DisplayName: path,
 			EndDateTime: c.NotAfter, Source: "local"}, nil
 	}
+}
+
+// capTransport bounds every response body to n bytes.
+type capTransport struct {
+	rt http.RoundTripper
+	n  int64
+}
+
+func (c capTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := c.rt.RoundTrip(req)
+	if resp != nil && resp.Body != nil {
+		resp.Body = struct {
+			io.Reader
+			io.Closer
+		}{io.LimitReader(resp.Body, c.n), resp.Body}
+	}
+	return resp, err
 }
