@@ -106,6 +106,9 @@ type Options struct {
 	// nil: same-site JSON only (sameSiteJSON). The daemon's write
 	// protection plugs in here.
 	Protect func(http.Handler) http.Handler
+	// Tenants, when set, adds the tenant-reads section to the status page
+	// (web/tenants.go).
+	Tenants func() []TenantView
 }
 
 func (o *Options) defaults() {
@@ -401,7 +404,11 @@ func (h *handler) events(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *handler) readiness(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, ComputeReadiness(h.src.Snapshot(), h.opt.Now()))
+	rd := ComputeReadiness(h.src.Snapshot(), h.opt.Now())
+	if h.opt.Tenants != nil {
+		addTenantReadiness(&rd, h.opt.Tenants())
+	}
+	writeJSON(w, http.StatusOK, rd)
 }
 
 func (h *handler) readyz(w http.ResponseWriter, r *http.Request) {

@@ -217,6 +217,13 @@ func (h *handler) buildPage(lang string, q fleetQuery) pageData {
 			d.Alerts = append(d.Alerts, v)
 		}
 	}
+	if h.opt.Tenants != nil {
+		if sec, err := renderTenants(lang, h.opt.Tenants()); err != nil {
+			h.opt.Logger.Error("web: tenant section", "err", err)
+		} else {
+			d.Tenant = sec
+		}
+	}
 	if h.opt.ConfigStatus != nil {
 		if cs := h.opt.ConfigStatus(); !cs.LastReloadOK && cs.Error != "" {
 			d.ConfigError = scrubText(cs.Error)

@@ -43,6 +43,7 @@ func init() {
 			SparseCauses:    rt.SparseCauses,
 			SparseAbove:     rt.SparseAbove,
 			Ready:           func() error { return ready(rt) },
+			Tenants:         tenantViews(rt),
 			ProbeNow:        rt.Scheduler.ProbeNow,
 			ClearGuard:      rt.Scheduler.ClearGuard,
 		}
