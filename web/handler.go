@@ -251,34 +251,6 @@ type StatusResponse struct {
 	Config *ConfigJSON `json:"config,omitempty"`
 }
 
-// CheckJSON is a check's state in the API: the scheduler's fields (whose
-// durations are nanoseconds, kept for existing readers) plus the same
-// durations in seconds, as Prometheus and the rest of exoprobe count them.
-type CheckJSON struct {
-	scheduler.CheckState
-	IntervalSeconds float64 `json:"interval_seconds"`
-	TimeoutSeconds  float64 `json:"timeout_seconds"`
-	// LastDurationSeconds is the latest attempt's duration.
-	LastDurationSeconds float64 `json:"last_duration_seconds,omitempty"`
-}
-
-func checkJSON(st scheduler.CheckState) CheckJSON {
-	c := CheckJSON{CheckState: st, IntervalSeconds: st.Interval.Seconds(), TimeoutSeconds: st.Timeout.Seconds()}
-	switch {
-	case st.LastAttempt != nil:
-		c.LastDurationSeconds = st.LastAttempt.Duration.Seconds()
-	case st.Last != nil:
-		c.LastDurationSeconds = st.Last.Duration.Seconds()
-	}
-	return c
-}
-
-// HistoryEntryJSON is a history entry with its duration in seconds.
-type HistoryEntryJSON struct {
-	scheduler.HistoryEntry
-	DurationSeconds float64 `json:"duration_seconds"`
-}
-
 // ConfigJSON is ConfigStatus in the API.
 type ConfigJSON struct {
 	LastReloadOK bool      `json:"last_reload_ok"`

@@ -571,6 +571,21 @@ func newMux(rt *Runtime) *http.ServeMux {
 		})
 		mux.Handle("/api/v1/silences", h)
 		mux.Handle("/api/v1/silences/", h)
+	} else {
+		// Without --data-dir nothing is alerted and a silence has nowhere
+		// durable to live: the list is honestly empty, and a write says why
+		// instead of a bare 404.
+		h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			if r.Method == http.MethodGet || r.Method == http.MethodHead {
+				io.WriteString(w, "[]\n")
+				return
+			}
+			w.WriteHeader(http.StatusConflict)
+			io.WriteString(w, `{"error":"silences need --data-dir: without it exoprobe sends no alerts and keeps no silences"}`+"\n")
+		})
+		mux.Handle("/api/v1/silences", h)
+		mux.Handle("/api/v1/silences/", h)
 	}
 	for _, m := range httpMounts {
 		m(mux, rt)
