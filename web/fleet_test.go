@@ -207,6 +207,10 @@ func TestIncidentAndCheckViews(t *testing.T) {
 	if n := strings.Count(inc, `<tr id="check-printer-`); n != incidentMembersMax {
 		t.Errorf("overview shows %d of 9 checks, want %d", n, incidentMembersMax)
 	}
+	// The remedy, shown once, has a ready fix line per affected mailbox.
+	if n := strings.Count(inc, "Set-CasMailbox printer-"); n != 9 || strings.Contains(inc, "Set-CasMailbox &lt;mailbox&gt;") {
+		t.Errorf("incident remedy: %d per-mailbox fix lines, want 9 and no placeholder", n)
+	}
 	if !strings.Contains(inc, `href="?incident=smtp_auth_disabled_tenant%2Fcontoso.com&amp;lang=en">All checks of this incident (3)`) {
 		t.Errorf("no link to the rest of the incident:\n%s", inc[strings.Index(inc, "</table>"):])
 	}
