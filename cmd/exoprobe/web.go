@@ -19,10 +19,12 @@ func init() {
 		started := time.Now()
 		if rt.Metrics != nil {
 			// A reload mounts again on a new mux: registered once.
-			if err := rt.Metrics.Register(buildInfo()); err != nil {
-				var are prometheus.AlreadyRegisteredError
-				if !errors.As(err, &are) {
-					rt.Log.Error("metrics: exoprobe_build_info", "err", err)
+			for _, c := range []prometheus.Collector{buildInfo(), abandonedProbes()} {
+				if err := rt.Metrics.Register(c); err != nil {
+					var are prometheus.AlreadyRegisteredError
+					if !errors.As(err, &are) {
+						rt.Log.Error("metrics: register", "err", err)
+					}
 				}
 			}
 		}
