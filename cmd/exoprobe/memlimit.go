@@ -42,12 +42,21 @@ func defaultMemoryLimit(checks int, cgroupMax int64) int64 {
 // (GOMEMLIMIT=off: no limit, GOGC alone paces the collector).
 func setMemoryLimit(checks int, log *slog.Logger) {
 	if _, set := os.LookupEnv("GOMEMLIMIT"); set {
+		freeParseGarbage()
 		return
 	}
 	limit := defaultMemoryLimit(checks, cgroupMemoryMax())
 	debug.SetMemoryLimit(limit)
 	log.Debug("memory limit set", "bytes", limit)
+	freeParseGarbage()
 }
+
+// freeParseGarbage returns the configuration parse's garbage to the OS
+// before the daemon builds its state: the YAML node trees of a
+// 120,000-check file are about 300 MB, and without this the state was
+// built on top of them (start-up peak 457 MB RSS, measured with
+// bench/fleet). One collection, tens of milliseconds, once per start.
+func freeParseGarbage() { debug.FreeOSMemory() }
 
 // cgroupMemoryMax reads cgroup v2's memory.max of this process (0 when
 // unlimited or unknown).
