@@ -583,6 +583,9 @@ func (s *Scheduler) dispatch(ctx context.Context) time.Duration {
 		if s.inflight >= s.opt.MaxInFlight {
 			return -1 // a finishing probe wakes us
 		}
+		if s.persistBacklogged() {
+			return -1 // the persister wakes us when it catches up
+		}
 		heap.Pop(&s.queue)
 		if until, ok := s.throttle[e.host+"|"+e.account]; ok {
 			if until.After(now) {
@@ -996,6 +999,7 @@ func (s *Scheduler) persister() {
 			s.prune(now)
 		}
 		s.unpublished.Add(-int64(len(batch)))
+		s.signal() // dispatch may be holding for the backlog
 	}
 }
 
