@@ -234,8 +234,8 @@ func Render(n *Notification, lang string) Content {
 			for i := range members {
 				users = append(users, members[i].User)
 			}
-			r = diagnose.RemedyForMailboxes(diagnose.Cause(n.Problem), lang, diagnose.Vars{
-				Protocol: first.Protocol, Tenant: n.Scope, Policy: first.AuthPolicy}, users)
+			r = n.remedy.Render(diagnose.Cause(n.Problem), lang, diagnose.Vars{
+				Protocol: first.Protocol, Tenant: n.Scope, Policy: first.AuthPolicy}, first.Target, users)
 		}
 		c.Remedy, c.Inspect, c.Fix, c.Steps, c.Caveats, c.Links = r.Summary, r.Inspect, r.Fix, r.Steps, r.Caveats, r.Links
 	}

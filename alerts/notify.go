@@ -78,6 +78,10 @@ type Notification struct {
 	Firing    []Member `json:"firing"`
 	Resolved  []Member `json:"resolved"`
 	StatusURL string   `json:"status_url,omitempty"`
+
+	// remedy renders the remedy at delivery (Options.Remedy); never
+	// stored, so the outbox keeps no remedy text.
+	remedy diagnose.RemedyFunc
 }
 
 // Member is one check in a notification.

@@ -37,7 +37,7 @@ func unverifiedContent(c *Content, n *Notification, lang string, first *Member) 
 	if diagnose.ProvesPosture(first.Cause) {
 		return
 	}
-	r := diagnose.RemedyFor(first.Cause, lang, diagnose.Vars{Mailbox: first.User, User: first.User, Protocol: first.Protocol, Policy: first.AuthPolicy})
+	r := n.remedy.Render(first.Cause, lang, diagnose.Vars{Mailbox: first.User, User: first.User, Protocol: first.Protocol, Policy: first.AuthPolicy}, first.Target, []string{first.User})
 	c.Facts = append(c.Facts, Fact{dict[langOf(lang)].cause, string(first.Cause)})
 	c.Remedy = diagnose.PostureUnverifiedText(first.Cause, lang) + " " + r.Summary
 	c.Inspect, c.Fix, c.Steps, c.Caveats, c.Links = r.Inspect, r.Fix, r.Steps, r.Caveats, r.Links

@@ -401,6 +401,10 @@ func runDaemon(ctx context.Context, o runOptions) error {
 	reg := prometheus.NewRegistry()
 	errc := make(chan error, 4)
 	var mgr *alerts.Manager
+	// Tenant reads: their evidence reaches the classifier from a cache
+	// refreshed in the background, so a read never delays a probe; the
+	// alerts fill their remedies from the same cache.
+	tenants := newTenantService(log)
 	sw := &alertSwitch{errc: errc}
 	sw.options = func(cfg *config.Config) (alerts.Options, bool, error) {
 		ac, sinks, err := alertsSection(cfg)
@@ -416,6 +420,7 @@ func runDaemon(ctx context.Context, o runOptions) error {
 		}
 		// A manager built on reload takes the previous one's metrics.
 		ao.DB, ao.Registerer, ao.Logger = db.Bolt(), replacingRegisterer{reg}, log
+		ao.Remedy = tenants.Remedy
 		if ao.StatusURL == "" {
 			ao.StatusURL = statusURL(ln.Addr().String(), o.WebConfigFile)
 		}
@@ -446,9 +451,6 @@ func runDaemon(ctx context.Context, o runOptions) error {
 	if prober == nil {
 		prober = scheduler.ProberFunc(probe.Run)
 	}
-	// Tenant reads: their evidence reaches the classifier from a cache
-	// refreshed in the background, so a read never delays a probe.
-	tenants := newTenantService(log)
 	if err := tenants.Configure(cfg); err != nil {
 		return &configError{fmt.Errorf("config %s: %w", o.ConfigPath, err)}
 	}

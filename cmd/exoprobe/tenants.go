@@ -471,3 +471,85 @@ func tenantViews(rt *Runtime) func() []web.TenantView {
 		return out
 	}
 }
+
+// tenantRemedy is the status page's and API's remedy renderer: nil (plain
+// diagnose) when no tenant has reads.
+func tenantRemedy(rt *Runtime) diagnose.RemedyFunc {
+	if rt.Tenants == nil {
+		return nil
+	}
+	return rt.Tenants.Remedy
+}
+
+// Remedy renders a remedy at an edge (status page, API, alert) with the
+// names the target's tenant read gave: the authentication policy in force
+// for the mailboxes (when they share one), the app's enterprise object id,
+// and without fix lines the tenant shows are done. Nothing is stored: the
+// latest read is consulted at each rendering.
+func (ts *tenantService) Remedy(c diagnose.Cause, lang string, v diagnose.Vars, target string, mailboxes []string) diagnose.Remedy {
+	s := ts.Latest(target)
+	if s == nil {
+		return diagnose.RemedyForMailboxes(c, lang, v, mailboxes)
+	}
+	mbs := slices.Compact(slices.Sorted(slices.Values(slices.DeleteFunc(slices.Clone(mailboxes), func(m string) bool { return m == "" }))))
+	if v.Policy == "" && len(mbs) > 0 {
+		// One policy for every mailbox, or none named: a fix aimed at the
+		// first mailbox's policy would miss the others.
+		policy := ""
+		for i, mb := range mbs {
+			p := policyBlocking(s, mb, c, v.Protocol)
+			if p == "" || (i > 0 && !strings.EqualFold(p, policy)) {
+				policy = ""
+				break
+			}
+			policy = p
+		}
+		v.Policy = policy
+	}
+	one := ""
+	if len(mbs) == 1 {
+		one = mbs[0]
+	}
+	if v.Policy == "" {
+		// Not known, or the read disagrees with the failure: a name that
+		// may be stale must not be printed as the one to change.
+		v.Policy = "<policy>"
+	}
+	v = diagnose.TenantVars(s, one, v.AppID, v)
+	if v.Policy == "<policy>" {
+		v.Policy = ""
+	}
+	r := diagnose.RemedyForMailboxes(c, lang, v, mailboxes)
+	return diagnose.TailorToTenant(r, c, s, one, v.AppID)
+}
+
+// policyBlocking is the authentication policy the read says applies to
+// mailbox, or "" when the read does not know it; for basic_auth_disabled
+// also "" when the read says that policy allows Basic on every failing
+// protocol (a read older than the change the failure shows).
+func policyBlocking(s *snapshot.Snapshot, mailbox string, c diagnose.Cause, protocols string) string {
+	p, _, found, known := s.EffectivePolicy(mailbox)
+	if !found || p.Name == "" {
+		return ""
+	}
+	if !known || c != diagnose.CauseBasicAuthDisabled || protocols == "" {
+		return p.Name
+	}
+	for _, proto := range strings.Split(protocols, ",") {
+		switch proto {
+		case "smtp":
+			if !p.AllowBasicAuthSmtp {
+				return p.Name
+			}
+		case "imap":
+			if !p.AllowBasicAuthImap {
+				return p.Name
+			}
+		case "pop":
+			if !p.AllowBasicAuthPop {
+				return p.Name
+			}
+		}
+	}
+	return ""
+}
