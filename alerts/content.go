@@ -135,6 +135,9 @@ func keys(m map[string]bool) []string {
 // Render builds the human content of a notification in "en" or "ja".
 func Render(n *Notification, lang string) Content {
 	lang = langOf(lang)
+	if tenantProblem(n.Problem) && n.Kind != KindTest {
+		return renderTenant(n, lang)
+	}
 	w := dict[lang]
 	c := Content{Lang: lang, Link: n.StatusURL, Severity: "error"}
 	title := problemTitle(n, w, lang)

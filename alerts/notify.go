@@ -110,6 +110,8 @@ type Member struct {
 	// moved to another group).
 	ResolvedAt time.Time      `json:"resolved_at,omitzero"`
 	NowCause   diagnose.Cause `json:"now_cause,omitempty"`
+	// Detail is a tenant incident member's one line (alerts/tenant.go).
+	Detail string `json:"detail,omitempty"`
 }
 
 func memberOf(ev scheduler.Event) Member {

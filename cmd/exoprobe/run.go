@@ -406,6 +406,13 @@ func runDaemon(ctx context.Context, o runOptions) error {
 	// alerts fill their remedies from the same cache.
 	tenants := newTenantService(log)
 	sw := &alertSwitch{errc: errc}
+	tenants.alert = func(tenant string, evaluated []string, conds []alerts.TenantCondition) {
+		if m := sw.Manager(); m != nil {
+			if err := m.SetTenant(tenant, evaluated, conds); err != nil {
+				log.Error("tenant alerts not updated", "tenant", tenant, "err", err)
+			}
+		}
+	}
 	sw.options = func(cfg *config.Config) (alerts.Options, bool, error) {
 		ac, sinks, err := alertsSection(cfg)
 		if err != nil {

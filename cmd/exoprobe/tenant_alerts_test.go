@@ -12,8 +12,10 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/exoprobe/exoprobe/alerts"
+	"github.com/exoprobe/exoprobe/inspect"
 	"github.com/exoprobe/exoprobe/sim"
 )
 
@@ -56,14 +58,14 @@ func (h *hookSink) all() string {
 // startTenantDaemon runs the daemon with tenant reads of the emulator, a
 // data dir and a webhook sink on 127.0.0.1; targets is the config's
 // targets section.
-func startTenantDaemon(t *testing.T, s *sim.Sim, targets string) (base string, hook *hookSink) {
+func startTenantDaemon(t *testing.T, s *sim.Sim, groupWait, targets string) (base string, hook *hookSink) {
 	t.Helper()
 	hook = &hookSink{}
 	srv := httptest.NewServer(hook)
 	t.Cleanup(srv.Close)
 	ep := s.Endpoints()
 	head, _, _ := strings.Cut(tenantDaemonConfig, "targets:\n")
-	body := "alerts:\n  group_wait: 10s\n  group_interval: 100ms\n  sinks:\n    - {name: hook, type: webhook, url: '" + srv.URL + "/hook'}\n" +
+	body := "alerts:\n  group_wait: " + groupWait + "\n  group_interval: 100ms\n  sinks:\n    - {name: hook, type: webhook, url: '" + srv.URL + "/hook'}\n" +
 		head + "targets:\n" + targets
 	body = strings.NewReplacer("READER_ID", ep.Reader.ClientID, "GRAPH_URL", ep.GraphURL+"/v1.0",
 		"EXCHANGE_URL", ep.ExchangeAdminURL).Replace(body)
@@ -107,7 +109,8 @@ func startTenantDaemon(t *testing.T, s *sim.Sim, targets string) (base string, h
 func TestRunDaemonTenantRemedy(t *testing.T) {
 	s, _ := startSim2023(t)
 	tenantSimExec(t, s, "Set-User -Identity scanner@contoso.com -AuthenticationPolicy 'Block Basic Auth'")
-	base, hook := startTenantDaemon(t, s, `  - name: scanner
+	// group_wait outlasts the first read (InvokeCommand is paced 1/s).
+	base, hook := startTenantDaemon(t, s, "10s", `  - name: scanner
     user: scanner@contoso.com
     ca_file: CA_FILE
     password_file: SCANNER_PW
@@ -148,5 +151,105 @@ func TestRunDaemonTenantRemedy(t *testing.T) {
 	}
 	if st.LastFinding.Cause != "basic_auth_disabled" || !strings.Contains(strings.Join(st.LastFinding.Remedy.Fix, "\n"), want) {
 		t.Errorf("the check's API: %+v", st.LastFinding)
+	}
+}
+
+// Native tenant alerts (issue 10 item 5) through the daemon's own sinks:
+// a setting flipped in the tenant is a change alert before any probe
+// fails, an app secret ending in 10 days an expiry alert that resolves
+// when the secret is renewed, and Basic SMTP sign-ins before the cut-off
+// an alert naming the user.
+func TestRunDaemonTenantAlerts(t *testing.T) {
+	s, ep := startSim2023(t)
+	demo := s.Endpoints().Demo
+	// A device logs in with Basic SMTP (the sign-in log records it).
+	t.Setenv("SCANNER_PW", userPassword(t, s, "scanner@contoso.com"))
+	if d, _ := runCheckJSON(t, "--endpoints", ep, "--user", "scanner@contoso.com", "--password-env", "SCANNER_PW",
+		"--protocols", "smtp", "--mechanisms", "basic"); !d.Attempts[0].OK {
+		t.Fatalf("scanner's Basic SMTP login failed: %+v", d)
+	}
+	base, hook := startTenantDaemon(t, s, "100ms", `  - name: scanner
+    user: scanner@contoso.com
+    ca_file: CA_FILE
+    oauth: demo-app
+    checks:
+      - {protocol: imap, mechanism: xoauth2}
+`)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Log(hook.all())
+		}
+	})
+	firing := func(problem, detail string) func(*alerts.WebhookPayload) bool {
+		return func(p *alerts.WebhookPayload) bool {
+			if p.Problem != problem || p.Status != alerts.StatusFiring || p.Kind != alerts.KindTenant || p.Scope != "contoso" {
+				return false
+			}
+			for _, m := range p.Firing {
+				if strings.Contains(m.Detail, detail) {
+					return true
+				}
+			}
+			return false
+		}
+	}
+	waitFor(t, "the first tenant read", func() bool {
+		return strings.Contains(httpGetBody(t, base+"/api/v1/tenants"), `"read_at": "2`)
+	})
+
+	// The change alert, while the check still logs in.
+	tenantSimExec(t, s, "Set-TransportConfig -SmtpClientAuthenticationDisabled $True")
+	var p alerts.WebhookPayload
+	waitFor(t, "the setting change alert", func() bool {
+		var ok bool
+		p, _, ok = hook.find(firing(alerts.ProblemSettingChanged, "Get-TransportConfig: SmtpClientAuthenticationDisabled False -> True"))
+		return ok
+	})
+	if p.GroupKey != "tenant_setting_changed/contoso" || p.Remedy == nil ||
+		!strings.Contains(strings.Join(p.Remedy.Inspect, "\n"), "Get-TransportConfig | Select-Object SmtpClientAuthenticationDisabled") {
+		t.Errorf("change alert: key %q remedy %+v", p.GroupKey, p.Remedy)
+	}
+	if st := httpGetBody(t, base+"/api/v1/status"); strings.Contains(st, `"failing"`) {
+		t.Errorf("a check failed: the change alert should come first:\n%s", st)
+	}
+
+	// The secret ends in 10 days: an expiry alert; renewed: resolved.
+	tenantSimExec(t, s, "Set-SimApp -AppId "+demo.ClientID+" -SecretEndDateTime (Get-Date).AddDays(10)")
+	waitFor(t, "the expiry alert", func() bool {
+		var ok bool
+		p, _, ok = hook.find(firing(alerts.ProblemCredentialExpiring, "(10 days left)"))
+		return ok
+	})
+	if p.GroupKey != "tenant_credential_expiring/contoso" || p.Remedy == nil ||
+		!strings.Contains(strings.Join(p.Remedy.Inspect, "\n"), "appId eq '"+demo.ClientID+"'") || p.Remedy.Summary == "" {
+		t.Errorf("expiry alert: key %q remedy %+v", p.GroupKey, p.Remedy)
+	}
+	tenantSimExec(t, s, "Set-SimApp -AppId "+demo.ClientID+" -SecretEndDateTime (Get-Date).AddDays(400)")
+	waitFor(t, "the expiry alert's resolve", func() bool {
+		_, _, ok := hook.find(func(p *alerts.WebhookPayload) bool {
+			return p.Problem == alerts.ProblemCredentialExpiring && p.Status == alerts.StatusResolved && len(p.Resolved) == 1
+		})
+		return ok
+	})
+
+	// Basic SMTP sign-ins: fire while the cut-off is under 60 days away.
+	now := time.Now()
+	due := now.Before(inspect.BasicSMTPCutoff) && inspect.BasicSMTPCutoff.Sub(now) <= 60*24*time.Hour
+	_, _, got := hook.find(firing(alerts.ProblemBasicSignIns, "scanner@contoso.com: "))
+	if due && !got {
+		waitFor(t, "the Basic sign-ins alert", func() bool {
+			_, _, ok := hook.find(firing(alerts.ProblemBasicSignIns, "scanner@contoso.com: "))
+			return ok
+		})
+	} else if !due && got {
+		t.Errorf("a Basic sign-ins alert outside the cut-off's horizon")
+	}
+	if testing.Verbose() {
+		t.Log(hook.all())
+	}
+	for _, sec := range []string{s.Endpoints().Reader.ClientSecret, demo.ClientSecret} {
+		if strings.Contains(hook.all(), sec) {
+			t.Fatal("a secret in an alert")
+		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"log/slog"
 	"net/http"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/exoprobe/exoprobe/alerts"
 	"github.com/exoprobe/exoprobe/config"
 	"github.com/exoprobe/exoprobe/diagnose"
 	"github.com/exoprobe/exoprobe/inspect"
@@ -37,6 +39,9 @@ type tenantService struct {
 	tenants  map[string]*tenantState
 	byTarget map[string]string // target name -> tenant name
 	wake     chan struct{}
+	// alert, when set, receives each read's tenant conditions (the alert
+	// manager's SetTenant); called outside mu.
+	alert func(tenant string, evaluated []string, conds []alerts.TenantCondition)
 }
 
 type tenantState struct {
@@ -60,6 +65,8 @@ type settingChange struct {
 	At      time.Time `json:"at"`
 	Setting string    `json:"setting"` // bounded kind, the metric label
 	Detail  string    `json:"detail"`  // "Get-TransportConfig: SmtpClientAuthenticationDisabled False -> True"
+	// Mailbox the change is about (mailbox_cas, mailbox_policy).
+	Mailbox string `json:"mailbox,omitempty"`
 }
 
 const maxChangesKept = 50
@@ -187,6 +194,18 @@ func (ts *tenantService) refresh(ctx context.Context, st *tenantState) {
 	for _, p := range snap.Problems {
 		ts.log.Info("tenant read degraded", "tenant", st.name, "problem", p.String())
 	}
+	if ts.alert != nil {
+		ts.mu.Lock()
+		var recent []settingChange
+		for _, c := range st.changes {
+			if ts.now().Sub(c.At) < changeHold {
+				recent = append(recent, c)
+			}
+		}
+		ts.mu.Unlock()
+		ev, conds := tenantConditions(snap, &a, recent, ts.now())
+		ts.alert(st.name, ev, conds)
+	}
 }
 
 // Latest returns the snapshot of the tenant a target belongs to.
@@ -303,11 +322,13 @@ func diffSnapshots(prev, cur *snapshot.Snapshot, now time.Time) []settingChange 
 				{"ImapEnabled", pm.ImapEnabled, cm.ImapEnabled}, {"PopEnabled", pm.PopEnabled, cm.PopEnabled}} {
 				if !reflect.DeepEqual(f.a, f.b) {
 					add("mailbox_cas", "Get-CASMailbox %s: %s %s -> %s", k, f.name, boolText(f.a, "blank"), boolText(f.b, "blank"))
+					out[len(out)-1].Mailbox = k
 				}
 			}
 		}
 		if pm.UserRead && cm.UserRead && strPtr(pm.AuthenticationPolicy) != strPtr(cm.AuthenticationPolicy) {
 			add("mailbox_policy", "Get-User %s: AuthenticationPolicy %s -> %s", k, strPtr(pm.AuthenticationPolicy), strPtr(cm.AuthenticationPolicy))
+			out[len(out)-1].Mailbox = k
 		}
 	}
 	if prev.ConditionalAccessRead && cur.ConditionalAccessRead {
@@ -552,4 +573,95 @@ func policyBlocking(s *snapshot.Snapshot, mailbox string, c diagnose.Cause, prot
 		}
 	}
 	return ""
+}
+
+// changeHold is how long a setting change stays a firing alert (the
+// Prometheus rule's increase(...[30m])): kept across reads, so a read
+// interval shorter than the alerts' group_wait cannot swallow it.
+const changeHold = 30 * time.Minute
+
+// basicSignInHorizon: Basic SMTP sign-ins alert once the cut-off is this
+// close (the Prometheus rule's 60 days).
+const basicSignInHorizon = 60 * 24 * time.Hour
+
+// tenantConditions turns one read into the tenant's alert conditions
+// (alerts/tenant.go), and says which problems the read could decide: a
+// part that was not read resolves nothing.
+func tenantConditions(s *snapshot.Snapshot, a *inspect.Audit, changes []settingChange, now time.Time) (evaluated []string, conds []alerts.TenantCondition) {
+	credsRead := len(a.AppCredentials) > 0
+	for _, app := range s.Apps {
+		credsRead = credsRead && app.Read
+	}
+	if credsRead {
+		evaluated = append(evaluated, alerts.ProblemCredentialExpiring)
+		for _, c := range a.AppCredentials {
+			if !c.Expiring && !c.Expired {
+				continue
+			}
+			name := firstNonEmptyStr(c.AppName, c.AppID, c.Source)
+			state := fmt.Sprintf("expires %s (%d days left)", c.EndDateTime.UTC().Format("2006-01-02"), c.DaysLeft)
+			if c.Expired {
+				state = "EXPIRED " + c.EndDateTime.UTC().Format("2006-01-02")
+			}
+			key := firstNonEmptyStr(c.DisplayName, c.KeyID)
+			conds = append(conds, alerts.TenantCondition{Problem: alerts.ProblemCredentialExpiring,
+				ID:     c.AppID + "/" + c.Type + "/" + c.KeyID + "/" + c.Source,
+				Detail: fmt.Sprintf("%s %s %s (%s): %s", name, c.Type, key, c.Source, state), AppID: c.AppID})
+		}
+	}
+	if s.SignInsRead {
+		evaluated = append(evaluated, alerts.ProblemBasicSignIns)
+		if now.Before(inspect.BasicSMTPCutoff) && inspect.BasicSMTPCutoff.Sub(now) <= basicSignInHorizon {
+			type agg struct {
+				n       int
+				last    time.Time
+				ips     []string
+				covered bool
+			}
+			by := map[string]*agg{}
+			var users []string
+			for _, g := range a.BasicAuthSignIns {
+				if g.Protocol != "smtp" || g.Successes == 0 {
+					continue
+				}
+				u := strings.ToLower(g.UserPrincipalName)
+				x := by[u]
+				if x == nil {
+					x = &agg{covered: g.Covered}
+					by[u] = x
+					users = append(users, u)
+				}
+				x.n += g.Successes
+				if g.LastSeen.After(x.last) {
+					x.last = g.LastSeen
+				}
+				if g.IPAddress != "" && !slices.Contains(x.ips, g.IPAddress) && len(x.ips) < 3 {
+					x.ips = append(x.ips, g.IPAddress)
+				}
+			}
+			slices.Sort(users)
+			for _, u := range users {
+				x := by[u]
+				d := fmt.Sprintf("%s: %d Basic SMTP sign-in(s), last %s from %s", u, x.n, x.last.UTC().Format(time.RFC3339), strings.Join(x.ips, ", "))
+				if !x.covered {
+					d += " (no check covers it)"
+				}
+				conds = append(conds, alerts.TenantCondition{Problem: alerts.ProblemBasicSignIns, ID: u, User: u, Detail: d})
+			}
+		}
+	}
+	if s != nil {
+		// Every read decides changes: those of the last changeHold fire
+		// (each its own member: a flip back is a new one), older ones
+		// resolve.
+		evaluated = append(evaluated, alerts.ProblemSettingChanged)
+		for _, c := range changes {
+			h := fnv.New64a()
+			h.Write([]byte(c.Detail))
+			conds = append(conds, alerts.TenantCondition{Problem: alerts.ProblemSettingChanged,
+				ID:     fmt.Sprintf("%s/%d/%x", c.Setting, c.At.UnixNano(), h.Sum64()),
+				Detail: c.At.UTC().Format(time.RFC3339) + " " + c.Detail, Setting: c.Setting, User: c.Mailbox, Since: c.At})
+		}
+	}
+	return evaluated, conds
 }
