@@ -485,7 +485,8 @@ func tenantViews(rt *Runtime) func() []web.TenantView {
 		for _, v := range rt.Tenants.Views() {
 			tv := web.TenantView{Audit: v.Audit}
 			for _, c := range v.Changes {
-				tv.Changes = append(tv.Changes, c.At.UTC().Format(time.RFC3339)+" "+c.Detail)
+				// The page's own time format (web.fmtTime).
+				tv.Changes = append(tv.Changes, c.At.UTC().Format("2006-01-02 15:04:05Z")+" "+c.Detail)
 			}
 			out = append(out, tv)
 		}
