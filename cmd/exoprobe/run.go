@@ -450,7 +450,9 @@ func runDaemon(ctx context.Context, o runOptions) error {
 		// Through the switch, so that a reload can replace the manager.
 		db.OnCommit(sw.CommitHook)
 	}
-	var evSinks []scheduler.EventSink
+	// A failing check makes its tenant due for an early read (the
+	// remedy's names then reflect the change that broke it).
+	evSinks := []scheduler.EventSink{tenants}
 	if db != nil {
 		evSinks = append(evSinks, sw) // wakes the router without waiting for its tick
 	}

@@ -15,7 +15,10 @@ import (
 	"time"
 
 	"github.com/exoprobe/exoprobe/alerts"
+	"github.com/exoprobe/exoprobe/config"
 	"github.com/exoprobe/exoprobe/inspect"
+	"github.com/exoprobe/exoprobe/inspect/snapshot"
+	"github.com/exoprobe/exoprobe/scheduler"
 	"github.com/exoprobe/exoprobe/sim"
 )
 
@@ -251,5 +254,68 @@ func TestRunDaemonTenantAlerts(t *testing.T) {
 		if strings.Contains(hook.all(), sec) {
 			t.Fatal("a secret in an alert")
 		}
+	}
+}
+
+// A check that starts failing after the tenant's latest read makes the
+// tenant due now (its remedy then names the tenant after the change), at
+// most once per earlyReadGap, and only for failures.
+func TestTenantEarlyReadOnRegression(t *testing.T) {
+	now := time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
+	ts := newTenantService(slog.New(slog.NewTextHandler(io.Discard, nil)))
+	ts.now = func() time.Time { return now }
+	st := &tenantState{name: "contoso", latest: &snapshot.Snapshot{ReadAt: now.Add(-5 * time.Minute)}, due: now.Add(10 * time.Minute)}
+	ts.tenants["contoso"], ts.byTarget["scanner"] = st, "contoso"
+	ev := scheduler.Event{Kind: scheduler.EventRecovered, Target: "scanner", Since: now.Add(-time.Second)}
+	ts.Emit(ev)
+	if !st.due.Equal(now.Add(10 * time.Minute)) {
+		t.Fatal("a recovery made the tenant due")
+	}
+	ev.Kind = scheduler.EventRegressed
+	ev.Target = "other"
+	ts.Emit(ev)
+	if !st.due.Equal(now.Add(10 * time.Minute)) {
+		t.Fatal("another target's failure made the tenant due")
+	}
+	ev.Target = "scanner"
+	ts.Emit(ev)
+	if !st.due.Equal(now) {
+		t.Fatalf("due = %v, want now", st.due)
+	}
+	select {
+	case <-ts.wake:
+	default:
+		t.Fatal("the reader was not woken")
+	}
+	// Read 30 s ago: too soon for another early read.
+	st.latest.ReadAt, st.due = now.Add(-30*time.Second), now.Add(10*time.Minute)
+	ts.Emit(ev)
+	if !st.due.Equal(now.Add(10 * time.Minute)) {
+		t.Fatal("an early read sooner than earlyReadGap")
+	}
+	// A failure older than the read: the read already saw the tenant.
+	st.latest.ReadAt = now.Add(-2 * time.Minute)
+	ev.Since = now.Add(-3 * time.Minute)
+	ts.Emit(ev)
+	if !st.due.Equal(now.Add(10 * time.Minute)) {
+		t.Fatal("a read after the failure was repeated")
+	}
+}
+
+// A tenant whose reads leave the configuration resolves its incidents.
+func TestTenantRemovedResolves(t *testing.T) {
+	ts := newTenantService(slog.New(slog.NewTextHandler(io.Discard, nil)))
+	ts.tenants["contoso"] = &tenantState{name: "contoso"}
+	var got []string
+	ts.alert = func(tenant string, evaluated []string, conds []alerts.TenantCondition) {
+		if len(conds) == 0 && len(evaluated) == len(alerts.TenantProblems()) {
+			got = append(got, tenant)
+		}
+	}
+	if err := ts.Configure(&config.Config{}); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0] != "contoso" {
+		t.Fatalf("resolved = %v", got)
 	}
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/exoprobe/exoprobe/inspect"
 	"github.com/exoprobe/exoprobe/inspect/snapshot"
 	"github.com/exoprobe/exoprobe/probe"
+	"github.com/exoprobe/exoprobe/scheduler"
 	"github.com/exoprobe/exoprobe/web"
 )
 
@@ -125,8 +126,21 @@ func (ts *tenantService) Configure(cfg *config.Config) error {
 		next[name] = st
 	}
 	ts.mu.Lock()
+	var removed []string
+	for name := range ts.tenants {
+		if next[name] == nil {
+			removed = append(removed, name)
+		}
+	}
 	ts.tenants, ts.byTarget = next, byTarget
 	ts.mu.Unlock()
+	if ts.alert != nil {
+		// No longer read: its tenant incidents resolve rather than fire
+		// forever.
+		for _, name := range removed {
+			ts.alert(name, alerts.TenantProblems(), nil)
+		}
+	}
 	select {
 	case ts.wake <- struct{}{}:
 	default:
@@ -205,6 +219,38 @@ func (ts *tenantService) refresh(ctx context.Context, st *tenantState) {
 		ts.mu.Unlock()
 		ev, conds := tenantConditions(snap, &a, recent, ts.now())
 		ts.alert(st.name, ev, conds)
+	}
+}
+
+// earlyReadGap is the least time between two reads of a tenant when a
+// failing check asks for one sooner than its TTL.
+const earlyReadGap = time.Minute
+
+// Emit makes the tenant of a check that starts failing (or changes
+// cause) due for a read now, when its latest read predates the failure:
+// the alert's group_wait (30 s by default) usually covers the read, so the
+// evidence and the remedy's names reflect the tenant after the change.
+// Never more than once per earlyReadGap; the alert never waits for it.
+func (ts *tenantService) Emit(ev scheduler.Event) {
+	switch ev.Kind {
+	case scheduler.EventRegressed, scheduler.EventCauseChanged, scheduler.EventPostureUnverified:
+	default:
+		return
+	}
+	ts.mu.Lock()
+	st := ts.tenants[ts.byTarget[ev.Target]]
+	woke := false
+	if st != nil && st.latest != nil && st.latest.ReadAt.Before(ev.Since) &&
+		ts.now().Sub(st.latest.ReadAt) >= earlyReadGap && st.due.After(ts.now()) {
+		st.due = ts.now()
+		woke = true
+	}
+	ts.mu.Unlock()
+	if woke {
+		select {
+		case ts.wake <- struct{}{}:
+		default:
+		}
 	}
 }
 
