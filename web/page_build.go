@@ -349,7 +349,7 @@ func remedyOf(members []*scheduler.CheckState, status scheduler.Status, lang str
 	case scheduler.StatusUnexpectedlyOK:
 		return toRemedyView(diagnose.PostureRemedy(lang, v))
 	case scheduler.StatusUnverified:
-		rv := toRemedyView(diagnose.RemedyFor(first.Cause, lang, v))
+		rv := toRemedyView(diagnose.PostureUnverifiedRemedy(first.Cause, lang, v))
 		rv.Summary = diagnose.PostureUnverifiedText(first.Cause, lang) + " " + rv.Summary
 		return rv
 	}
