@@ -154,6 +154,9 @@ func classifyOne(a *probe.Attempt) verdict {
 			who(a)+": 認証とログイン後のコマンドが成功しました")
 		return v
 	}
+	if a.ErrorKind == probe.ErrConfig {
+		return classifyConfig(a) // config_cause.go
+	}
 	if a.ErrorKind == probe.ErrSecret {
 		// Before the token check: a secret file that cannot be read is
 		// not the token endpoint's refusal (no request was made).

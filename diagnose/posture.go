@@ -108,6 +108,7 @@ var postureProof = map[Cause]bool{
 	CauseSecretUnreadable:         false,
 	CauseTLSModeMismatch:          false,
 	CauseTokenEndpointUnreachable: false,
+	CauseConfigInvalid:            false,
 
 	// Other servers' words.
 	CauseLoginDisabled:       false, // the account, not Basic
