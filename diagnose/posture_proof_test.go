@@ -127,3 +127,26 @@ func TestPostureUnverifiedRemedyNeverWidens(t *testing.T) {
 		}
 	}
 }
+
+// The tenant's settings outweigh a weak comparison: a policy that blocks
+// Basic IMAP for the user turns the weak basic_auth_disabled into proof; a
+// policy that allows it leaves nothing that proves the posture.
+func TestPostureProofTenantSettings(t *testing.T) {
+	atts := []probe.Attempt{basicAttempt(probe.IMAP, imap23), appAttempt(probe.IMAP, "")}
+	atts[1].OK, atts[1].ErrorKind, atts[1].Stage = true, probe.ErrNone, probe.StageDone
+	before := Classify(atts)
+	if before[0].Cause != CauseBasicAuthDisabled || !before[0].Weak || PostureProof(before[0]) {
+		t.Fatalf("without the tenant: %s weak=%v proof=%v", before[0].Cause, before[0].Weak, PostureProof(before[0]))
+	}
+	for _, tc := range []struct {
+		policy string
+		proves bool
+	}{{"Block Basic Auth", true}, {"Allow Basic", false}} {
+		s := baseSnapshot()
+		s.Mailboxes[tUser].AuthenticationPolicy = ptr(tc.policy)
+		got := ApplyTenant(atts, before, s)[0]
+		if PostureProof(got) != tc.proves {
+			t.Errorf("policy %q: %s %s weak=%v proof=%v, want %v\n%s", tc.policy, got.Cause, got.Confidence, got.Weak, PostureProof(got), tc.proves, strings.Join(got.Evidence, "\n"))
+		}
+	}
+}
