@@ -418,6 +418,14 @@ func refineBasic(all []probe.Attempt, direct []verdict, i int, v verdict) verdic
 		v.cause, v.conf = d.cause, Inferred
 		v.ev.add(fmt.Sprintf("with the same password, %s says %s", who(&all[j]), d.cause),
 			fmt.Sprintf("同じパスワードで %s は %s と判定されています", who(&all[j]), d.cause))
+		if d.cause == CauseConditionalAccess && all[j].Mechanism != probe.Basic {
+			// A Conditional Access policy that blocked a password token
+			// request (a modern client) need not cover legacy IMAP, POP
+			// and SMTP clients: weak for a posture (Finding.Weak).
+			v.weak = true
+			v.ev.add("that was a password token request: a Conditional Access policy for modern clients need not cover legacy mail clients",
+				"それはパスワードによるトークン要求でした。最新のクライアント向けの条件付きアクセス ポリシーがレガシーなメール クライアントにも適用されるとは限りません")
+		}
 		return v
 	}
 	for j := range all {

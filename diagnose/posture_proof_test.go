@@ -55,6 +55,12 @@ func TestPostureProofByEvidence(t *testing.T) {
 			[]probe.Attempt{basic(probe.IMAP, generic), ok(probe.IMAP, probe.XOAUTH2),
 				basic(probe.SMTP, "535 5.7.139 Authentication unsuccessful, user is locked by your organization's security defaults policy. Contact your administrator.")},
 			CauseSecurityDefaults, false, true},
+		{"a password token request blocked by Conditional Access (the policy may not cover legacy clients)",
+			[]probe.Attempt{basic(probe.IMAP, generic), ropc(53003)},
+			CauseConditionalAccess, true, false},
+		{"a password token request blocked by security defaults (they block legacy authentication everywhere)",
+			[]probe.Attempt{basic(probe.IMAP, generic), ropc(530035)},
+			CauseSecurityDefaults, false, true},
 		{"a wrong password in so many words",
 			[]probe.Attempt{basic(probe.SMTP, "535 5.7.139 Authentication unsuccessful, the user credentials were incorrect.")},
 			CauseBadCredentials, false, false},
@@ -71,6 +77,11 @@ func TestPostureProofByEvidence(t *testing.T) {
 			}
 		})
 	}
+}
+
+func ropc(code int) probe.Attempt {
+	return probe.Attempt{User: "alice@contoso.com", Protocol: probe.SMTP, Mechanism: probe.XOAUTH2, Stage: probe.StageToken, ErrorKind: probe.ErrToken,
+		Token: &probe.TokenInfo{Flow: "password", Error: "invalid_grant", ErrorCodes: []int{code}}}
 }
 
 // Confidence decides with the cause: a weak inference never proves, the
