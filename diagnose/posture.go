@@ -152,11 +152,17 @@ func ProvesPostureOf(c Cause, conf Confidence, weak bool) bool {
 // could prove the posture is here only because it was weakly inferred
 // (PostureProof), and the text says so.
 func PostureUnverifiedText(c Cause, lang string) string {
-	if ProvesPosture(c) {
+	switch {
+	case c == CauseBasicAuthDisabled:
 		if langIndex(lang) == ja {
 			return "ログインは拒否され、比較からは " + string(c) + " と推測されますが、パスワードの誤りでも同じ拒否になるため、基本認証が無効であることは証明されていません。ポスチャは未検証です。"
 		}
 		return "The login was refused and the comparison points to " + string(c) + ", but a wrong password is refused the same way, so nothing shows that Basic authentication is off: the posture is unverified."
+	case ProvesPosture(c):
+		if langIndex(lang) == ja {
+			return "ログインは拒否され、比較からは " + string(c) + " と推測されますが、その根拠はこのログインがブロックされていることを示していません。ポスチャは未検証です。"
+		}
+		return "The login was refused and the comparison points to " + string(c) + ", but what it rests on does not show that this login is blocked: the posture is unverified."
 	}
 	if langIndex(lang) == ja {
 		return "ログインは失敗しましたが、その原因 (" + string(c) + ") は基本認証が無効であることを示しません。ポスチャは未検証です。下の原因を解消すると、チェックが再び検証できるようになります。"
