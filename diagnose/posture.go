@@ -195,6 +195,12 @@ func PostureUnverifiedRemedy(c Cause, lang string, vars Vars) Remedy {
 			"基本認証でのログインが成功するはずのプロトコルに、同じパスワードで mechanism basic のチェックを追加するか、テナントの読み取りを設定して認証ポリシーそのものを証拠にしてください。",
 		},
 	}
+	if c != CauseBasicAuthDisabled {
+		summary = [2]string{
+			"Make the refusal proof: configure tenant reads so that the tenant's own settings (authentication policies, Conditional Access, security defaults) are evidence, or add a Basic check with the same password whose server names the block in words (SMTP does).",
+			"拒否を証明できるようにしてください。テナントの読み取りを設定してテナント自身の設定 (認証ポリシー、条件付きアクセス、セキュリティの既定値) を証拠にするか、サーバーがブロックを言葉で示す (SMTP は示します) 同じパスワードの基本認証チェックを追加してください。",
+		}
+	}
 	if vars.User == "" {
 		vars.User = vars.Mailbox
 	}
