@@ -1,8 +1,10 @@
 package alerts
 
 import (
+	"bufio"
 	"context"
 	"errors"
+	"net"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -88,6 +90,65 @@ func TestSinkAnswerLimit(t *testing.T) {
 			mk(u).Notify(ctx, []Notification{sample()})
 			if el := time.Since(start); el > timeout+500*time.Millisecond {
 				t.Errorf("the send took %v, past its %v deadline", el, timeout)
+			}
+		})
+	}
+}
+
+// The email sink reads at most MaxEmailSessionBytes from its mail server:
+// endless "250-" lines after EHLO end the send at the limit with an error
+// that names it; an endless line ends at go-smtp's own line limit.
+func TestEmailSessionLimit(t *testing.T) {
+	for name, script := range map[string]func(c net.Conn){
+		"endless line": func(c net.Conn) {
+			c.Write([]byte("220-"))
+			for chunk := []byte(strings.Repeat("x", 32<<10)); ; {
+				if _, err := c.Write(chunk); err != nil {
+					return
+				}
+			}
+		},
+		"endless EHLO reply": func(c net.Conn) {
+			c.Write([]byte("220 relay ready\r\n"))
+			bufio.NewReader(c).ReadString('\n')
+			for line := []byte("250-" + strings.Repeat("X", 500) + "\r\n"); ; {
+				if _, err := c.Write(line); err != nil {
+					return
+				}
+			}
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			l, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				c, err := l.Accept()
+				if err != nil {
+					return
+				}
+				defer c.Close()
+				script(c)
+			}()
+			t.Cleanup(func() { l.Close(); <-done })
+			e := &Email{Name: "mail", Addr: l.Addr().String(), From: "exoprobe@contoso.com", To: []string{"ops@contoso.com"}, AllowPlaintext: true}
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			start := time.Now()
+			retry, err := e.Notify(ctx, []Notification{sample()})
+			if el := time.Since(start); el > 5*time.Second {
+				t.Errorf("the send took %v: it read on past the limit", el)
+			}
+			switch {
+			case err == nil:
+				t.Fatal("no error")
+			case strings.Contains(err.Error(), "too long a line"):
+				// go-smtp's own line limit came first: bounded too.
+			case !strings.Contains(err.Error(), "MaxEmailSessionBytes") || retry:
+				t.Fatalf("retry %v, err %v: want a final error naming MaxEmailSessionBytes", retry, err)
 			}
 		})
 	}
