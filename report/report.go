@@ -61,7 +61,7 @@ func (r Result) ExpectAt(i int) string {
 
 // AsExpected reports whether attempt i met its expectation: an "ok" check
 // that logged in, or a "fail" check refused for a reason that proves its
-// posture (diagnose.ProvesPosture). A "fail" check refused for any other
+// posture (diagnose.PostureProof). A "fail" check refused for any other
 // reason is Unverified, not as expected.
 func (r Result) AsExpected(i int) bool {
 	if r.ExpectAt(i) == ExpectFail {
