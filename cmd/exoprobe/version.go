@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"github.com/exoprobe/exoprobe/probe"
 	"io"
 	"runtime"
 	"runtime/debug"
@@ -46,15 +45,4 @@ func buildInfo() prometheus.Collector {
 	}, []string{"version", "revision", "goversion", "goos", "goarch"})
 	g.WithLabelValues(version, revision(), runtime.Version(), runtime.GOOS, runtime.GOARCH).Set(1)
 	return g
-}
-
-// abandonedProbes is exoprobe_probe_abandoned_total: attempts probe.Run
-// stopped waiting for at their deadline because a library call did not
-// return (README "Limits"). Each left a goroutine behind, so a rising
-// count is worth an alert and a bug report.
-func abandonedProbes() prometheus.Collector {
-	return prometheus.NewCounterFunc(prometheus.CounterOpts{
-		Name: "exoprobe_probe_abandoned_total",
-		Help: "Attempts given up at their deadline because a protocol library call did not return; each leaves a goroutine behind.",
-	}, func() float64 { return float64(probe.Abandoned()) })
 }

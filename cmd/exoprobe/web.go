@@ -19,7 +19,7 @@ func init() {
 		started := time.Now()
 		if rt.Metrics != nil {
 			// A reload mounts again on a new mux: registered once.
-			for _, c := range []prometheus.Collector{buildInfo(), abandonedProbes()} {
+			for _, c := range []prometheus.Collector{buildInfo()} {
 				if err := rt.Metrics.Register(c); err != nil {
 					var are prometheus.AlreadyRegisteredError
 					if !errors.As(err, &are) {
