@@ -81,6 +81,10 @@ type Options struct {
 	// OnAttempt, if set, is called after every attempt (for metrics), with
 	// the check's new state and the start lag. It must be fast.
 	OnAttempt func(st CheckState, a probe.Attempt, lag time.Duration)
+	// Cluster, if set, shares the work with other replicas: only the
+	// checks of accounts this member owns run, are snapshotted and
+	// published, and the lockout guard counts every member's failures.
+	Cluster Cluster
 }
 
 func (o *Options) defaults() {
@@ -171,6 +175,9 @@ type entry struct {
 	index    int // in queue; -1 when not queued
 	lastDur  time.Duration
 	guardHit bool
+	// owned: the last dispatch found this member owning the check (only
+	// with a Cluster).
+	owned bool
 }
 
 type hostState struct {
@@ -186,6 +193,7 @@ type guard struct {
 
 type counters struct {
 	probes, confirms, panics, guardHolds, throttleHolds, dropped uint64
+	notOwned                                                     uint64
 }
 
 // New makes a scheduler and loads the store's state.
@@ -260,13 +268,6 @@ func hostOf(addr string) string {
 		return strings.ToLower(h) + ":" + addr[len(h)+1:]
 	}
 	return strings.ToLower(addr)
-}
-
-func accountOf(t *probe.Target) string {
-	if t.User != "" {
-		return strings.ToLower(t.User)
-	}
-	return strings.ToLower(t.Name)
 }
 
 // SetChecks installs the configured checks; on a reload, checks that keep
@@ -450,6 +451,9 @@ func (s *Scheduler) dispatch(ctx context.Context) time.Duration {
 			return -1 // a finishing probe wakes us
 		}
 		heap.Pop(&s.queue)
+		if s.skipNotOwned(e, now) {
+			continue
+		}
 		if until, ok := s.throttle[e.host+"|"+e.account]; ok {
 			if until.After(now) {
 				s.stats.throttleHolds++
@@ -461,7 +465,7 @@ func (s *Scheduler) dispatch(ctx context.Context) time.Duration {
 		}
 		if e.spec.Mechanism == probe.Basic {
 			g := s.guard(e.account)
-			if until, busy := s.guardBlock(g, now); busy || !until.IsZero() {
+			if until, busy := s.guardBlock(e.account, g, now); busy || !until.IsZero() {
 				s.stats.guardHolds++
 				e.guardHit = true
 				if busy {
@@ -499,16 +503,17 @@ func (s *Scheduler) guard(acct string) *guard {
 // guardBlock says whether a Basic attempt for the account must wait: until
 // a failure leaves the window, or (busy) until an in-flight attempt ends —
 // an in-flight attempt may fail too, so it counts against the limit.
-func (s *Scheduler) guardBlock(g *guard, now time.Time) (until time.Time, busy bool) {
+func (s *Scheduler) guardBlock(acct string, g *guard, now time.Time) (until time.Time, busy bool) {
 	cut := now.Add(-s.opt.GuardWindow)
 	g.failures = slices.DeleteFunc(g.failures, func(t time.Time) bool { return !t.After(cut) })
-	n := len(g.failures)
+	fs := s.guardTimes(acct, g.failures, cut)
+	n := len(fs)
 	if n+g.inflight < s.opt.GuardLimit {
 		return time.Time{}, false
 	}
 	if n >= s.opt.GuardLimit {
 		// The (n-limit+1)th oldest failure must leave the window.
-		return g.failures[n-s.opt.GuardLimit].Add(s.opt.GuardWindow), false
+		return fs[n-s.opt.GuardLimit].Add(s.opt.GuardWindow), false
 	}
 	return time.Time{}, true
 }
@@ -518,7 +523,9 @@ func (s *Scheduler) start(ctx context.Context, e *entry, hs *hostState, now time
 	s.inflight++
 	hs.inflight++
 	if e.spec.Mechanism == probe.Basic {
-		s.guard(e.account).inflight++
+		g := s.guard(e.account)
+		g.inflight++
+		s.publishGuard(e.account, g)
 	}
 	lag := max(now.Sub(e.due), 0)
 	s.lags.add(lag)
@@ -664,6 +671,11 @@ func (s *Scheduler) complete(ctx context.Context, e *entry, a probe.Attempt, con
 		upd = s.observe(e, a, finding, confirm, started, now, g)
 		st = s.stateOf(e, now)
 		s.unpublished.Add(1)
+	}
+	if g != nil {
+		// After observe: a failure and the end of the in-flight attempt
+		// reach the other members in one record.
+		s.publishGuard(e.account, g)
 	}
 	if !e.removed {
 		heap.Push(&s.queue, e)
@@ -904,10 +916,14 @@ func (s *Scheduler) stateOf(e *entry, now time.Time) CheckState {
 		st.ThrottledUntil = e.rec.ThrottledUntil
 	}
 	if e.spec.Mechanism == probe.Basic {
-		if g := s.guards[e.account]; g != nil {
+		if g := s.guards[e.account]; g != nil || s.opt.Cluster != nil {
 			cut := now.Add(-s.opt.GuardWindow)
+			var own []time.Time
+			if g != nil {
+				own = g.failures
+			}
 			var fs []time.Time
-			for _, f := range g.failures {
+			for _, f := range s.guardTimes(e.account, own, cut) {
 				if f.After(cut) {
 					fs = append(fs, f)
 				}
@@ -925,25 +941,28 @@ func (s *Scheduler) stateOf(e *entry, now time.Time) CheckState {
 	return st
 }
 
-// Snapshot returns every check's state, sorted by id.
+// Snapshot returns every check's state, sorted by id; in a cluster, every
+// check this member owns (the others' states here are stale).
 func (s *Scheduler) Snapshot() []CheckState {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.opt.Clock.Now()
 	out := make([]CheckState, 0, len(s.checks))
 	for _, e := range s.checks {
-		out = append(out, s.stateOf(e, now))
+		if s.owns(e) {
+			out = append(out, s.stateOf(e, now))
+		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out
 }
 
-// Check returns one check's state.
+// Check returns one check's state (in a cluster: if this member owns it).
 func (s *Scheduler) Check(id CheckID) (CheckState, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	e := s.checks[id]
-	if e == nil {
+	if e == nil || !s.owns(e) {
 		return CheckState{}, false
 	}
 	return s.stateOf(e, s.opt.Clock.Now()), true
@@ -995,6 +1014,9 @@ type Stats struct {
 	GuardHolds    uint64 `json:"guard_holds"`
 	ThrottleHolds uint64 `json:"throttle_holds"`
 	DroppedEvents uint64 `json:"dropped_events"`
+	// NotOwned counts due runs skipped because another cluster member
+	// owns the check.
+	NotOwned uint64 `json:"not_owned,omitempty"`
 	// Start lag (actual start − planned start) over the last 8192 probes.
 	LagP50, LagP99, LagMax time.Duration
 }
@@ -1005,7 +1027,8 @@ func (s *Scheduler) Stats() Stats {
 	defer s.mu.Unlock()
 	st := Stats{Checks: len(s.checks), InFlight: s.inflight, Queued: s.queue.Len(),
 		Probes: s.stats.probes, Confirms: s.stats.confirms, Panics: s.stats.panics,
-		GuardHolds: s.stats.guardHolds, ThrottleHolds: s.stats.throttleHolds, DroppedEvents: s.stats.dropped}
+		GuardHolds: s.stats.guardHolds, ThrottleHolds: s.stats.throttleHolds, DroppedEvents: s.stats.dropped,
+		NotOwned: s.stats.notOwned}
 	for _, h := range s.hosts {
 		st.HostWait += len(h.waiting)
 	}

@@ -1,0 +1,130 @@
+package scheduler
+
+import (
+	"container/heap"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/exoprobe/exoprobe/probe"
+)
+
+// Cluster is what a scheduler that shares the work with other replicas
+// consults (package cluster implements it over memberlist). With no Cluster
+// the scheduler runs every configured check, as a single instance does.
+//
+// Ownership is by account, not by check: all checks of one mailbox run on
+// one member, so the lockout guard of that mailbox has one owner and the
+// classifier sees a target's sibling attempts together.
+type Cluster interface {
+	// Owns says whether this member runs the account's checks now. It is
+	// asked before every attempt (a check not owned keeps its slot and is
+	// asked again at the next one) and by Snapshot, so it must be fast.
+	Owns(account string) bool
+	// GuardOthers returns what the other members count against the
+	// account after since: their failed Basic logins, and their Basic
+	// attempts in flight (which may fail too, so count as failures).
+	GuardOthers(account string, since time.Time) []time.Time
+	// GuardPublish shares this member's own lockout record of the
+	// account: its failures inside the window and how many Basic attempts
+	// it has in flight. Called under the scheduler's lock: it must not
+	// call back into the scheduler.
+	GuardPublish(account string, failures []time.Time, inflight int)
+	// Announced returns the latest event the cluster announced for a
+	// check (from any member), so that a check taken over from another
+	// member continues that member's state instead of announcing its
+	// incident again.
+	Announced(id CheckID) (Event, bool)
+}
+
+// AccountOf is the account a target's checks are owned and guarded by: the
+// login user (case-insensitive, as Entra treats it), else the target name.
+func AccountOf(t *probe.Target) string { return accountOf(t) }
+
+func accountOf(t *probe.Target) string {
+	if t.User != "" {
+		return strings.ToLower(t.User)
+	}
+	return strings.ToLower(t.Name)
+}
+
+// owns says whether this member runs e; the caller holds s.mu.
+func (s *Scheduler) owns(e *entry) bool {
+	return s.opt.Cluster == nil || s.opt.Cluster.Owns(e.account)
+}
+
+// skipNotOwned moves a due check that another member owns to its next
+// slot and reports true; the caller holds s.mu. When a check comes (back)
+// to this member, it first takes over the cluster's announced state.
+func (s *Scheduler) skipNotOwned(e *entry, now time.Time) bool {
+	if s.opt.Cluster == nil {
+		return false
+	}
+	if !s.opt.Cluster.Owns(e.account) {
+		if e.owned {
+			s.log.Debug("check moved to another member", "check", e.id)
+		}
+		e.owned = false
+		s.stats.notOwned++
+		e.regular = nextSlot(e.regular, e.spec.Interval, now)
+		e.due, e.confirm = e.regular, false
+		heap.Push(&s.queue, e)
+		return true
+	}
+	if !e.owned {
+		e.owned = true
+		s.takeOver(e)
+	}
+	return false
+}
+
+// takeOver adopts the cluster's announced state of a check when it is newer
+// than what this member knows (the check ran elsewhere since): the state
+// machine then continues where the previous owner left it, so the same
+// incident is not announced twice and a recovery is announced once.
+func (s *Scheduler) takeOver(e *entry) {
+	ev, ok := s.opt.Cluster.Announced(e.id)
+	if !ok || ev.Expect != e.m.Expect || !ev.Time.After(e.rec.LastRun) {
+		return
+	}
+	var st Status
+	switch ev.Kind {
+	case EventRegressed, EventCauseChanged:
+		st = StatusFailing
+	case EventRecovered:
+		st = StatusOK
+	case EventUnexpectedlyOK:
+		st = StatusUnexpectedlyOK
+	default:
+		return
+	}
+	e.m = MachineState{Expect: e.m.Expect, Status: st, Cause: ev.Cause, PrevCause: ev.PrevCause, Since: ev.Since}
+	if ev.Finding != nil {
+		e.m.Confidence = ev.Finding.Confidence
+	}
+	e.rec.Machine = e.m
+	s.log.Info("took over check with the cluster's announced state", "check", e.id, "status", st, "cause", ev.Cause)
+}
+
+// guardTimes is the account's failures inside the window as the guard
+// counts them: this member's own and, in a cluster, the other members'.
+func (s *Scheduler) guardTimes(acct string, own []time.Time, cut time.Time) []time.Time {
+	if s.opt.Cluster == nil {
+		return own
+	}
+	others := s.opt.Cluster.GuardOthers(acct, cut)
+	if len(others) == 0 {
+		return own
+	}
+	all := append(slices.Clone(own), others...)
+	slices.SortFunc(all, func(a, b time.Time) int { return a.Compare(b) })
+	return all
+}
+
+// publishGuard shares this member's record of the account; the caller
+// holds s.mu.
+func (s *Scheduler) publishGuard(acct string, g *guard) {
+	if s.opt.Cluster != nil {
+		s.opt.Cluster.GuardPublish(acct, slices.Clone(g.failures), g.inflight)
+	}
+}

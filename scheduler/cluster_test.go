@@ -1,0 +1,200 @@
+package scheduler
+
+import (
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/exoprobe/exoprobe/diagnose"
+	"github.com/exoprobe/exoprobe/probe"
+)
+
+// fakeCluster is a Cluster whose ownership, other members' guard records
+// and announcements the test sets.
+type fakeCluster struct {
+	mu        sync.Mutex
+	owned     map[string]bool
+	others    map[string][]time.Time
+	announced map[CheckID]Event
+	published map[string][]int // account -> in-flight counts published
+}
+
+func newFakeCluster(owned ...string) *fakeCluster {
+	c := &fakeCluster{owned: map[string]bool{}, others: map[string][]time.Time{},
+		announced: map[CheckID]Event{}, published: map[string][]int{}}
+	for _, a := range owned {
+		c.owned[a] = true
+	}
+	return c
+}
+
+func (c *fakeCluster) Owns(acct string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.owned[acct]
+}
+
+func (c *fakeCluster) setOwned(acct string, v bool) {
+	c.mu.Lock()
+	c.owned[acct] = v
+	c.mu.Unlock()
+}
+
+func (c *fakeCluster) GuardOthers(acct string, since time.Time) []time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []time.Time
+	for _, t := range c.others[acct] {
+		if t.After(since) {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+func (c *fakeCluster) GuardPublish(acct string, failures []time.Time, inflight int) {
+	c.mu.Lock()
+	c.published[acct] = append(c.published[acct], inflight)
+	c.mu.Unlock()
+}
+
+func (c *fakeCluster) Announced(id CheckID) (Event, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ev, ok := c.announced[id]
+	return ev, ok
+}
+
+func TestClusterRunsOnlyOwnedChecksAndTakesOverWithinAnInterval(t *testing.T) {
+	fc := newFakeCluster("a@contoso.com")
+	h := newHarness(t, Options{Cluster: fc}, nil)
+	ta, tb := target("a", "A@contoso.com", "h"), target("b", "b@contoso.com", "h")
+	specs := []CheckSpec{spec(ta, probe.IMAP, probe.XOAUTH2, time.Minute), spec(tb, probe.IMAP, probe.XOAUTH2, time.Minute),
+		spec(tb, probe.SMTP, probe.XOAUTH2, time.Minute)}
+	if err := h.s.SetChecks(specs); err != nil {
+		t.Fatal(err)
+	}
+	h.start()
+	h.advance(10*time.Minute, 10*time.Second)
+	if n := h.prober.count(specs[0].ID()); n < 9 || n > 10 {
+		t.Errorf("owned check ran %d times in 10 intervals", n)
+	}
+	for _, sp := range specs[1:] {
+		if n := h.prober.count(sp.ID()); n != 0 {
+			t.Errorf("%s is owned elsewhere but ran %d times", sp.ID(), n)
+		}
+	}
+	snap := h.s.Snapshot()
+	if len(snap) != 1 || snap[0].ID != specs[0].ID() {
+		t.Errorf("snapshot shows checks this member does not own: %v", snap)
+	}
+	if _, ok := h.s.Check(specs[1].ID()); ok {
+		t.Error("Check returns a check owned elsewhere")
+	}
+	if h.s.Stats().NotOwned == 0 {
+		t.Error("skips of checks owned elsewhere not counted")
+	}
+
+	// The owner of b dies: b's checks come here and run within one interval.
+	fc.setOwned("b@contoso.com", true)
+	moved := h.clock.Now()
+	h.advance(time.Minute, 5*time.Second)
+	for _, sp := range specs[1:] {
+		ts := h.prober.times(sp.ID())
+		if len(ts) != 1 || ts[0].Sub(moved) > time.Minute {
+			t.Errorf("%s after the move: runs at %v (moved at %v)", sp.ID(), ts, moved)
+		}
+	}
+	if len(h.s.Snapshot()) != 3 {
+		t.Error("taken-over checks missing from the snapshot")
+	}
+}
+
+// The guard counts what the other members report: two failures elsewhere
+// leave room for one here.
+func TestClusterGuardCountsOtherMembersFailures(t *testing.T) {
+	fc := newFakeCluster("scanner@contoso.com")
+	h := newHarness(t, Options{Cluster: fc, NoConfirm: true}, nil)
+	h.prober.answer = func(CheckID, int) (bool, diagnose.Cause, string) {
+		return false, diagnose.CauseBadCredentials, ""
+	}
+	fc.others["scanner@contoso.com"] = []time.Time{t0.Add(-10 * time.Minute), t0.Add(-5 * time.Minute)}
+	tg := target("scanner", "scanner@contoso.com", "h")
+	sp := spec(tg, probe.SMTP, probe.Basic, time.Minute)
+	if err := h.s.SetChecks([]CheckSpec{sp}); err != nil {
+		t.Fatal(err)
+	}
+	h.start()
+	h.advance(40*time.Minute, 10*time.Second)
+	if n := h.prober.count(sp.ID()); n != 1 {
+		t.Fatalf("%d failed Basic logins here on top of 2 elsewhere within the hour (limit 3)", n)
+	}
+	// The window moves past the other members' failures: one more each.
+	h.advance(20*time.Minute, 10*time.Second)
+	if n := h.prober.count(sp.ID()); n != 3 {
+		t.Errorf("after the others' failures left the window: %d attempts, want 3", n)
+	}
+	all := append(h.prober.times(sp.ID()), fc.others["scanner@contoso.com"]...)
+	if m := maxInAnyHour(all); m > 3 {
+		t.Errorf("%d failed logins within an hour across members", m)
+	}
+	fc.mu.Lock()
+	pub := fc.published["scanner@contoso.com"]
+	fc.mu.Unlock()
+	if len(pub) < 2 || pub[0] != 1 || pub[1] != 0 {
+		t.Errorf("in-flight attempts not published around the attempt: %v", pub)
+	}
+	st, ok := h.s.Check(sp.ID())
+	if !ok || st.LockoutGuard == nil || len(st.LockoutGuard.Failures) != 3 {
+		t.Errorf("guard state does not show the cluster's failures: %+v", st.LockoutGuard)
+	}
+}
+
+// A check taken over continues the cluster's announced state: the same
+// incident is not announced again, and its recovery is.
+func TestClusterTakeOverDoesNotReannounce(t *testing.T) {
+	fc := newFakeCluster()
+	h := newHarness(t, Options{Cluster: fc, NoConfirm: true}, nil)
+	fail := true
+	var mu sync.Mutex
+	h.prober.answer = func(CheckID, int) (bool, diagnose.Cause, string) {
+		mu.Lock()
+		defer mu.Unlock()
+		if fail {
+			return false, diagnose.CauseBasicAuthDisabled, ""
+		}
+		return true, diagnose.CauseOK, ""
+	}
+	tg := target("scanner", "scanner@contoso.com", "h")
+	sp := spec(tg, probe.IMAP, probe.Basic, time.Minute)
+	fc.announced[sp.ID()] = Event{Kind: EventRegressed, CheckID: sp.ID(), Expect: ExpectOK, Time: t0.Add(-time.Hour),
+		Since: t0.Add(-time.Hour), Cause: diagnose.CauseBasicAuthDisabled, PrevCause: diagnose.CauseOK}
+	if err := h.s.SetChecks([]CheckSpec{sp}); err != nil {
+		t.Fatal(err)
+	}
+	h.start()
+	h.advance(2*time.Minute, 10*time.Second)
+	if h.prober.count(sp.ID()) != 0 {
+		t.Fatal("ran while another member owns it")
+	}
+	fc.setOwned("scanner@contoso.com", true)
+	h.advance(3*time.Minute, 10*time.Second)
+	if h.prober.count(sp.ID()) == 0 {
+		t.Fatal("never ran after the take-over")
+	}
+	if evs := h.sink.list(); len(evs) != 0 {
+		t.Fatalf("the announced incident was announced again: %+v", evs)
+	}
+	st, _ := h.s.Check(sp.ID())
+	if st.Status != StatusFailing || !st.Since.Equal(t0.Add(-time.Hour)) {
+		t.Errorf("state not taken over: %s since %v", st.Status, st.Since)
+	}
+	mu.Lock()
+	fail = false
+	mu.Unlock()
+	h.advance(2*time.Minute, 10*time.Second)
+	evs := h.sink.list()
+	if len(evs) != 1 || evs[0].Kind != EventRecovered {
+		t.Fatalf("recovery after the take-over: %+v", evs)
+	}
+}
