@@ -118,7 +118,9 @@ func (s *Scheduler) guardTimes(acct string, own []time.Time, cut time.Time) []ti
 	}
 	all := append(slices.Clone(own), others...)
 	slices.SortFunc(all, func(a, b time.Time) int { return a.Compare(b) })
-	return all
+	// A member's own failures come back from the cluster after it
+	// restarts (it gossiped them in its previous run): count each once.
+	return slices.CompactFunc(all, func(a, b time.Time) bool { return a.Equal(b) })
 }
 
 // publishGuard shares this member's record of the account; the caller
@@ -127,4 +129,23 @@ func (s *Scheduler) publishGuard(acct string, g *guard) {
 	if s.opt.Cluster != nil {
 		s.opt.Cluster.GuardPublish(acct, slices.Clone(g.failures), g.inflight)
 	}
+}
+
+// Placement is one configured check and the account that decides its owner.
+type Placement struct {
+	ID      CheckID `json:"id"`
+	Account string  `json:"account"`
+}
+
+// Placements lists every configured check, owned here or not, sorted by id:
+// what a cluster's ownership table is built from.
+func (s *Scheduler) Placements() []Placement {
+	s.mu.Lock()
+	out := make([]Placement, 0, len(s.checks))
+	for id, e := range s.checks {
+		out = append(out, Placement{ID: id, Account: e.account})
+	}
+	s.mu.Unlock()
+	slices.SortFunc(out, func(a, b Placement) int { return strings.Compare(string(a.ID), string(b.ID)) })
+	return out
 }
