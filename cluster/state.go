@@ -254,6 +254,8 @@ type events Peer
 
 func (e *events) NotifyJoin(n *memberlist.Node) { (*Peer)(e).membershipChanged("join", n.Name, true) }
 
-func (e *events) NotifyLeave(n *memberlist.Node) { (*Peer)(e).membershipChanged("leave", n.Name, false) }
+func (e *events) NotifyLeave(n *memberlist.Node) {
+	(*Peer)(e).membershipChanged("leave", n.Name, false)
+}
 
 func (e *events) NotifyUpdate(*memberlist.Node) {}
