@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/exoprobe/exoprobe/alerts"
+	"github.com/exoprobe/exoprobe/cluster"
 	"github.com/exoprobe/exoprobe/config"
 	"github.com/exoprobe/exoprobe/diagnose"
 	"github.com/exoprobe/exoprobe/probe"
@@ -53,6 +54,8 @@ type Runtime struct {
 	Metrics *prometheus.Registry
 	// Alerts is nil when alerting is off (no --data-dir: no outbox).
 	Alerts *alerts.Manager
+	// Cluster is nil for a single instance (no --cluster.* flags).
+	Cluster *cluster.Peer
 	// SparseCauses is --web.sparse-causes.
 	SparseCauses bool
 	// schedulerRunning is true while the scheduler's loop runs: /readyz
@@ -193,6 +196,9 @@ type runOptions struct {
 	ExtraSinks []alerts.Sink
 	// SparseCauses exports exoprobe_check_cause for the current cause only.
 	SparseCauses bool
+	// Cluster, when set, makes this daemon a member of a cluster of
+	// replicas sharing the checks (--cluster.*).
+	Cluster *cluster.Config
 }
 
 func runCmd(args []string, stdout, stderr io.Writer) int {
@@ -205,6 +211,7 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	webConfig := fs.String("web.config.file", "", "exporter-toolkit web config file enabling TLS and/or basic auth on the HTTP listener")
 	sparseCauses := fs.Bool("web.sparse-causes", false, "export exoprobe_check_cause only for each check's current cause (value 1) instead of one series per catalog cause; for large fleets")
+	clusterFl := addClusterFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return parseExit(err)
 	}
@@ -247,7 +254,8 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lvl}))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	err := runDaemon(ctx, runOptions{ConfigPath: *cfgPath, DataDir: *dataDir, Listen: *listen, WebConfigFile: *webConfig, Logger: log, SparseCauses: *sparseCauses})
+	err := runDaemon(ctx, runOptions{ConfigPath: *cfgPath, DataDir: *dataDir, Listen: *listen, WebConfigFile: *webConfig, Logger: log, SparseCauses: *sparseCauses,
+		Cluster: clusterFl.config()})
 	var ce *configError
 	if errors.As(err, &ce) {
 		fmt.Fprintln(stderr, err)
@@ -332,6 +340,24 @@ func runDaemon(ctx context.Context, o runOptions) error {
 	if mgr != nil {
 		evSinks = append(evSinks, mgr) // wakes the router without waiting for its tick
 	}
+	var peer *cluster.Peer
+	if o.Cluster != nil {
+		cc := *o.Cluster
+		cc.Logger, cc.Registerer = log, reg
+		cc.GuardWindow = cfg.Scheduler.LockoutGuard.Window.D()
+		if cc.WebURL == "" {
+			cc.WebURL = statusURL(ln.Addr().String(), o.WebConfigFile)
+		}
+		if peer, err = cluster.New(cc); err != nil {
+			return err
+		}
+		// Runs after the scheduler stopped (deferred later, runs earlier
+		// than db.Close): leaving tells the others to take over at once.
+		defer peer.Close()
+		// The cluster learns every committed event, so that a member
+		// taking a check over continues its announced state.
+		evSinks = append(evSinks, peer)
+	}
 	prober := o.Prober
 	if prober == nil {
 		prober = scheduler.ProberFunc(probe.Run)
@@ -342,6 +368,7 @@ func runDaemon(ctx context.Context, o runOptions) error {
 		MaxInFlight: sc.MaxInFlight, MaxPerHost: sc.MaxPerHost, ConfirmDelay: sc.ConfirmDelay.D(),
 		NoConfirm: sc.NoConfirm, FailureThreshold: sc.FailureThreshold, SuccessThreshold: sc.SuccessThreshold,
 		GuardLimit: sc.LockoutGuard.Limit, GuardWindow: sc.LockoutGuard.Window.D(), Sinks: evSinks,
+		Cluster: clusterOf(peer),
 	})
 	if err != nil {
 		return err
@@ -350,7 +377,7 @@ func runDaemon(ctx context.Context, o runOptions) error {
 		return &configError{err}
 	}
 	rt := &Runtime{Scheduler: sched, Store: db, Log: log, Metrics: reg, Alerts: mgr, cfgPath: o.ConfigPath, cfg: cfg,
-		SparseCauses: o.SparseCauses}
+		SparseCauses: o.SparseCauses, Cluster: peer}
 
 	srv := &http.Server{Handler: newMux(rt), ReadHeaderTimeout: 10 * time.Second}
 
@@ -371,6 +398,11 @@ func runDaemon(ctx context.Context, o runOptions) error {
 	// Set before the listener serves, so /readyz never answers 503 for a
 	// daemon whose loop is merely about to start.
 	rt.schedulerRunning.Store(true)
+	if peer != nil {
+		// Until settled the member owns nothing; the scheduler runs
+		// meanwhile and picks its checks up at their next slots.
+		wg.Go(func() { peer.Settle(ctx) })
+	}
 	go func() {
 		defer wg.Done()
 		defer rt.schedulerRunning.Store(false)
