@@ -149,7 +149,7 @@ type Peer struct {
 	ready atomic.Bool
 	// live is the member set as join/leave notifications built it.
 	memberMu sync.Mutex
-	live     map[string]bool
+	live     map[string]Member
 
 	mu        sync.Mutex
 	guards    map[guardKey]guardRow
@@ -315,19 +315,30 @@ func (p *Peer) Close() error {
 	return err
 }
 
-// Members returns the live members (alive or suspect), sorted by name.
+// Members returns the live members, sorted by name. They are copies taken
+// in memberlist's join/update notifications: the *Node values its Members
+// returns are written by its goroutines without a lock.
 func (p *Peer) Members() []Member {
-	var out []Member
-	for _, n := range p.ml.Members() {
-		m := Member{Name: n.Name, Address: n.Address(), State: stateName(n.State), Self: n.Name == p.name}
-		var meta nodeMeta
-		if json.Unmarshal(n.Meta, &meta) == nil {
-			m.WebURL = meta.WebURL
-		}
+	p.memberMu.Lock()
+	out := make([]Member, 0, len(p.live))
+	for _, m := range p.live {
+		m.Self = m.Name == p.name
 		out = append(out, m)
 	}
+	p.memberMu.Unlock()
 	slices.SortFunc(out, func(a, b Member) int { return cmpString(a.Name, b.Name) })
 	return out
+}
+
+// memberOf copies what the API shows of a node; called inside memberlist's
+// notifications, where reading the node is safe.
+func memberOf(n *memberlist.Node) Member {
+	m := Member{Name: n.Name, Address: n.Address(), State: stateName(n.State)}
+	var meta nodeMeta
+	if json.Unmarshal(n.Meta, &meta) == nil {
+		m.WebURL = meta.WebURL
+	}
+	return m
 }
 
 func stateName(s memberlist.NodeStateType) string {
@@ -397,21 +408,21 @@ func score(member, account string) uint64 {
 // membershipChanged refreshes the names ownership is computed from. It is
 // fed by memberlist's join and leave notifications (a dead member leaves;
 // a suspect one stays until declared dead, so ownership does not flap).
-func (p *Peer) membershipChanged(why string, node string, joined bool) {
+func (p *Peer) membershipChanged(why string, n *memberlist.Node, joined bool) {
 	p.memberMu.Lock()
 	defer p.memberMu.Unlock()
 	if p.live == nil {
-		p.live = map[string]bool{}
+		p.live = map[string]Member{}
 	}
 	if joined {
-		p.live[node] = true
+		p.live[n.Name] = memberOf(n)
 	} else {
-		delete(p.live, node)
+		delete(p.live, n.Name)
 	}
 	names := []string{p.name}
-	for n := range p.live {
-		if n != p.name {
-			names = append(names, n)
+	for name := range p.live {
+		if name != p.name {
+			names = append(names, name)
 		}
 	}
 	slices.Sort(names)
@@ -420,7 +431,7 @@ func (p *Peer) membershipChanged(why string, node string, joined bool) {
 	}
 	p.names.Store(&names)
 	p.changes.Inc()
-	p.log.Info("cluster membership changed: ownership recomputed", "why", why, "node", node, "members", names)
+	p.log.Info("cluster membership changed: ownership recomputed", "why", why, "node", n.Name, "members", names)
 }
 
 func (p *Peer) metrics(reg prometheus.Registerer) {

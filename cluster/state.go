@@ -252,10 +252,8 @@ func (d *delegate) MergeRemoteState(b []byte, join bool) {
 // events keeps ownership in step with the membership.
 type events Peer
 
-func (e *events) NotifyJoin(n *memberlist.Node) { (*Peer)(e).membershipChanged("join", n.Name, true) }
+func (e *events) NotifyJoin(n *memberlist.Node) { (*Peer)(e).membershipChanged("join", n, true) }
 
-func (e *events) NotifyLeave(n *memberlist.Node) {
-	(*Peer)(e).membershipChanged("leave", n.Name, false)
-}
+func (e *events) NotifyLeave(n *memberlist.Node) { (*Peer)(e).membershipChanged("leave", n, false) }
 
-func (e *events) NotifyUpdate(*memberlist.Node) {}
+func (e *events) NotifyUpdate(n *memberlist.Node) { (*Peer)(e).membershipChanged("update", n, true) }

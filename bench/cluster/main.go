@@ -453,4 +453,3 @@ func windowMax(ts []time.Time, window time.Duration) int {
 	}
 	return most
 }
-
