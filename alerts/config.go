@@ -15,6 +15,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/exoprobe/exoprobe/probe"
 	"github.com/exoprobe/exoprobe/scheduler"
 )
 
@@ -81,6 +82,10 @@ type SinkConfig struct {
 	PasswordEnv    string   `yaml:"password_env"`
 	From           string   `yaml:"from"`
 	To             []string `yaml:"to"`
+	// OAuth names an app under the top-level oauth_apps: the email sink
+	// then authenticates with SASL XOAUTH2 as username, with the app's
+	// client-credentials token (SMTP.SendAsApp), as Exchange Online wants.
+	OAuth string `yaml:"oauth"`
 
 	Line int `yaml:"-"`
 }
@@ -298,12 +303,20 @@ func (c *Config) validate() error {
 			if s.From == "" || len(s.To) == 0 {
 				add(s.Line, "%s: an email sink needs from and to", where)
 			}
-			if s.Username != "" && count(s.PasswordFile != "", s.PasswordEnv != "") != 1 {
-				add(s.Line, "%s: username needs one of password_file, password_env", where)
+			switch {
+			case s.OAuth != "" && s.Username == "":
+				add(s.Line, "%s: oauth needs username (the mailbox the app sends as)", where)
+			case s.OAuth != "" && (s.PasswordFile != "" || s.PasswordEnv != ""):
+				add(s.Line, "%s: oauth and password_file/password_env exclude each other (XOAUTH2 sends a token, not a password)", where)
+			case s.OAuth == "" && s.Username != "" && count(s.PasswordFile != "", s.PasswordEnv != "") != 1:
+				add(s.Line, "%s: username needs one of password_file, password_env (or oauth)", where)
 			}
 		case "memory":
 		default:
 			add(s.Line, "%s: unknown type %q (one of %s)", where, s.Type, strings.Join(SinkTypes, ", "))
+		}
+		if s.OAuth != "" && s.Type != "email" {
+			add(s.Line, "%s: oauth is for email sinks only", where)
 		}
 		if (s.SecretFile != "" || s.SecretEnv != "") && s.Type != "webhook" {
 			add(s.Line, "%s: secret_file/secret_env (HMAC) is for webhook sinks", where)
@@ -400,6 +413,15 @@ func readSecret(inline, file, env string) (Secret, error) {
 // Build reads the secrets and makes the sinks. Memory sinks are returned in
 // mems by name, for the demo's status page.
 func (c *Config) Build() (sinks []Sink, mems map[string]*Memory, err error) {
+	return c.BuildWith(nil)
+}
+
+// TokenSources resolves an oauth_apps name to the app's token source, so
+// an email sink with `oauth:` shares the probes' token cache.
+type TokenSources func(app string) (probe.TokenSource, error)
+
+// BuildWith is Build with a resolver for email sinks' `oauth:` apps.
+func (c *Config) BuildWith(tokens TokenSources) (sinks []Sink, mems map[string]*Memory, err error) {
 	mems = map[string]*Memory{}
 	repeat := c.RepeatInterval
 	if repeat == 0 {
@@ -407,7 +429,7 @@ func (c *Config) Build() (sinks []Sink, mems map[string]*Memory, err error) {
 	}
 	for i := range c.Sinks {
 		sc := &c.Sinks[i]
-		s, err := sc.build(time.Duration(repeat))
+		s, err := sc.build(time.Duration(repeat), tokens)
 		if err != nil {
 			return nil, nil, fmt.Errorf("alerts: sink %q (line %d): %w", sc.Name, sc.Line, err)
 		}
@@ -419,7 +441,7 @@ func (c *Config) Build() (sinks []Sink, mems map[string]*Memory, err error) {
 	return sinks, mems, nil
 }
 
-func (sc *SinkConfig) build(repeat time.Duration) (Sink, error) {
+func (sc *SinkConfig) build(repeat time.Duration, tokens TokenSources) (Sink, error) {
 	s := Sink{Name: sc.Name, Type: sc.Type, Lang: sc.Lang, RepeatInterval: time.Duration(sc.RepeatInterval),
 		Timeout: time.Duration(sc.Timeout)}
 	if s.RepeatInterval > 0 {
@@ -455,6 +477,14 @@ func (sc *SinkConfig) build(repeat time.Duration) (Sink, error) {
 		}
 		e := &Email{Name: sc.Name, Addr: sc.SMTP, ImplicitTLS: sc.ImplicitTLS, AllowPlaintext: sc.AllowPlaintext,
 			Username: sc.Username, Password: pw, From: sc.From, To: sc.To, Lang: sc.Lang}
+		if sc.OAuth != "" {
+			if tokens == nil {
+				return s, fmt.Errorf("oauth %q: no oauth_apps to take it from", sc.OAuth)
+			}
+			if e.Token, err = tokens(sc.OAuth); err != nil {
+				return s, fmt.Errorf("oauth %q: %w", sc.OAuth, err)
+			}
+		}
 		if sc.CAFile != "" {
 			pem, err := os.ReadFile(sc.CAFile)
 			if err != nil {
@@ -518,5 +548,5 @@ func SinkFromURL(typ, name, rawURL, lang string) (Sink, error) {
 	default:
 		return Sink{}, fmt.Errorf("alerts: %s sinks cannot be made from a URL alone", typ)
 	}
-	return sc.build(DefaultRepeatInterval)
+	return sc.build(DefaultRepeatInterval, nil)
 }

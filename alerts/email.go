@@ -9,17 +9,24 @@ import (
 	"mime"
 	"mime/quotedprintable"
 	"net"
+	"strconv"
 	"strings"
 	"time"
 
 	gosasl "github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
+
+	"github.com/exoprobe/exoprobe/probe"
+	"github.com/exoprobe/exoprobe/sasl"
 )
 
 // Email sends notifications through an SMTP submission server with
-// go-smtp's client: STARTTLS (or implicit TLS), then AUTH PLAIN when a user
-// is configured. Credentials never cross a connection without TLS unless
-// AllowPlaintext is set.
+// go-smtp's client: STARTTLS (or implicit TLS), then, when a user is
+// configured, SASL XOAUTH2 with an app's token (Token set), or AUTH PLAIN,
+// or AUTH LOGIN where the server offers LOGIN but not PLAIN — Exchange
+// Online's smtp.office365.com offers only LOGIN and XOAUTH2
+// (exo-responses.md, EHLO after STARTTLS). Credentials never cross a
+// connection without TLS unless AllowPlaintext is set.
 type Email struct {
 	Name string
 	// Addr is host:port of the submission server (587 STARTTLS, 465
@@ -33,14 +40,37 @@ type Email struct {
 	AllowPlaintext bool
 	Username       string
 	Password       Secret
-	From           string
-	To             []string
-	Lang           string
+	// Token, when set, makes the sink authenticate as Username with SASL
+	// XOAUTH2 and the source's access token (an app's client-credentials
+	// token with SMTP.SendAsApp, shared with the probes' token cache).
+	Token probe.TokenSource
+	From  string
+	To    []string
+	Lang  string
 	// Hello is the EHLO name (default "localhost").
 	Hello string
 }
 
 var errNoTLS = errors.New("server offers no STARTTLS and allow_plaintext is off")
+
+// mechError: the server does not offer the SASL mechanism the sink needs.
+// It is a configuration problem, so it is not retried.
+type mechError struct{ want, offered string }
+
+func (e *mechError) Error() string {
+	offered := e.offered
+	if offered == "" {
+		offered = "no AUTH at all"
+	}
+	return fmt.Sprintf("server does not offer AUTH %s (it offers %s)", e.want, offered)
+}
+
+// tokenErr: the sink's access token could not be had; no SMTP command
+// carried credentials.
+type tokenErr struct{ err error }
+
+func (e *tokenErr) Error() string { return "XOAUTH2 access token: " + e.err.Error() }
+func (e *tokenErr) Unwrap() error { return e.err }
 
 // Message renders one notification as an RFC 5322 message. Its Message-ID
 // derives from the notification id, so mail systems that deduplicate by
@@ -81,6 +111,13 @@ func (e *Email) Notify(ctx context.Context, ns []Notification) (bool, error) {
 }
 
 func (e *Email) fail(err error) (bool, error) {
+	return e.failAs("", err)
+}
+
+// failAs reports err; mech names the AUTH mechanism when err is the
+// server's answer to it, so a refused token reads as such.
+func (e *Email) failAs(mech string, err error, secrets ...Secret) (bool, error) {
+	secrets = append(secrets, e.Password)
 	var se *smtp.SMTPError
 	if errors.As(err, &se) {
 		r := ReasonRejected
@@ -88,13 +125,35 @@ func (e *Email) fail(err error) (bool, error) {
 		if retry {
 			r = ReasonOther
 		}
+		what := "SMTP"
+		if mech != "" {
+			what = "AUTH " + mech + " refused: SMTP"
+		}
+		code := strconv.Itoa(se.Code)
+		if ec := se.EnhancedCode; ec[0] > 0 {
+			code += fmt.Sprintf(" %d.%d.%d", ec[0], ec[1], ec[2])
+		}
 		return retry, &DeliveryError{Reason: r, Status: se.Code,
-			Msg: fmt.Sprintf("%s: SMTP %d %s", e.Name, se.Code, scrub(se.Message, e.Password))}
+			Msg: fmt.Sprintf("%s: %s %s %s", e.Name, what, code, scrub(se.Message, secrets...))}
 	}
-	if errors.Is(err, errNoTLS) {
+	var me *mechError
+	if errors.Is(err, errNoTLS) || errors.As(err, &me) {
 		return false, &DeliveryError{Reason: ReasonRejected, Msg: e.Name + ": " + err.Error()}
 	}
-	return true, transportError(e.Name, err, e.Password)
+	var te *tokenErr
+	if errors.As(err, &te) {
+		// A refused token request (bad secret, missing consent) will not
+		// heal by retrying now; a network error reaching the token
+		// endpoint may.
+		var pe *probe.TokenError
+		retry := !errors.As(err, &pe) || pe.HTTPStatus == 0 || pe.HTTPStatus >= 500 || pe.HTTPStatus == 429
+		r := ReasonRejected
+		if retry {
+			r = ReasonConnection
+		}
+		return retry, &DeliveryError{Reason: r, Msg: e.Name + ": " + scrub(err.Error(), secrets...)}
+	}
+	return true, transportError(e.Name, err, secrets...)
 }
 
 func (e *Email) send(ctx context.Context, msg []byte) (bool, error) {
@@ -119,8 +178,12 @@ func (e *Email) send(ctx context.Context, msg []byte) (bool, error) {
 		if !secure && !e.AllowPlaintext {
 			return e.fail(errNoTLS)
 		}
-		if err := c.Auth(gosasl.NewPlainClient("", e.Username, e.Password.Value())); err != nil {
+		client, mech, tok, err := e.saslClient(ctx, c)
+		if err != nil {
 			return e.fail(err)
+		}
+		if err := c.Auth(client); err != nil {
+			return e.failAs(mech, err, tok)
 		}
 	}
 	if err := c.Mail(e.From, nil); err != nil {
@@ -192,6 +255,35 @@ func (e *Email) dial(ctx context.Context, tc *tls.Config, probe bool) (c *smtp.C
 		return e2.dial(ctx, tc, false)
 	}
 	return c, false, nil
+}
+
+// saslClient picks the mechanism: XOAUTH2 when the sink has a token
+// source, else PLAIN, else LOGIN — by what the server's EHLO offers, so a
+// mismatch is a clear error before any credential is sent. tok is the
+// access token, returned so that error text can be scrubbed of it.
+func (e *Email) saslClient(ctx context.Context, c *smtp.Client) (client gosasl.Client, mech string, tok Secret, err error) {
+	_, params := c.Extension("AUTH")
+	offered := map[string]bool{}
+	for _, m := range strings.Fields(strings.ToUpper(params)) {
+		offered[m] = true
+	}
+	if e.Token != nil {
+		if !offered["XOAUTH2"] {
+			return nil, "", Secret{}, &mechError{want: "XOAUTH2", offered: params}
+		}
+		t, err := e.Token.Token(ctx)
+		if err != nil {
+			return nil, "", Secret{}, &tokenErr{err}
+		}
+		return sasl.NewXOAUTH2Client(e.Username, t.AccessToken), "XOAUTH2", NewSecret(t.AccessToken), nil
+	}
+	switch {
+	case offered["PLAIN"]:
+		return gosasl.NewPlainClient("", e.Username, e.Password.Value()), "PLAIN", Secret{}, nil
+	case offered["LOGIN"]:
+		return sasl.NewLoginClient(e.Username, e.Password.Value()), "LOGIN", Secret{}, nil
+	}
+	return nil, "", Secret{}, &mechError{want: "PLAIN or LOGIN", offered: params}
 }
 
 func (e *Email) hello() string {

@@ -16,6 +16,8 @@ import (
 
 	gosasl "github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
+
+	"github.com/exoprobe/exoprobe/probe"
 )
 
 func sample() Notification { return Sample("s", "http://127.0.0.1:9465/", time.Now()) }
@@ -375,4 +377,43 @@ func TestEmailSTARTTLS(t *testing.T) {
 		t.Errorf("plaintext delivery: %d %v", len(be2.msgs), be2.tls)
 	}
 	be2.mu.Unlock()
+}
+
+type staticToken string
+
+func (s staticToken) Token(context.Context) (probe.Token, error) {
+	return probe.Token{AccessToken: string(s), Flow: "static"}, nil
+}
+
+// An email sink with an app token refuses, before sending any credential,
+// a server that does not offer XOAUTH2, and says what the server offers.
+func TestEmailXOAUTH2NotOffered(t *testing.T) {
+	srvTLS := httptest.NewUnstartedServer(nil)
+	srvTLS.StartTLS()
+	cert := srvTLS.TLS.Certificates[0]
+	pool := x509.NewCertPool()
+	pool.AddCert(srvTLS.Certificate())
+	srvTLS.Close()
+	be := &smtpBackend{}
+	s := smtp.NewServer(be)
+	s.Domain = "127.0.0.1"
+	s.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go s.Serve(ln)
+	t.Cleanup(func() { s.Close() })
+	e := &Email{Name: "mail", Addr: ln.Addr().String(), TLSConfig: &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"},
+		Username: "alerts@contoso.com", Token: staticToken("tok-CANARY"), From: "alerts@contoso.com", To: []string{"ops@contoso.com"}}
+	retry, err := e.Notify(context.Background(), []Notification{sample()})
+	if err == nil || retry || !strings.Contains(err.Error(), "server does not offer AUTH XOAUTH2 (it offers PLAIN") ||
+		strings.Contains(err.Error(), "CANARY") {
+		t.Fatalf("retry %v, err %v", retry, err)
+	}
+	be.mu.Lock()
+	defer be.mu.Unlock()
+	if len(be.msgs) != 0 {
+		t.Errorf("a message went through: %d", len(be.msgs))
+	}
 }

@@ -1199,5 +1199,29 @@ func TestGrafanaDashboard(t *testing.T) {
 			t.Errorf("dashboard never queries %s", want)
 		}
 	}
+	// The over-time view colours a check by whether it meets its expectation,
+	// not by raw login success: a posture check (expect: fail) refused as
+	// expected is healthy, one that logs in or is unverified is not
+	// (exoprobe_check_expected is 0 for both).
+	var timeline, unverified bool
+	for _, p := range dash.Panels {
+		for _, tg := range p.Targets {
+			if p.Type == "state-timeline" {
+				timeline = true
+				if !strings.Contains(tg.Expr, "exoprobe_check_expected") || strings.Contains(tg.Expr, "exoprobe_probe_success") {
+					t.Errorf("panel %q colours checks by %q; want exoprobe_check_expected (posture checks refused as expected are healthy)", p.Title, tg.Expr)
+				}
+			}
+			if strings.Contains(tg.Expr, `status="unverified"`) {
+				unverified = true
+			}
+		}
+	}
+	if !timeline {
+		t.Error("dashboard has no per-check state timeline")
+	}
+	if !unverified {
+		t.Error("dashboard never shows unverified posture checks")
+	}
 	anyExoprobeName(t, "grafana/exoprobe-dashboard.json", metrics)
 }

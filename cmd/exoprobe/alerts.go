@@ -59,7 +59,11 @@ func alertsCmd(args []string, stdout, stderr io.Writer) int {
 		pick.Lang = *lang
 	}
 	one := alerts.Config{Sinks: []alerts.SinkConfig{*pick}, RepeatInterval: ac.RepeatInterval}
-	sinks, _, err := one.Build()
+	if err := checkAlertApps(cfg, &one); err != nil {
+		fmt.Fprintf(stderr, "config %s: %v\n", *cfgPath, err)
+		return exitUsage
+	}
+	sinks, _, err := one.BuildWith(alertTokens(cfg))
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return exitUsage

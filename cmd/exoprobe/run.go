@@ -149,7 +149,10 @@ func alertsSection(cfg *config.Config) (*alerts.Config, []alerts.Sink, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	sinks, _, err := ac.Build()
+	if err := checkAlertApps(cfg, ac); err != nil {
+		return nil, nil, err
+	}
+	sinks, _, err := ac.BuildWith(alertTokens(cfg))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -233,6 +236,9 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 			return exitUsage
 		} else if _, err := ac.Options(nil); err != nil {
 			fmt.Fprintf(stderr, "config %s: alerts: %v\n", *cfgPath, err)
+			return exitUsage
+		} else if err := checkAlertApps(cfg, ac); err != nil {
+			fmt.Fprintf(stderr, "config %s: %v\n", *cfgPath, err)
 			return exitUsage
 		}
 		if err := web.ValidateConfig(*webConfig); err != nil {
