@@ -247,10 +247,10 @@ func run(targets int, interval, window time.Duration, intervals int, bin string)
 	start := func(m *member) error {
 		args := []string{"run", "--config", cfgPath, "--data-dir", filepath.Join(dir, m.name), "--listen", m.web,
 			"--cluster.listen-address", m.gossip, "--cluster.name", m.name}
+		// Every member gets every member's address, itself included, as
+		// the Helm chart's StatefulSet does.
 		for _, o := range ms {
-			if o != m {
-				args = append(args, "--cluster.peer", o.gossip)
-			}
+			args = append(args, "--cluster.peer", o.gossip)
 		}
 		f, err := os.Create(filepath.Join(dir, m.name+".log"))
 		if err != nil {
