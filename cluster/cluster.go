@@ -74,6 +74,11 @@ type Config struct {
 	Name string
 	// Label isolates clusters sharing a network (memberlist's label).
 	Label string
+	// SecretKey (16, 24 or 32 bytes) encrypts and authenticates all
+	// gossip with AES-GCM (memberlist's keyring): without it, anyone who
+	// can reach the gossip port can join, and forge guard records or
+	// announced states. Every member needs the same key.
+	SecretKey []byte
 	// WebURL is this member's HTTP address, shown by the others so the
 	// owner of a check can be linked.
 	WebURL string
@@ -207,6 +212,12 @@ func New(cfg Config) (*Peer, error) {
 	mc.GossipInterval, mc.PushPullInterval = cfg.GossipInterval, cfg.PushPullInterval
 	mc.TCPTimeout, mc.ProbeTimeout, mc.ProbeInterval = cfg.TCPTimeout, cfg.ProbeTimeout, cfg.ProbeInterval
 	mc.Label = cfg.Label
+	if len(cfg.SecretKey) > 0 {
+		if n := len(cfg.SecretKey); n != 16 && n != 24 && n != 32 {
+			return nil, fmt.Errorf("cluster: secret key is %d bytes; it must be 16, 24 or 32 (AES-128/192/256)", n)
+		}
+		mc.SecretKey = cfg.SecretKey
+	}
 	mc.Delegate = (*delegate)(p)
 	mc.Events = (*events)(p)
 	mc.Logger = slog.NewLogLogger(p.log.Handler(), slog.LevelDebug)

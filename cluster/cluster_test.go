@@ -452,3 +452,44 @@ func TestSchedulersShareTheWork(t *testing.T) {
 		}
 	}
 }
+
+// With a secret key, gossip is encrypted: a member with another key (or
+// none) cannot join, so it cannot forge guard records or announcements.
+func TestSecretKeyKeepsStrangersOut(t *testing.T) {
+	key := []byte("0123456789abcdef")
+	a := fastConfig("a")
+	a.SecretKey = key
+	pa, err := New(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pa.Close()
+	b := fastConfig("b", pa.addr())
+	b.SecretKey = key
+	pb, err := New(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pb.Close()
+	waitFor(t, "members with the same key join", func() bool { return len(*pa.names.Load()) == 2 })
+	for _, k := range [][]byte{nil, []byte("fedcba9876543210")} {
+		c := fastConfig("stranger", pa.addr())
+		c.SecretKey = k
+		pc, err := New(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pc.GuardPublish("victim@contoso.com", []time.Time{time.Now(), time.Now(), time.Now()}, 0)
+		time.Sleep(500 * time.Millisecond) // several gossip and push-pull rounds
+		if n := len(*pa.names.Load()); n != 2 {
+			t.Errorf("a member with key %q joined: %v", k, *pa.names.Load())
+		}
+		if got := pa.GuardOthers("victim@contoso.com", time.Now().Add(-time.Hour)); len(got) != 0 {
+			t.Errorf("a stranger's guard record was accepted: %v", got)
+		}
+		pc.Close()
+	}
+	if _, err := New(Config{ListenAddress: "127.0.0.1:0", Name: "x", SecretKey: []byte("short"), Logger: quiet}); err == nil {
+		t.Error("a 5-byte key was accepted")
+	}
+}

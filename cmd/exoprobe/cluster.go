@@ -1,8 +1,13 @@
 package main
 
 import (
+	"bytes"
+	"encoding/base64"
+	"errors"
 	"flag"
+	"fmt"
 	"net/http"
+	"os"
 	"strings"
 	"time"
 
@@ -13,7 +18,7 @@ import (
 // clusterFlags are `run`'s --cluster.* flags, named and defaulted as
 // Alertmanager's so that operators who run one know the other.
 type clusterFlags struct {
-	listen, advertise, name, label                         *string
+	listen, advertise, name, label, keyFile                *string
 	peers                                                  stringList
 	gossip, pushPull, tcpTimeout, probeTimeout, probeEvery *time.Duration
 	reconnect, settle                                      *time.Duration
@@ -35,8 +40,10 @@ func addClusterFlags(fs *flag.FlagSet) *clusterFlags {
 		advertise: fs.String("cluster.advertise-address", "", "host:port the other members reach this one at (default: derived from the listen address)"),
 		name:      fs.String("cluster.name", "", "this member's unique name, the input of ownership hashing (default: hostname:gossip-port, stable for a StatefulSet pod)"),
 		label:     fs.String("cluster.label", "", "label isolating this cluster from others sharing the network (members with another label are refused)"),
-		gossip:    fs.Duration("cluster.gossip-interval", cluster.DefaultGossipInterval, "interval between gossip messages (lower: faster propagation, more traffic)"),
-		pushPull:  fs.Duration("cluster.pushpull-interval", cluster.DefaultPushPullInterval, "interval of full state exchange with a random member"),
+		keyFile: fs.String("cluster.secret-key-file", "", "file holding the key (16, 24 or 32 bytes, raw or base64) that encrypts and authenticates gossip; "+
+			"the same on every member. Without it anyone reaching the gossip port can join the cluster"),
+		gossip:   fs.Duration("cluster.gossip-interval", cluster.DefaultGossipInterval, "interval between gossip messages (lower: faster propagation, more traffic)"),
+		pushPull: fs.Duration("cluster.pushpull-interval", cluster.DefaultPushPullInterval, "interval of full state exchange with a random member"),
 		tcpTimeout: fs.Duration("cluster.tcp-timeout", cluster.DefaultTCPTimeout,
 			"timeout of TCP connections to members (push-pull, joins)"),
 		probeTimeout: fs.Duration("cluster.probe-timeout", cluster.DefaultProbeTimeout, "time to wait for a member's ack before suspecting it"),
@@ -51,9 +58,30 @@ func addClusterFlags(fs *flag.FlagSet) *clusterFlags {
 // config returns the cluster configuration, or nil when no --cluster.*
 // flag asks for one. A peer without a listen address listens on the
 // default address, as Alertmanager does.
-func (c *clusterFlags) config() *cluster.Config {
+func (c *clusterFlags) config() (*cluster.Config, error) {
 	if *c.listen == "" && len(c.peers) == 0 {
-		return nil
+		if *c.keyFile != "" {
+			return nil, errors.New("--cluster.secret-key-file without --cluster.listen-address or --cluster.peer")
+		}
+		return nil, nil
+	}
+	var key []byte
+	if *c.keyFile != "" {
+		b, err := os.ReadFile(*c.keyFile)
+		if err != nil {
+			return nil, fmt.Errorf("--cluster.secret-key-file: %w", err)
+		}
+		// Base64 (openssl rand -base64 32) when it decodes to a valid
+		// size, else the raw bytes: every member applies the same rule
+		// to the same file.
+		validSize := func(n int) bool { return n == 16 || n == 24 || n == 32 }
+		if d, err := base64.StdEncoding.DecodeString(string(bytes.TrimSpace(b))); err == nil && validSize(len(d)) {
+			key = d
+		} else if validSize(len(b)) {
+			key = b
+		} else {
+			return nil, fmt.Errorf("--cluster.secret-key-file %s: want the base64 of 16, 24 or 32 random bytes (openssl rand -base64 32), or the raw bytes", *c.keyFile)
+		}
 	}
 	listen := *c.listen
 	if listen == "" {
@@ -62,7 +90,7 @@ func (c *clusterFlags) config() *cluster.Config {
 	return &cluster.Config{ListenAddress: listen, AdvertiseAddress: *c.advertise, Peers: c.peers, Name: *c.name,
 		Label: *c.label, GossipInterval: *c.gossip, PushPullInterval: *c.pushPull, TCPTimeout: *c.tcpTimeout,
 		ProbeTimeout: *c.probeTimeout, ProbeInterval: *c.probeEvery, ReconnectInterval: *c.reconnect,
-		SettleTimeout: *c.settle}
+		SettleTimeout: *c.settle, SecretKey: key}, nil
 }
 
 // /api/v1/cluster: members and ownership (for a single instance: enabled

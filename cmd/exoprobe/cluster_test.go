@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -34,7 +35,10 @@ func TestClusterFlags(t *testing.T) {
 		if err := fs.Parse(tc.args); err != nil {
 			t.Fatal(err)
 		}
-		cfg := c.config()
+		cfg, err := c.config()
+		if err != nil {
+			t.Fatal(err)
+		}
 		if tc.none {
 			if cfg != nil {
 				t.Errorf("%v: a cluster without --cluster.* flags", tc.args)
@@ -44,6 +48,39 @@ func TestClusterFlags(t *testing.T) {
 		if cfg == nil || cfg.ListenAddress != tc.listen || len(cfg.Peers) != tc.peers ||
 			cfg.GossipInterval != cluster.DefaultGossipInterval {
 			t.Errorf("%v: %+v", tc.args, cfg)
+		}
+	}
+}
+
+func TestClusterSecretKeyFile(t *testing.T) {
+	dir := t.TempDir()
+	raw := writeFile(t, dir, "raw", "\xff\x00\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e\x0f\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1a\x1b\x1c\x1d\x1e")
+	b64 := writeFile(t, dir, "b64", base64.StdEncoding.EncodeToString([]byte("0123456789abcdef"))+"\n")
+	bad := writeFile(t, dir, "bad", "short")
+	for _, tc := range []struct {
+		args    []string
+		keyLen  int
+		wantErr string
+	}{
+		{args: []string{"--cluster.peer", "a:9094", "--cluster.secret-key-file", raw}, keyLen: 32},
+		{args: []string{"--cluster.peer", "a:9094", "--cluster.secret-key-file", b64}, keyLen: 16},
+		{args: []string{"--cluster.peer", "a:9094", "--cluster.secret-key-file", bad}, wantErr: "want the base64 of 16, 24 or 32"},
+		{args: []string{"--cluster.secret-key-file", raw}, wantErr: "without --cluster.listen-address"},
+	} {
+		fs := flag.NewFlagSet("run", flag.ContinueOnError)
+		c := addClusterFlags(fs)
+		if err := fs.Parse(tc.args); err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := c.config()
+		if tc.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("%v: error %v, want %q", tc.args, err, tc.wantErr)
+			}
+			continue
+		}
+		if err != nil || len(cfg.SecretKey) != tc.keyLen {
+			t.Errorf("%v: %v, key of %d bytes", tc.args, err, len(cfg.SecretKey))
 		}
 	}
 }

@@ -218,6 +218,11 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil {
 		return parseExit(err)
 	}
+	clusterCfg, err := clusterFl.config()
+	if err != nil {
+		fmt.Fprintf(stderr, "run: %v\n", err)
+		return exitUsage
+	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "run: unexpected arguments %q\n", fs.Args())
 		return exitUsage
@@ -260,8 +265,8 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lvl}))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	err := runDaemon(ctx, runOptions{ConfigPath: *cfgPath, DataDir: *dataDir, Listen: *listen, WebConfigFile: *webConfig, Logger: log, SparseCauses: *sparseCauses,
-		Cluster: clusterFl.config()})
+	err = runDaemon(ctx, runOptions{ConfigPath: *cfgPath, DataDir: *dataDir, Listen: *listen, WebConfigFile: *webConfig, Logger: log, SparseCauses: *sparseCauses,
+		Cluster: clusterCfg})
 	var ce *configError
 	if errors.As(err, &ce) {
 		fmt.Fprintln(stderr, err)

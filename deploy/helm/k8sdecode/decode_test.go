@@ -261,3 +261,30 @@ func TestSingleReplicaHasNoClusterFlags(t *testing.T) {
 		}
 	}
 }
+
+// The gossip key's Secret is mounted where --cluster.secret-key-file reads.
+func TestClusterKeyMounted(t *testing.T) {
+	r := render(t, "cluster.secretKey.existingSecret=gossip", "cluster.secretKey.key=k")
+	c := r.sts.Spec.Template.Spec.Containers[0]
+	var file string
+	for _, a := range c.Args {
+		if f, ok := strings.CutPrefix(a, "--cluster.secret-key-file="); ok {
+			file = f
+		}
+	}
+	var mount string
+	for _, m := range c.VolumeMounts {
+		if m.Name == "cluster-key" {
+			mount = m.MountPath
+		}
+	}
+	var secret string
+	for _, v := range r.sts.Spec.Template.Spec.Volumes {
+		if v.Name == "cluster-key" && v.Secret != nil {
+			secret = v.Secret.SecretName
+		}
+	}
+	if file == "" || mount == "" || filepath.Dir(file) != mount || filepath.Base(file) != "k" || secret != "gossip" {
+		t.Errorf("key file %q, mount %q, secret %q", file, mount, secret)
+	}
+}
