@@ -84,6 +84,8 @@ func AMLabels(m *Member, problem string, extra map[string]string) map[string]str
 		name, sev = "ExoprobeTestAlert", "info"
 	case problem == string(scheduler.EventUnexpectedlyOK):
 		name, sev = "ExoprobeBasicAuthUnexpectedlyOK", "critical"
+	case problem == problemUnverified:
+		name, sev = "ExoprobePostureUnverified", "warning"
 	}
 	l["alertname"], l["exoprobe_severity"] = name, sev
 	if l["severity"] == "" {
@@ -130,13 +132,17 @@ func (a *Alertmanager) Alerts(n *Notification) []AMAlert {
 		ann["links"] = strings.Join(c.Links, "\n")
 	}
 	var out []AMAlert
-	if n.Status == StatusResolved {
+	if n.Status == StatusResolved || n.Kind == scheduler.EventRecovered {
+		// The recovered checks end; on a partial recovery the others are
+		// refreshed below, as still firing.
 		for i := range n.Resolved {
 			m := &n.Resolved[i]
 			out = append(out, AMAlert{Labels: AMLabels(m, n.Problem, a.Labels), Annotations: ann,
 				StartsAt: m.Since, EndsAt: m.ResolvedAt, GeneratorURL: n.StatusURL})
 		}
-		return out
+		if n.Status == StatusResolved {
+			return out
+		}
 	}
 	for i := range n.Firing {
 		m := &n.Firing[i]

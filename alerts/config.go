@@ -344,9 +344,10 @@ func (c *Config) validate() error {
 		}
 		for _, k := range r.Kinds {
 			switch scheduler.EventKind(k) {
-			case scheduler.EventRegressed, scheduler.EventCauseChanged, scheduler.EventRecovered, scheduler.EventUnexpectedlyOK:
+			case scheduler.EventRegressed, scheduler.EventCauseChanged, scheduler.EventRecovered, scheduler.EventUnexpectedlyOK,
+				scheduler.EventPostureUnverified:
 			default:
-				add(r.Line, "route: unknown kind %q (regressed, cause_changed, recovered, unexpectedly_ok)", k)
+				add(r.Line, "route: unknown kind %q (regressed, cause_changed, recovered, unexpectedly_ok, posture_unverified)", k)
 			}
 		}
 	}
@@ -450,6 +451,20 @@ func (sc *SinkConfig) build(repeat time.Duration, tokens TokenSources) (Sink, er
 	u, err := readSecret(sc.URL, sc.URLFile, sc.URLEnv)
 	if err != nil {
 		return s, err
+	}
+	// A URL read from a file or the environment is checked here, at
+	// start, like an inline one at parse: not at the first alert, when
+	// it is too late to notice. Never echo it: it may be the credential.
+	if u.IsSet() && (sc.URLFile != "" || sc.URLEnv != "") {
+		pu, err := url.Parse(u.Value())
+		if err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" ||
+			strings.IndexFunc(u.Value(), func(r rune) bool { return r <= ' ' || r == 0x7f }) >= 0 {
+			from := "url_file " + sc.URLFile
+			if sc.URLEnv != "" {
+				from = "url_env " + sc.URLEnv
+			}
+			return s, fmt.Errorf("%s: the contents are not an http(s) URL", from)
+		}
 	}
 	switch sc.Type {
 	case "webhook":

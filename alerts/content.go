@@ -2,6 +2,7 @@ package alerts
 
 import (
 	"fmt"
+	"github.com/exoprobe/exoprobe/internal/inert"
 	"sort"
 	"strings"
 	"time"
@@ -36,7 +37,8 @@ type Content struct {
 	Caveats []string `json:"caveats,omitempty"`
 	Links   []string `json:"links,omitempty"`
 	Link    string   `json:"link,omitempty"`
-	// Severity: critical (security posture), error (regression), info
+	// Severity: critical (security posture), error (regression), warning
+	// (posture unverified), info
 	// (resolved, test).
 	Severity string `json:"severity"`
 }
@@ -52,14 +54,14 @@ type Fact struct {
 const maxCheckLines = 10
 
 type words struct {
-	resolved, reminder, cause, checks, target, protocol, mechanism, since, server, inspect, fix, steps,
+	resolved, partly, reminder, cause, checks, target, protocol, mechanism, since, server, inspect, fix, steps,
 	caveats, statusPage, securityTitle, changedTitle, testTitle, more, remedy, links string
 	nFiring, nResolved, nTest, securityBody, resolvedMoved string
 }
 
 var dict = map[string]words{
 	"en": {
-		resolved: "Resolved", reminder: "Still failing", cause: "Cause", checks: "Checks", target: "Target",
+		resolved: "Resolved", partly: "Partly resolved", reminder: "Still failing", cause: "Cause", checks: "Checks", target: "Target",
 		protocol: "Protocol", mechanism: "Mechanism", since: "Since", server: "Server said", inspect: "Inspect",
 		fix: "Fix", steps: "Steps", caveats: "Caveats", statusPage: "Status page", remedy: "What to do", links: "Links",
 		securityTitle: "Security: %s login succeeds where it must fail",
@@ -70,7 +72,7 @@ var dict = map[string]words{
 		resolvedMoved: "now: %s",
 	},
 	"ja": {
-		resolved: "解決", reminder: "継続中", cause: "原因", checks: "チェック", target: "対象",
+		resolved: "解決", partly: "一部解決", reminder: "継続中", cause: "原因", checks: "チェック", target: "対象",
 		protocol: "プロトコル", mechanism: "認証方式", since: "発生時刻", server: "サーバーの応答", inspect: "確認コマンド",
 		fix: "修正コマンド", steps: "手順", caveats: "注意事項", statusPage: "ステータス ページ", remedy: "対処", links: "参考リンク",
 		securityTitle: "セキュリティ: 拒否されるべき %s ログインが成功",
@@ -93,6 +95,9 @@ func langOf(lang string) string {
 func problemTitle(n *Notification, w words, lang string) string {
 	if n.Problem == string(scheduler.EventUnexpectedlyOK) {
 		return fmt.Sprintf(w.securityTitle, protoMech(n))
+	}
+	if n.Problem == problemUnverified {
+		return fmt.Sprintf(unverifiedWords[langOf(lang)].title, protoMech(n))
 	}
 	return diagnose.Title(diagnose.Cause(n.Problem), lang)
 }
@@ -147,10 +152,15 @@ func Render(n *Notification, lang string) Content {
 		}
 		c.Title = w.testTitle + " — " + title + " — " + n.Scope
 		c.Summary = w.nTest
-	case n.Status == StatusResolved:
+	case n.Status == StatusResolved || n.Kind == scheduler.EventRecovered:
 		c.Severity = "info"
 		members = n.Resolved
-		c.Title = w.resolved + ": " + title + " — " + n.Scope
+		prefix := w.resolved
+		if n.Status != StatusResolved {
+			// Partial: the group still fires, which the title must not hide.
+			prefix, c.Severity = w.partly, "error"
+		}
+		c.Title = prefix + ": " + title + " — " + n.Scope
 		c.Summary = fmt.Sprintf(w.nResolved, len(n.Resolved), len(n.Firing))
 	default:
 		switch {
@@ -169,7 +179,11 @@ func Render(n *Notification, lang string) Content {
 	if len(members) > 1 {
 		c.Title += fmt.Sprintf(" (%d)", len(members))
 	}
-	if !posture && n.Problem != "" {
+	unverified := n.Problem == problemUnverified
+	if unverified && n.Status == StatusFiring && n.Kind != KindTest {
+		c.Severity = "warning"
+	}
+	if !posture && !unverified && n.Problem != "" {
 		c.Facts = append(c.Facts, Fact{w.cause, n.Problem})
 	}
 	var first *Member
@@ -189,17 +203,23 @@ func Render(n *Notification, lang string) Content {
 			}
 			m := &members[i]
 			line := fmt.Sprintf("%s %s/%s", targetName(m), m.Protocol, m.Mechanism)
-			if n.Status == StatusResolved && m.NowCause != "" && m.NowCause != diagnose.CauseOK {
+			if n.Kind == scheduler.EventRecovered && m.NowCause != "" && m.NowCause != diagnose.CauseOK {
 				line += " (" + fmt.Sprintf(w.resolvedMoved, m.NowCause) + ")"
 			}
 			c.Checks = append(c.Checks, line)
 		}
 		for i := range members {
-			if members[i].Reply != "" && n.Status != StatusResolved {
-				c.Server = members[i].Reply
+			if members[i].Reply != "" && n.Status != StatusResolved && n.Kind != scheduler.EventRecovered {
+				// Control characters made visible: the reply reaches
+				// mail readers, chat clients and terminals.
+				c.Server = inert.Line(members[i].Reply)
 				break
 			}
 		}
+	}
+	if unverified {
+		unverifiedContent(&c, n, lang, first)
+		return c
 	}
 	if n.Status == StatusFiring && first != nil {
 		var r diagnose.Remedy

@@ -91,16 +91,31 @@ func scopeOf(user, target string) string {
 // problemOf names what a firing event is about: its cause, or
 // "unexpectedly_ok" for a posture check that logged in.
 func problemOf(ev *scheduler.Event) string {
-	if ev.Kind == scheduler.EventUnexpectedlyOK {
-		return string(scheduler.EventUnexpectedlyOK)
+	return problem(ev.Kind, ev.Cause)
+}
+
+func problem(kind scheduler.EventKind, cause diagnose.Cause) string {
+	switch kind {
+	case scheduler.EventUnexpectedlyOK, scheduler.EventPostureUnverified:
+		return string(kind)
 	}
-	return string(ev.Cause)
+	return string(cause)
+}
+
+// IncidentKey is the group a check in a firing state belongs to, the same
+// key GroupKey gives its event, so that the status page shows an incident
+// exactly as the alerts group it. kind is the event kind that put it there
+// (EventRegressed for a failing check).
+func IncidentKey(kind scheduler.EventKind, cause diagnose.Cause, user, target string) (key, prob, scope string) {
+	prob, scope = problem(kind, cause), scopeOf(user, target)
+	return prob + "/" + scope, prob, scope
 }
 
 // GroupKey is the key of the group a firing event joins; PagerDuty uses it
 // (prefixed) as the dedup key.
 func GroupKey(ev *scheduler.Event) string {
-	return problemOf(ev) + "/" + scopeOf(ev.User, ev.Target)
+	k, _, _ := IncidentKey(ev.Kind, ev.Cause, ev.User, ev.Target)
+	return k
 }
 
 // apply moves one event into the groups. It returns the keys it changed.
@@ -125,7 +140,7 @@ func (m *Manager) apply(ev *scheduler.Event, now time.Time) []string {
 		if had {
 			leave(ev.Cause)
 		}
-	case scheduler.EventRegressed, scheduler.EventCauseChanged, scheduler.EventUnexpectedlyOK:
+	case scheduler.EventRegressed, scheduler.EventCauseChanged, scheduler.EventUnexpectedlyOK, scheduler.EventPostureUnverified:
 		key := GroupKey(ev)
 		if had && prevKey != key {
 			leave(ev.Cause)
@@ -510,7 +525,7 @@ func (m *Manager) firing(g *group, s *sinkRT, sg *sinkGroup, newIDs []scheduler.
 		kind = scheduler.EventCauseChanged
 		for _, id := range newIDs {
 			switch k := g.Members[id].Kind; k {
-			case scheduler.EventUnexpectedlyOK, scheduler.EventRegressed:
+			case scheduler.EventUnexpectedlyOK, scheduler.EventRegressed, scheduler.EventPostureUnverified:
 				kind = k
 			}
 		}
@@ -558,6 +573,12 @@ func (m *Manager) resolvedNote(g *group, s *sinkRT, sg *sinkGroup, ids []schedul
 	sortMembers(n.Firing)
 	sortMembers(n.Resolved)
 	n.StartsAt = earliest(n.Resolved)
+	// A partial recovery: the group still fires. Its status says so
+	// (receivers that close incidents on "resolved" must not close this
+	// one); the kind, recovered, says what happened.
+	if len(n.Firing) > 0 {
+		n.Status = StatusFiring
+	}
 	return n
 }
 

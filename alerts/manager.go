@@ -65,15 +65,18 @@ type Options struct {
 // Delivery is one try to hand a notification to a sink, for the status
 // page's list of recent deliveries.
 type Delivery struct {
-	Time           time.Time           `json:"time"`
-	Sink           string              `json:"sink"`
-	SinkType       string              `json:"sink_type"`
-	NotificationID string              `json:"notification_id"`
-	Kind           scheduler.EventKind `json:"kind"`
-	Status         Status              `json:"status"`
-	Title          string              `json:"title"`
-	Checks         int                 `json:"checks"`
-	OK             bool                `json:"ok"`
+	Time           time.Time `json:"time"`
+	Sink           string    `json:"sink"`
+	SinkType       string    `json:"sink_type"`
+	NotificationID string    `json:"notification_id"`
+	// GroupKey is the incident the notification was about (GroupKey,
+	// IncidentKey): the status page draws its deliveries on its timeline.
+	GroupKey string              `json:"group_key,omitempty"`
+	Kind     scheduler.EventKind `json:"kind"`
+	Status   Status              `json:"status"`
+	Title    string              `json:"title"`
+	Checks   int                 `json:"checks"`
+	OK       bool                `json:"ok"`
 	// Reason and Error of a failed try (free of secrets); Final is true
 	// when the notification was dropped (permanent failure).
 	Reason Reason `json:"reason,omitempty"`
@@ -345,13 +348,20 @@ func (m *Manager) AddSilence(s Silence) error {
 		s.ID = newID()
 	}
 	s.Source = "api"
-	if err := s.validate(); err != nil {
+	if err := s.validateAPI(m.now()); err != nil {
 		return err
 	}
+	// The count is checked and the silence added under one lock, so
+	// concurrent requests cannot overshoot the cap.
+	m.sil.mu.Lock()
+	if m.sil.activeAPI(m.now()) >= MaxAPISilences {
+		m.sil.mu.Unlock()
+		return fmt.Errorf("%w: %d API silences are in force (the limit); delete one or let one expire", ErrTooManySilences, MaxAPISilences)
+	}
 	if err := m.db.Update(func(tx *bolt.Tx) error { return putSilence(tx, &s) }); err != nil {
+		m.sil.mu.Unlock()
 		return fmt.Errorf("alerts: store silence: %w", err)
 	}
-	m.sil.mu.Lock()
 	m.sil.api = append(m.sil.api, s)
 	m.sil.mu.Unlock()
 	signal(m.wake)

@@ -318,7 +318,7 @@ func (m *Manager) worker(ctx context.Context, s *sinkRT) {
 		}
 		if sk, ok := s.Notifier.(skipper); ok && sk.Skips(&n) {
 			m.removeDone(ctx, s, key, n.ID)
-			m.record(Delivery{Time: m.now(), Sink: s.Name, SinkType: s.Type, NotificationID: n.ID, Kind: n.Kind,
+			m.record(Delivery{Time: m.now(), Sink: s.Name, SinkType: s.Type, NotificationID: n.ID, GroupKey: n.GroupKey, Kind: n.Kind,
 				Status: n.Status, Checks: len(n.Firing) + len(n.Resolved), Title: Render(&n, s.Lang).Title,
 				OK: true, Skipped: true})
 			m.log.Debug("alert not sent: nothing to tell this sink", "sink", s.Name, "id", n.ID, "kind", n.Kind)
@@ -327,7 +327,7 @@ func (m *Manager) worker(ctx context.Context, s *sinkRT) {
 		tctx, cancel := context.WithTimeout(ctx, s.Timeout)
 		retry, err := s.Notifier.Notify(tctx, []Notification{n})
 		cancel()
-		d := Delivery{Time: m.now(), Sink: s.Name, SinkType: s.Type, NotificationID: n.ID, Kind: n.Kind,
+		d := Delivery{Time: m.now(), Sink: s.Name, SinkType: s.Type, NotificationID: n.ID, GroupKey: n.GroupKey, Kind: n.Kind,
 			Status: n.Status, Checks: len(n.Firing) + len(n.Resolved)}
 		c := Render(&n, s.Lang)
 		d.Title = c.Title

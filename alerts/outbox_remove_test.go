@@ -73,7 +73,8 @@ func TestPagerDutyPartialResolveNotCounted(t *testing.T) {
 	m.Emit(recovered("a@contoso.com"))
 	waitFor(t, "the partial resolve handled", func() bool {
 		for _, d := range m.Recent(10) {
-			if d.Skipped && d.Status == StatusResolved {
+			// A partial resolve: recovered, but the group still fires.
+			if d.Skipped && d.Kind == scheduler.EventRecovered && d.Status == StatusFiring {
 				return true
 			}
 		}

@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/exoprobe/exoprobe/scheduler"
 )
 
 // PagerDutyURL is the Events API v2 endpoint.
@@ -59,16 +61,16 @@ func (p *PagerDuty) Event(n *Notification) (ev PagerDutyEvent, ok bool) {
 	if n.StatusURL != "" {
 		ev.Links = []map[string]string{{"href": n.StatusURL, "text": "exoprobe status page"}}
 	}
+	if partialResolve(n) {
+		return ev, false
+	}
 	if n.Status == StatusResolved {
-		if len(n.Firing) > 0 {
-			return ev, false
-		}
 		ev.EventAction = "resolve"
 		return ev, true
 	}
 	c := Render(n, p.Lang)
 	sev := "error"
-	if c.Severity == "critical" || c.Severity == "info" {
+	if c.Severity == "critical" || c.Severity == "info" || c.Severity == "warning" {
 		sev = c.Severity
 	}
 	var targets []string
@@ -95,7 +97,12 @@ func (p *PagerDuty) Event(n *Notification) (ev PagerDutyEvent, ok bool) {
 // others still fail, so the incident stays open and PagerDuty is told
 // nothing (the worker then neither sends nor counts it).
 func (p *PagerDuty) Skips(n *Notification) bool {
-	return n.Status == StatusResolved && len(n.Firing) > 0
+	return partialResolve(n)
+}
+
+// partialResolve: some checks of the group recovered, others still fire.
+func partialResolve(n *Notification) bool {
+	return n.Kind == scheduler.EventRecovered && len(n.Firing) > 0
 }
 
 func (p *PagerDuty) Notify(ctx context.Context, ns []Notification) (bool, error) {

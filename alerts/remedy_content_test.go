@@ -77,7 +77,7 @@ func TestRemedyReachesEverySink(t *testing.T) {
 	under := map[string]string{}
 	for i := 0; i+1 < len(body); i++ {
 		if body[i]["weight"] == "Bolder" && body[i]["style"] == nil {
-			under[body[i]["text"].(string)] = body[i+1]["text"].(string)
+			under[body[i]["text"].(string)], _ = body[i+1]["text"].(string) // a RichTextBlock has none
 		}
 	}
 	if !strings.Contains(under["Steps"], want.Steps[0]) || strings.Contains(under["Caveats"], want.Steps[0]) {

@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"mime"
 	"net/http"
@@ -14,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/exoprobe/exoprobe/internal/actor"
 	"github.com/exoprobe/exoprobe/scheduler"
 )
 
@@ -256,7 +258,11 @@ func (m *Manager) SilencesHandler() http.Handler {
 		}
 		switch {
 		case r.Method == http.MethodGet && id == "":
-			writeJSON(w, http.StatusOK, m.Silences())
+			list := m.Silences()
+			if list == nil {
+				list = []Silence{} // an empty list, not null
+			}
+			writeJSON(w, http.StatusOK, list)
 		case r.Method == http.MethodPost && id == "":
 			if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
 				writeJSON(w, http.StatusUnsupportedMediaType, map[string]string{"error": "Content-Type must be application/json"})
@@ -274,9 +280,17 @@ func (m *Manager) SilencesHandler() http.Handler {
 				err = m.AddSilence(s)
 			}
 			if err != nil {
-				writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
+				code := http.StatusBadRequest
+				if errors.Is(err, ErrTooManySilences) {
+					code = http.StatusTooManyRequests
+				}
+				m.log.Warn("silence refused", "who", actor.From(r.Context()), "remote", r.RemoteAddr, "err", err)
+				writeJSON(w, code, map[string]string{"error": err.Error()})
 				return
 			}
+			m.log.Info("silence created", "id", s.ID, "who", actor.From(r.Context()), "created_by", s.CreatedBy,
+				"matchers", strings.Join(matcherStrings(s.Matchers), ","), "from", s.StartsAt.Format(time.RFC3339),
+				"until", s.EndsAt.Format(time.RFC3339), "comment", s.Comment, "remote", r.RemoteAddr)
 			writeJSON(w, http.StatusCreated, s)
 		case r.Method == http.MethodDelete && id != "":
 			found, err := m.DeleteSilence(id)
@@ -286,6 +300,7 @@ func (m *Manager) SilencesHandler() http.Handler {
 			case !found:
 				writeJSON(w, http.StatusNotFound, map[string]string{"error": "no API silence " + id})
 			default:
+				m.log.Info("silence deleted", "id", id, "who", actor.From(r.Context()), "remote", r.RemoteAddr)
 				w.WriteHeader(http.StatusNoContent)
 			}
 		default:

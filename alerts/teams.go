@@ -58,9 +58,30 @@ func TeamsPayload(n *Notification, lang string) map[string]any {
 		}
 		body = append(body, tb)
 	}
-	section(checks, c.Checks, false)
+	// Check lines (target names) and the server's reply are not ours:
+	// a TextBlock renders markdown, so "[Fix it here](https://evil)" in a
+	// reply would become a link. A RichTextBlock's TextRuns are plain text.
+	plain := func(heading string, lines []string, mono bool) {
+		if len(lines) == 0 {
+			return
+		}
+		body = append(body, map[string]any{"type": "TextBlock", "text": heading, "weight": "Bolder", "wrap": true,
+			"spacing": "Medium"})
+		for i, l := range lines {
+			run := map[string]any{"type": "TextRun", "text": l}
+			if mono {
+				run["fontType"] = "Monospace"
+			}
+			rb := map[string]any{"type": "RichTextBlock", "inlines": []map[string]any{run}}
+			if i > 0 {
+				rb["spacing"] = "Small"
+			}
+			body = append(body, rb)
+		}
+	}
+	plain(checks, c.Checks, false)
 	if c.Server != "" {
-		section(server, []string{c.Server}, true)
+		plain(server, []string{c.Server}, true)
 	}
 	remedy, steps, links := c.RemedyWords()
 	if c.Remedy != "" {

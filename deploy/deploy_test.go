@@ -489,6 +489,10 @@ func TestDockerfile(t *testing.T) {
 	if host != "" {
 		t.Errorf("in a container the daemon must listen on all interfaces, not %q", args["listen"])
 	}
+	// Listening beyond loopback, writes need the bearer token (issue 9).
+	if tf := args["web.write-token-file"]; filepath.Dir(tf) != credentialDir {
+		t.Errorf("--web.write-token-file %q: want a file in %s (the credentials mount)", tf, credentialDir)
+	}
 	defPort := listenPort(t, flags["listen"])
 	if port != defPort || !slices.Equal(lines["EXPOSE"], []string{defPort}) {
 		t.Errorf("EXPOSE %v, --listen %s; the daemon's default port is %s", lines["EXPOSE"], args["listen"], defPort)
@@ -769,6 +773,32 @@ func TestKubernetesManifests(t *testing.T) {
 		if str(v) != "" {
 			t.Errorf("Secret key %s has a value; placeholders must be empty", k)
 		}
+	}
+
+	// Writes are protected (issue 9): the bearer token comes from a Secret
+	// volume that is not in the kustomization (so `kubectl apply -k` never
+	// puts an empty placeholder over the real token), and is not optional
+	// (no pod with unprotected writes); the Service's names are accepted.
+	tf := args["web.write-token-file"]
+	tokenVol := ""
+	for name, p := range mounts {
+		if p == filepath.Dir(tf) {
+			tokenVol = name
+		}
+	}
+	tokenSecret := str(dig(vols[tokenVol], "secret", "secretName"))
+	if tf == "" || tokenSecret == "" {
+		t.Errorf("--web.write-token-file %q is not on a Secret volume", tf)
+	} else if tokenSecret == secName || slices.Contains(res, tokenSecret+".yaml") {
+		t.Errorf("the write token's Secret %q is applied by the kustomization", tokenSecret)
+	}
+	if opt, _ := dig(vols[tokenVol], "secret", "optional").(bool); opt {
+		t.Error("the write token's Secret is optional")
+	}
+	svcName := str(dig(svc, "metadata", "name"))
+	if names := "," + args["web.external-name"] + ","; !strings.Contains(names, ","+svcName+",") ||
+		!strings.Contains(names, ","+svcName+"."+str(dig(kus, "namespace"))+".svc,") {
+		t.Errorf("--web.external-name %q lacks the Service's names", args["web.external-name"])
 	}
 
 	// The Service reaches the pod's http port.

@@ -126,14 +126,52 @@ func TestImapPopBasicLeadsWithOAuth(t *testing.T) {
 			}
 		}
 	}
-	// Tailoring never edits the catalog: SMTP (and the next IMAP call)
-	// still get the article's steps whole.
+	// SMTP leads with OAuth too (issue 8), with SMTP's own permissions and
+	// without the IMAP/POP caveat.
 	r := RemedyFor(CauseBasicAuthDisabled, "en", Vars{Protocol: "smtp"})
-	if !slices.Contains(r.Steps, betterOAuthStep[en]) {
-		t.Errorf("smtp: the article's OAuth step is gone: %q", r.Steps)
+	if r.Steps[0] != oauthLeadSMTP[en] || strings.Contains(strings.Join(r.Caveats, "\n"), "helps only where the tenant still allows Basic") {
+		t.Errorf("smtp: lead or caveats: %q %q", r.Steps, r.Caveats)
 	}
-	if strings.HasPrefix(r.Steps[0], "Lasting fix") || strings.Contains(strings.Join(r.Caveats, "\n"), "helps only where the tenant still allows Basic") {
-		t.Errorf("smtp: the IMAP/POP lead leaked in: %q %q", r.Steps, r.Caveats)
+	// Tailoring never edits the catalog: the reference (no protocol) still
+	// gets the article's steps whole.
+	if r := RemedyFor(CauseBasicAuthDisabled, "en", Vars{}); !slices.Contains(r.Steps, betterOAuthStep[en]) || strings.HasPrefix(r.Steps[0], "Lasting fix") {
+		t.Errorf("reference: the article's steps are not whole: %q", r.Steps)
+	}
+}
+
+// The Basic policy fix enables only the protocol(s) whose Basic login
+// failed, leads with OAuth and says it is a posture change (issue 8 item 3):
+// the article's line enables POP, IMAP and SMTP at once.
+func TestBasicFixOnlyFailingProtocols(t *testing.T) {
+	cases := []struct {
+		proto    string
+		switches string
+	}{
+		{"smtp", "-AllowBasicAuthSmtp"},
+		{"imap", "-AllowBasicAuthImap"},
+		{"pop", "-AllowBasicAuthPop"},
+		{"imap,pop", "-AllowBasicAuthPop -AllowBasicAuthImap"},
+		{"smtp,imap", "-AllowBasicAuthImap -AllowBasicAuthSmtp"},
+	}
+	for _, tc := range cases {
+		for _, lang := range []string{"en", "ja"} {
+			r := RemedyFor(CauseBasicAuthDisabled, lang, Vars{Protocol: tc.proto, Policy: "Allow SMTP Basic", User: "scanner@contoso.com"})
+			want := "Set-AuthenticationPolicy -Identity 'Allow SMTP Basic' " + tc.switches
+			if len(r.Fix) != 2 || r.Fix[0] != want {
+				t.Errorf("%s/%s: fix %q, want first line %q", tc.proto, lang, r.Fix, want)
+			}
+			if !strings.HasPrefix(r.Steps[0], map[string]string{"en": "Lasting fix", "ja": "恒久的な対策"}[lang]) {
+				t.Errorf("%s/%s: OAuth does not lead: %q", tc.proto, lang, r.Steps)
+			}
+			posture := map[string]string{"en": "Enabling Basic authentication is a posture change", "ja": "セキュリティ ポスチャの変更"}[lang]
+			if !strings.Contains(strings.Join(r.Caveats, "\n"), posture) {
+				t.Errorf("%s/%s: no posture-change caveat: %q", tc.proto, lang, r.Caveats)
+			}
+			own := "New-AuthenticationPolicy -Name 'scanner@contoso.com Basic' " + tc.switches
+			if !strings.Contains(strings.Join(r.Steps, "\n"), own) {
+				t.Errorf("%s/%s: no own-policy step %q: %q", tc.proto, lang, own, r.Steps)
+			}
+		}
 	}
 }
 

@@ -24,6 +24,9 @@ type verdict struct {
 	ev    evidence
 	rule  *rule // the server text's rule, if one matched
 	gen   generic
+	// candidates rank the causes an unknown verdict may be, most likely
+	// first.
+	candidates []Cause
 }
 
 // Classify diagnoses the Attempts of one target: one Finding per attempt, in
@@ -42,6 +45,9 @@ func Classify(attempts []probe.Attempt) []Finding {
 		if v.gen != decided {
 			v = refine(attempts, direct, i)
 		}
+		if attempts[i].Mechanism == "" {
+			v = unknownMechanism(v)
+		}
 		out[i] = finding(&attempts[i], v)
 	}
 	return out
@@ -52,18 +58,48 @@ func Classify(attempts []probe.Attempt) []Finding {
 func ClassifyReply(proto probe.Protocol, mech probe.Mechanism, text string) Finding {
 	// Pasted text may carry credentials; evidence quotes it.
 	text = redact.Text(text)
+	if mech == "" {
+		mech = probe.Mechanism(inferMechanism(text))
+	}
 	a := probe.Attempt{Protocol: proto, Mechanism: mech, Stage: probe.StageAuth, ErrorKind: probe.ErrRefused}
-	if codes := codesIn(text); len(codes) > 0 {
-		// A token-endpoint error pasted as is.
+	codes := append(codesIn(text), sentenceCodes(text)...)
+	field, desc, _, tokenText := tokenError(text)
+	if len(codes) > 0 || tokenText {
+		// A token-endpoint error pasted as is, with its AADSTS code, an
+		// Entra sentence that stands for one, or an OAuth library's
+		// HTTP error naming the endpoint.
+		if desc == "" {
+			desc = text
+		}
 		a.Stage, a.ErrorKind = probe.StageToken, probe.ErrToken
-		a.Token = &probe.TokenInfo{ErrorCodes: codes, Description: text}
-		return Classify([]probe.Attempt{a})[0]
+		a.Token = &probe.TokenInfo{Error: field, ErrorCodes: codes, Description: desc}
+		f := Classify([]probe.Attempt{a})[0]
+		if f.Cause == CauseTokenRequestFailed && field == "" && len(codes) == 0 {
+			f.Evidence = append(f.Evidence, "the text names the token endpoint but not its error field or AADSTS code: the error_description (or the Entra sign-in log) says which of the client, secret, scope or grant was refused")
+			f.EvidenceJA = append(f.EvidenceJA, "テキストはトークン エンドポイントを示していますが、error フィールドや AADSTS コードがありません。クライアント、シークレット、スコープ、付与のどれが拒否されたかは error_description (または Entra のサインイン ログ) が示します")
+		}
+		return f
 	}
 	a.Reply = Unwrap(text)
-	if r, _ := matchRule(a.Reply); r != nil && r.cause == CauseOK {
+	// The last reply decides success: "OK LOGIN completed." followed by a
+	// refusal of the next command is a failure after authentication.
+	lines := strings.Split(a.Reply, "\n")
+	if r, _ := matchRule(lines[len(lines)-1]); r != nil && r.cause == CauseOK {
 		a.OK, a.Stage, a.ErrorKind = true, probe.StageDone, probe.ErrNone
+	} else if len(lines) > 1 {
+		if r, _ := matchRule(lines[0]); r != nil && r.cause == CauseOK {
+			a.AuthReply, a.Reply = lines[0], strings.Join(lines[1:], "\n")
+		}
 	}
-	return Classify([]probe.Attempt{a})[0]
+	f := Classify([]probe.Attempt{a})[0]
+	if (f.Cause == CauseNetworkError || f.Cause == CauseTimeout) && tokenEndpointText.MatchString(text) {
+		// The client could not reach the token endpoint: 443, not the
+		// mail ports.
+		f.Cause, f.Remedy = CauseTokenEndpointUnreachable, RemedyFor(CauseTokenEndpointUnreachable, "en", varsFor(&a))
+		f.Evidence = append(f.Evidence, "the text names the token endpoint: it is the HTTPS (443) path to it that failed, not the mail server's")
+		f.EvidenceJA = append(f.EvidenceJA, "テキストはトークン エンドポイントを示しています。失敗したのはメール サーバーではなく、そこへの HTTPS (443) の経路です")
+	}
+	return f
 }
 
 func finding(a *probe.Attempt, v verdict) Finding {
@@ -76,6 +112,7 @@ func finding(a *probe.Attempt, v verdict) Finding {
 		Evidence:   v.ev.en,
 		EvidenceJA: v.ev.ja,
 		Remedy:     RemedyFor(v.cause, "en", vars),
+		Candidates: v.candidates,
 	}
 	if f.Evidence == nil {
 		f.Evidence = []string{}
@@ -105,11 +142,19 @@ func quote(s string) string { return "\"" + clip(s, 240) + "\"" }
 // the token endpoint, then the local error.
 func classifyOne(a *probe.Attempt) verdict {
 	var v verdict
+	if lv, ok := classifyLimit(a); ok { // limits.go
+		return lv
+	}
 	if a.OK {
 		v.cause, v.conf = CauseOK, Definitive
 		v.ev.add(who(a)+": authentication and the post-login command succeeded",
 			who(a)+": 認証とログイン後のコマンドが成功しました")
 		return v
+	}
+	if a.ErrorKind == probe.ErrSecret {
+		// Before the token check: a secret file that cannot be read is
+		// not the token endpoint's refusal (no request was made).
+		return classifySecret(a)
 	}
 	tokenFailed := a.Stage == probe.StageToken || a.ErrorKind == probe.ErrToken ||
 		(a.Token != nil && (a.Token.Error != "" || len(a.Token.ErrorCodes) > 0))
@@ -131,8 +176,13 @@ func classifyOne(a *probe.Attempt) verdict {
 			continue
 		}
 		v.cause, v.conf, v.rule, v.gen = r.cause, r.conf, r, r.gen
-		v.ev.add(fmt.Sprintf("%s at stage %s: the server said %s", who(a), a.Stage, quote(line)),
-			fmt.Sprintf("%s (段階 %s): サーバーの応答 %s", who(a), a.Stage, quote(line)))
+		if r.client {
+			v.ev.add(fmt.Sprintf("%s: the client reported %s", who(a), quote(line)),
+				fmt.Sprintf("%s: クライアントの報告 %s", who(a), quote(line)))
+		} else {
+			v.ev.add(fmt.Sprintf("%s at stage %s: the server said %s", who(a), a.Stage, quote(line)),
+				fmt.Sprintf("%s (段階 %s): サーバーの応答 %s", who(a), a.Stage, quote(line)))
+		}
 		ruleEvidence(&v.ev, r)
 		if text == a.Reply && a.AuthReply != "" && a.AuthReply != a.Reply {
 			v.ev.add("the reply to the authentication command was "+quote(StripNoise(a.AuthReply)),
@@ -170,6 +220,9 @@ func ruleEvidence(ev *evidence, r *rule) {
 // classifyLocal handles failures with no server words: the network, TLS,
 // the deadline.
 func classifyLocal(a *probe.Attempt) (verdict, bool) {
+	if v, ok := tlsModeMismatch(a); ok {
+		return v, true
+	}
 	var v verdict
 	detail := ""
 	if a.Error != "" {
@@ -214,6 +267,10 @@ func classifyToken(a *probe.Attempt) verdict {
 	codes := slices.Clone(t.ErrorCodes)
 	codes = append(codes, codesIn(t.Description)...)
 	codes = append(codes, codesIn(a.Error)...)
+	if len(codes) == 0 {
+		// Entra's sentence without its code.
+		codes = append(sentenceCodes(t.Description), sentenceCodes(a.Error)...)
+	}
 	desc := cleanDescription(t.Description)
 	for _, c := range codes {
 		if e, ok := aadstsCodes[c]; ok {
@@ -240,14 +297,19 @@ func classifyToken(a *probe.Attempt) verdict {
 	if a.Error != "" && a.Error != t.Description {
 		v.ev.add("local error: "+clip(a.Error, 300), "ローカルのエラー: "+clip(a.Error, 300))
 	}
-	// A token endpoint that cannot be reached is a network problem.
+	// A token endpoint that cannot be reached over 443 is a local network
+	// problem with its own remedy (not the mail ports').
 	switch a.ErrorKind {
-	case probe.ErrDNS, probe.ErrConnect:
-		v.cause, v.conf = CauseNetworkError, Definitive
+	case probe.ErrDNS, probe.ErrConnect, probe.ErrTimeout:
+		v.cause, v.conf = CauseTokenEndpointUnreachable, Definitive
+		v.ev = evidence{}
+		v.ev.add(fmt.Sprintf("%s: the token endpoint could not be reached over HTTPS (%s): no token was requested, so nothing is known about the app or the tenant", who(a), a.ErrorKind),
+			fmt.Sprintf("%s: トークン エンドポイントに HTTPS で到達できませんでした (%s)。トークンは要求されていないため、アプリやテナントについては何もわかっていません", who(a), a.ErrorKind))
+		if a.Error != "" {
+			v.ev.add("local error: "+clip(a.Error, 300), "ローカルのエラー: "+clip(a.Error, 300))
+		}
 	case probe.ErrTLS:
 		v.cause, v.conf = CauseTLSError, Definitive
-	case probe.ErrTimeout:
-		v.cause, v.conf = CauseTimeout, Definitive
 	}
 	return v
 }
@@ -276,7 +338,7 @@ func refine(all []probe.Attempt, direct []verdict, i int) verdict {
 		}
 		return refineOAuth(all, i, v, true)
 	case exoNotConnected:
-		return refineNotConnected(a, v)
+		return refineNotConnected(all, i, v)
 	case exoCriteria:
 		// The words come from Microsoft's documentation of CA/MFA, not
 		// from a capture naming the policy: inferred, unless a password
@@ -333,20 +395,10 @@ func refineBasic(all []probe.Attempt, direct []verdict, i int, v verdict) verdic
 		}
 		return v
 	}
-	if okOn(all, a.Protocol, probe.XOAUTH2, i) {
-		v.cause, v.conf = CauseBasicAuthDisabled, Inferred
-		v.ev.add(fmt.Sprintf("XOAUTH2 works on %s for the same mailbox, so the mailbox and protocol are fine and Basic is what is refused", a.Protocol),
-			fmt.Sprintf("同じメールボックスで %s の XOAUTH2 は成功しているため、メールボックスとプロトコルは正常で、拒否されているのは基本認証です", a.Protocol))
-		return v
-	}
-	for j := range all {
-		if j != i && all[j].OK && all[j].Mechanism == probe.Basic && all[j].Protocol != a.Protocol {
-			v.cause, v.conf = CauseBasicAuthDisabled, Inferred
-			v.ev.add(fmt.Sprintf("Basic works on %s with the same password, so the password is right and Basic is refused for %s", all[j].Protocol, a.Protocol),
-				fmt.Sprintf("同じパスワードで %s の基本認証は成功しているため、パスワードは正しく、%s で基本認証が拒否されています", all[j].Protocol, a.Protocol))
-			return v
-		}
-	}
+	// Explicit words first (issue 8): another attempt with the same
+	// password whose server named a cause in so many words (SMTP's 5.7.139
+	// "security defaults", a token endpoint's AADSTS code) beats the weaker
+	// comparisons below, which only show that Basic is refused here.
 	for j := range all {
 		d := direct[j]
 		if j == i || d.gen != decided || d.conf != Definitive || !slices.Contains(passwordCauses, d.cause) {
@@ -361,6 +413,20 @@ func refineBasic(all []probe.Attempt, direct []verdict, i int, v verdict) verdic
 		v.ev.add(fmt.Sprintf("with the same password, %s says %s", who(&all[j]), d.cause),
 			fmt.Sprintf("同じパスワードで %s は %s と判定されています", who(&all[j]), d.cause))
 		return v
+	}
+	if okOn(all, a.Protocol, probe.XOAUTH2, i) {
+		v.cause, v.conf = CauseBasicAuthDisabled, Inferred
+		v.ev.add(fmt.Sprintf("XOAUTH2 works on %s for the same mailbox, so the mailbox and protocol are fine and Basic is what is refused", a.Protocol),
+			fmt.Sprintf("同じメールボックスで %s の XOAUTH2 は成功しているため、メールボックスとプロトコルは正常で、拒否されているのは基本認証です", a.Protocol))
+		return v
+	}
+	for j := range all {
+		if j != i && all[j].OK && all[j].Mechanism == probe.Basic && all[j].Protocol != a.Protocol {
+			v.cause, v.conf = CauseBasicAuthDisabled, Inferred
+			v.ev.add(fmt.Sprintf("Basic works on %s with the same password, so the password is right and Basic is refused for %s", all[j].Protocol, a.Protocol),
+				fmt.Sprintf("同じパスワードで %s の基本認証は成功しているため、パスワードは正しく、%s で基本認証が拒否されています", all[j].Protocol, a.Protocol))
+			return v
+		}
 	}
 	if a.Protocol == probe.IMAP && hasCap(a.Capabilities, "LOGINDISABLED") && !hasCap(a.Capabilities, "AUTH=PLAIN") {
 		v.cause, v.conf = CauseBasicAuthDisabled, Inferred
@@ -516,6 +582,20 @@ func sameTokenOn(all []probe.Attempt, i int, ok bool) int {
 	return -1
 }
 
+// sameTokenOnProtocol finds a successful XOAUTH2 attempt on protocol p for
+// the same mailbox with the same access token; -1 if none.
+func sameTokenOnProtocol(all []probe.Attempt, i int, p probe.Protocol) int {
+	a := &all[i]
+	for j := range all {
+		b := &all[j]
+		if j != i && b.OK && b.Mechanism == probe.XOAUTH2 && b.Protocol == p &&
+			strings.EqualFold(b.User, a.User) && sameToken(a.Token, b.Token) {
+			return j
+		}
+	}
+	return -1
+}
+
 func sameToken(x, y *probe.TokenInfo) bool {
 	if x == nil || y == nil || x.Error != "" || y.Error != "" {
 		return false
@@ -527,8 +607,27 @@ func sameToken(x, y *probe.TokenInfo) bool {
 		x.Audience == y.Audience && x.UPN == y.UPN && x.TenantID == y.TenantID
 }
 
-func refineNotConnected(a *probe.Attempt, v verdict) verdict {
+func refineNotConnected(all []probe.Attempt, i int, v verdict) verdict {
+	a := &all[i]
 	t := a.Token
+	appOnly := t != nil && (t.Flow == "client_credentials" || (len(t.Roles) > 0 && len(t.Scopes) == 0))
+	// IMAP and POP need the same mailbox permission (FullAccess for the
+	// app's service principal): the same application token opening the
+	// mailbox over the other one proves the permission, so the protocol
+	// itself is what is off (issue 8: this was reported as
+	// oauth_not_authorized, whose fix does not help).
+	if a.Mechanism == probe.XOAUTH2 && appOnly && (a.Protocol == probe.IMAP || a.Protocol == probe.POP) {
+		other := probe.POP
+		if a.Protocol == probe.POP {
+			other = probe.IMAP
+		}
+		if j := sameTokenOnProtocol(all, i, other); j >= 0 {
+			v.cause, v.conf = CauseProtocolDisabled, Inferred
+			v.ev.add(fmt.Sprintf("the same application token opens this mailbox over %s, which needs the same mailbox permission: the app's permission is fine, and %s is most likely disabled for this mailbox (Set-CasMailbox -%sEnabled)", all[j].Protocol, strings.ToUpper(string(a.Protocol)), protoParam(a.Protocol)),
+				fmt.Sprintf("同じアプリケーション トークンで %s からはこのメールボックスを開けており、同じアクセス許可が必要なため、アプリのアクセス許可は正常です。このメールボックスで %s が無効になっている可能性が最も高いです (Set-CasMailbox -%sEnabled)", all[j].Protocol, strings.ToUpper(string(a.Protocol)), protoParam(a.Protocol)))
+			return v
+		}
+	}
 	switch {
 	case a.Mechanism == probe.XOAUTH2 && t != nil && slices.ContainsFunc(t.Problems, func(p string) bool { return problemCode(p) == probe.ProblemUserMismatch }):
 		v.cause, v.conf = CauseOAuthNotAuthorized, Inferred

@@ -217,9 +217,10 @@ func TestTokenEndpointErrors(t *testing.T) {
 	if f := ClassifyReply(probe.SMTP, probe.XOAUTH2, "AADSTS530035: BlockedBySecurityDefaults - Access has been blocked by security defaults."); f.Cause != CauseSecurityDefaults {
 		t.Errorf("pasted AADSTS530035: got %s", f.Cause)
 	}
-	// A token endpoint that cannot be reached.
+	// A token endpoint that cannot be reached: its own local cause (443,
+	// not the mail ports).
 	a = probe.Attempt{Protocol: probe.SMTP, Mechanism: probe.XOAUTH2, Stage: probe.StageToken, ErrorKind: probe.ErrConnect, Error: "dial tcp: connection refused"}
-	if f := Classify([]probe.Attempt{a})[0]; f.Cause != CauseNetworkError {
+	if f := Classify([]probe.Attempt{a})[0]; f.Cause != CauseTokenEndpointUnreachable {
 		t.Errorf("token endpoint unreachable: got %s", f.Cause)
 	}
 }

@@ -66,6 +66,9 @@ type Finding struct {
 	// Japanese; empty when no translation was made.
 	EvidenceJA []string `json:"evidence_ja,omitempty"`
 	Remedy     Remedy   `json:"remedy"`
+	// Candidates rank, most likely first, the causes an unknown finding
+	// may be; the evidence says what would decide.
+	Candidates []Cause `json:"candidates,omitempty"`
 }
 
 // Remedy says what to do about a Cause.

@@ -60,3 +60,70 @@ func PostureRemedy(lang string, vars Vars) Remedy {
 	}
 	return r
 }
+
+// postureProof is the one table that decides, per cause, whether a refused
+// login proves an `expect: fail` check's posture: the server refused for a
+// reason that means this login (Basic, usually) cannot succeed, so the
+// control the check watches is in force. Every other refusal proves nothing
+// about it — a failure before the credentials were sent, a secret we could
+// not read, a timeout, TLS, the network, a wrong password (it says nothing
+// of whether Basic would work with the right one), a locked or disabled
+// account (unlocked, it might log in), or words nobody can read — and leaves
+// the posture unverified.
+//
+// Every cause of the catalog has a row: TestPostureProofCoversEveryCause
+// fails for a cause added without deciding here.
+var postureProof = map[Cause]bool{
+	CauseOK: false, // a login: the posture is breached, not proved
+
+	// The server says (or the comparison shows) that this way of logging in
+	// is off: the control holds.
+	CauseBasicAuthDisabled:      true,
+	CauseBasicAuthRetired:       true,
+	CauseSMTPAuthDisabledTenant: true,
+	CauseSMTPAuthDisabledMbx:    true,
+	CauseSecurityDefaults:       true,
+	CauseConditionalAccess:      true, // a policy blocking legacy authentication
+	CauseProtocolDisabled:       true, // the protocol itself is off for the mailbox
+
+	// Refusals that say nothing about whether Basic would work.
+	CauseMFARequired:              false, // an app password may still log in
+	CauseBadCredentials:           false,
+	CauseAccountLocked:            false,
+	CauseAccountDisabled:          false,
+	CauseOAuthTokenInvalid:        false,
+	CauseOAuthNotAuthorized:       false,
+	CauseTokenRequestFailed:       false,
+	CauseAuthMechanismUnsupported: false, // another password mechanism may still work
+	CauseThrottled:                false,
+
+	// Failures before or around the server's judgement.
+	CauseTLSError:      false,
+	CauseNetworkError:  false,
+	CauseTimeout:       false,
+	CauseProtocolError: false,
+	CauseUnknown:       false,
+
+	// Faults on our side: nothing reached the server.
+	CauseSecretUnreadable:         false,
+	CauseTLSModeMismatch:          false,
+	CauseTokenEndpointUnreachable: false,
+
+	// Other servers' words.
+	CauseLoginDisabled:       false, // the account, not Basic
+	CauseAppPasswordRequired: false, // an app password logs in with Basic
+}
+
+// ProvesPosture reports whether a refusal with this cause proves that an
+// `expect: fail` check holds. A cause missing from the table (one added
+// without deciding) proves nothing: unverified is the safe answer.
+func ProvesPosture(c Cause) bool { return postureProof[c] }
+
+// PostureUnverifiedText says, in "en" or "ja", why a refused posture check
+// proves nothing, for the check output and the status page.
+func PostureUnverifiedText(c Cause, lang string) string {
+	if langIndex(lang) == ja {
+		return "ログインは失敗しましたが、その原因 (" + string(c) + ") は基本認証が無効であることを示しません。ポスチャは未検証です。下の原因を解消すると、チェックが再び検証できるようになります。"
+	}
+	return "The login failed, but its cause (" + string(c) + ") does not show that Basic authentication is off: the posture is unverified. Fix that cause so the check can verify it again."
+}

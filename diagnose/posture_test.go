@@ -1,6 +1,7 @@
 package diagnose
 
 import (
+	"os"
 	"strings"
 	"testing"
 )
@@ -43,5 +44,59 @@ func TestPostureRemedy(t *testing.T) {
 	}
 	if PostureRemedy("ja", Vars{}).Summary == PostureRemedy("en", Vars{}).Summary {
 		t.Error("Japanese summary is the English one")
+	}
+}
+
+// Every catalog cause is decided in the posture table, so a cause added
+// without deciding whether it proves a posture fails here.
+func TestPostureProofCoversEveryCause(t *testing.T) {
+	for _, c := range Causes() {
+		if _, ok := postureProof[c]; !ok {
+			t.Errorf("cause %s: not decided in postureProof (does a refusal with it prove an expect: fail check?)", c)
+		}
+	}
+	for c := range postureProof {
+		if _, ok := catalog[c]; !ok {
+			t.Errorf("postureProof decides %s, which is not in the catalog", c)
+		}
+	}
+	// The decisions the issue names, so that a flipped row fails.
+	for _, c := range []Cause{CauseBasicAuthDisabled, CauseBasicAuthRetired, CauseSMTPAuthDisabledTenant, CauseSMTPAuthDisabledMbx,
+		CauseSecurityDefaults, CauseConditionalAccess, CauseProtocolDisabled} {
+		if !ProvesPosture(c) {
+			t.Errorf("%s must prove the posture", c)
+		}
+	}
+	for _, c := range []Cause{CauseOK, CauseBadCredentials, CauseTimeout, CauseTLSError, CauseNetworkError, CauseUnknown, CauseAccountLocked, Cause("not_a_cause")} {
+		if ProvesPosture(c) {
+			t.Errorf("%s must leave the posture unverified", c)
+		}
+	}
+}
+
+// README's cause table lists every catalog cause with the posture decision
+// of postureProof, so the documentation cannot drift from the table.
+func TestReadmeCauseTable(t *testing.T) {
+	b, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Skipf("no README next to the package: %v", err)
+	}
+	rows := map[Cause]string{}
+	for _, l := range strings.Split(string(b), "\n") {
+		cells := strings.Split(l, "|")
+		if len(cells) != 6 || !strings.HasPrefix(strings.TrimSpace(cells[1]), "`") {
+			continue
+		}
+		c := Cause(strings.Trim(strings.TrimSpace(cells[1]), "`"))
+		rows[c] = strings.TrimSpace(cells[4])
+	}
+	for _, c := range Causes() {
+		col, ok := rows[c]
+		switch {
+		case !ok:
+			t.Errorf("README's cause table lacks %s", c)
+		case ProvesPosture(c) && col != "proves", !ProvesPosture(c) && c != CauseOK && col != "unverified":
+			t.Errorf("README says %s is %q for posture; postureProof says proves=%v", c, col, ProvesPosture(c))
+		}
 	}
 }

@@ -2,7 +2,6 @@ package diagnose
 
 import (
 	"regexp"
-	"slices"
 	"strings"
 	"time"
 )
@@ -42,6 +41,9 @@ type entry struct {
 	links   []string
 	// tailor adjusts the remedy to the protocol (may be nil).
 	tailor func(r *Remedy, lang int, protocol string)
+	// tailorVars adjusts it to what is known of the failing check (may be
+	// nil); it runs after tailor, before placeholders are filled.
+	tailorVars func(r *Remedy, lang int, v Vars)
 	// smtpTimeline appends the Basic SMTP AUTH timeline caveat (in the
 	// tense of the day) where the remedy concerns SMTP.
 	smtpTimeline bool
@@ -162,27 +164,8 @@ var catalog = map[Cause]entry{
 			{caveatConnect[en], "Re-enabling Basic authentication weakens the tenant's security: passwords can be sprayed and phished, and MFA does not protect them."},
 			{caveatConnect[ja], "基本認証を再度有効にするとテナントのセキュリティが低下します。パスワードはスプレー攻撃やフィッシングの対象になり、MFA では保護されません。"},
 		},
-		links: []string{linkDisableBasic, linkSetAuthPolicy, linkDeprecationBasic, linkOAuthIMAPPOPSMTP, linkSMTPBasicTimeline},
-		tailor: func(r *Remedy, l int, p string) {
-			if p != "" && !strings.Contains(p, "smtp") {
-				// IMAP/POP only: Basic is retired in Exchange Online,
-				// so the OAuth path leads and the article's policy line
-				// is for where the tenant still allows Basic.
-				r.Steps = append([]string{oauthLeadStep[l]}, slices.DeleteFunc(slices.Clone(r.Steps), func(s string) bool { return s == betterOAuthStep[l] })...)
-				r.Caveats = append([]string{caveatPolicyOnlyWhereAllowed[l]}, r.Caveats...)
-			}
-			if p == "" || strings.Contains(p, "imap") || strings.Contains(p, "pop") {
-				r.Caveats = append(r.Caveats, caveatImapPopRetired[l])
-			}
-			if p == "" || strings.Contains(p, "smtp") {
-				r.Caveats = append(r.Caveats, smtpBasicCaveat(l))
-			}
-			if l == en {
-				r.Caveats = append(r.Caveats, "Consumer Outlook.com/Hotmail accounts lost Basic authentication on 2024-09-16; no setting brings it back.")
-			} else {
-				r.Caveats = append(r.Caveats, "Outlook.com/Hotmail の個人アカウントでは 2024-09-16 に基本認証が廃止されており、設定で元に戻すことはできません。")
-			}
-		},
+		links:  []string{linkDisableBasic, linkSetAuthPolicy, linkDeprecationBasic, linkOAuthIMAPPOPSMTP, linkSMTPBasicTimeline},
+		tailor: tailorBasicAuthDisabled,
 	},
 	CauseBasicAuthRetired: {
 		title: [2]string{"Basic authentication retired for this service", "このサービスでは基本認証が廃止済み"},
@@ -245,6 +228,7 @@ var catalog = map[Cause]entry{
 		},
 		smtpTimeline: true,
 		links:        []string{linkArticleSMTPAuth, linkSMTPAuthDisabled, linkSetTransport},
+		tailorVars:   tailorSMTPAuthTenant,
 	},
 	CauseSMTPAuthDisabledMbx: {
 		title: [2]string{"SMTP AUTH is disabled for the mailbox", "メールボックスで SMTP AUTH が無効"},
@@ -289,8 +273,8 @@ var catalog = map[Cause]entry{
 			},
 		},
 		caveats: [2][]string{
-			{"Turning security defaults off lowers the security of the whole tenant (MFA, legacy-auth blocking); do it only with Conditional Access policies in their place.", "Basic must also be allowed by the Exchange authentication policy, and for IMAP/POP it is retired in Exchange Online whatever Entra says."},
-			{"セキュリティの既定値を無効にするとテナント全体のセキュリティ (MFA、レガシー認証のブロック) が低下します。代わりの条件付きアクセス ポリシーを用意した場合にのみ行ってください。", "基本認証は Exchange の認証ポリシーでも許可されている必要があります。また IMAP/POP の基本認証は Entra の設定にかかわらず Exchange Online では廃止されています。"},
+			{"Turning security defaults off is a posture change for the whole tenant, not a fix for one mailbox: Basic (legacy) authentication is then refused only where authentication policies refuse it, so a check that relies on security defaults to keep Basic off (expect: fail) may start logging in. It also lowers MFA protection; do it only with Conditional Access policies in their place.", "Basic must also be allowed by the Exchange authentication policy, and for IMAP/POP it is retired in Exchange Online whatever Entra says."},
+			{"セキュリティの既定値の無効化は、1 つのメールボックスの修正ではなくテナント全体のセキュリティ ポスチャの変更です。基本 (レガシー) 認証は認証ポリシーが拒否する場合にしか拒否されなくなり、セキュリティの既定値によって基本認証の無効を保っているチェック (expect: fail) はログインできるようになる可能性があります。MFA の保護も低下します。代わりの条件付きアクセス ポリシーを用意した場合にのみ行ってください。", "基本認証は Exchange の認証ポリシーでも許可されている必要があります。また IMAP/POP の基本認証は Entra の設定にかかわらず Exchange Online では廃止されています。"},
 		},
 		smtpTimeline: true,
 		links:        []string{linkSecurityDefaults, linkConditionalAccess, linkOAuthIMAPPOPSMTP},
@@ -626,6 +610,11 @@ var order = []Cause{
 	CauseTimeout,
 	CauseThrottled,
 	CauseAuthMechanismUnsupported,
+	CauseSecretUnreadable,
+	CauseTLSModeMismatch,
+	CauseTokenEndpointUnreachable,
+	CauseLoginDisabled,
+	CauseAppPasswordRequired,
 	CauseUnknown,
 }
 
@@ -638,7 +627,9 @@ func Causes() []Cause { return append([]Cause(nil), order...) }
 func Generic(c Cause) bool {
 	switch c {
 	case CauseOK, CauseBadCredentials, CauseOAuthTokenInvalid, CauseTokenRequestFailed, CauseTLSError,
-		CauseNetworkError, CauseTimeout, CauseThrottled, CauseAuthMechanismUnsupported, CauseUnknown:
+		CauseNetworkError, CauseTimeout, CauseThrottled, CauseAuthMechanismUnsupported, CauseUnknown,
+		CauseSecretUnreadable, CauseTLSModeMismatch, CauseTokenEndpointUnreachable, CauseLoginDisabled, CauseAppPasswordRequired,
+		CauseProtocolError:
 		return true
 	}
 	return false
@@ -680,6 +671,9 @@ func RemedyFor(c Cause, lang string, vars Vars) Remedy {
 	p := strings.ToLower(vars.Protocol)
 	if e.tailor != nil {
 		e.tailor(&r, l, p)
+	}
+	if e.tailorVars != nil {
+		e.tailorVars(&r, l, vars)
 	}
 	if e.smtpTimeline && (p == "" || strings.Contains(p, "smtp")) {
 		r.Caveats = append(r.Caveats, smtpBasicCaveat(l))

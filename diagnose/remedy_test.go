@@ -14,7 +14,8 @@ var allCauses = []Cause{
 	CauseOK, CauseBasicAuthDisabled, CauseBasicAuthRetired, CauseSMTPAuthDisabledTenant, CauseSMTPAuthDisabledMbx, CauseSecurityDefaults,
 	CauseConditionalAccess, CauseMFARequired, CauseBadCredentials, CauseAccountLocked, CauseAccountDisabled,
 	CauseProtocolDisabled, CauseOAuthTokenInvalid, CauseOAuthNotAuthorized, CauseTokenRequestFailed, CauseTLSError,
-	CauseNetworkError, CauseTimeout, CauseThrottled, CauseAuthMechanismUnsupported, CauseUnknown,
+	CauseNetworkError, CauseTimeout, CauseThrottled, CauseAuthMechanismUnsupported,
+	CauseSecretUnreadable, CauseTLSModeMismatch, CauseTokenEndpointUnreachable, CauseLoginDisabled, CauseAppPasswordRequired, CauseUnknown,
 }
 
 // withFix are the causes an admin fixes with PowerShell; the closed-loop
@@ -105,20 +106,27 @@ func TestFixLinesAreRunnable(t *testing.T) {
 }
 
 func TestArticleCommandsVerbatim(t *testing.T) {
+	// No protocol: the reference, where the article's line is shown whole
+	// (a failing check narrows it to its protocol: TestBasicFixOnlyFailingProtocols).
 	v := Vars{Mailbox: "alice@contoso.com", User: "alice@contoso.com", Policy: "NoBasic"}
 	want := map[Cause][]string{
 		CauseBasicAuthDisabled: {
 			"Set-AuthenticationPolicy -Identity NoBasic -AllowBasicAuthPop -AllowBasicAuthImap -AllowBasicAuthSmtp",
 			"Set-User -Identity alice@contoso.com -STSRefreshTokensValidFrom $([System.DateTime]::UtcNow)",
 		},
-		CauseSMTPAuthDisabledTenant: {"Set-TransportConfig -SmtpClientAuthenticationDisabled $False"},
-		CauseSMTPAuthDisabledMbx:    {"Set-CasMailbox alice@contoso.com -SmtpClientAuthenticationDisabled $False"},
-		CauseSecurityDefaults:       {"Update-MgPolicyIdentitySecurityDefaultEnforcementPolicy -IsEnabled:$false"},
+		// With a mailbox named, the tenant fix is that mailbox's exception
+		// (TestSMTPAuthTenantFixOnlyTheMailbox); the article's line is the
+		// reference's.
+		CauseSMTPAuthDisabledMbx: {"Set-CasMailbox alice@contoso.com -SmtpClientAuthenticationDisabled $False"},
+		CauseSecurityDefaults:    {"Update-MgPolicyIdentitySecurityDefaultEnforcementPolicy -IsEnabled:$false"},
 	}
 	for c, lines := range want {
 		if got := RemedyFor(c, "en", v).Fix; !slices.Equal(got, lines) {
 			t.Errorf("%s fix:\n got %q\nwant %q", c, got, lines)
 		}
+	}
+	if got := RemedyFor(CauseSMTPAuthDisabledTenant, "en", Vars{}).Fix; !slices.Equal(got, []string{"Set-TransportConfig -SmtpClientAuthenticationDisabled $False"}) {
+		t.Errorf("smtp_auth_disabled_tenant reference fix: %q", got)
 	}
 	insp := RemedyFor(CauseSMTPAuthDisabledMbx, "en", v).Inspect
 	if !slices.Contains(insp, "Get-EXOCasMailbox alice@contoso.com -Properties SmtpClientAuthenticationDisabled | Select SmtpClientAuthenticationDisabled") ||
@@ -183,6 +191,23 @@ func TestGenericCauses(t *testing.T) {
 	for _, c := range []Cause{CauseOK, CauseBadCredentials, CauseTLSError, CauseNetworkError, CauseTimeout, CauseUnknown} {
 		if !Generic(c) {
 			t.Errorf("%s should be generic", c)
+		}
+	}
+}
+
+// A failing mailbox gets its own SMTP AUTH exception, not the organization's
+// switch, which would open SMTP AUTH (and Basic, where policies allow it)
+// for every mailbox that follows the organization; the article's line stays
+// as a step that says so.
+func TestSMTPAuthTenantFixOnlyTheMailbox(t *testing.T) {
+	for _, lang := range []string{"en", "ja"} {
+		r := RemedyFor(CauseSMTPAuthDisabledTenant, lang, Vars{Mailbox: "scanner@contoso.com", Protocol: "smtp"})
+		if !slices.Equal(r.Fix, []string{"Set-CasMailbox scanner@contoso.com -SmtpClientAuthenticationDisabled $False"}) {
+			t.Errorf("%s: fix %q", lang, r.Fix)
+		}
+		steps := strings.Join(r.Steps, "\n")
+		if !strings.Contains(steps, "Set-TransportConfig -SmtpClientAuthenticationDisabled $False") || strings.Count(steps, "Set-CasMailbox") != 0 {
+			t.Errorf("%s: steps %q", lang, r.Steps)
 		}
 	}
 }

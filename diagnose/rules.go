@@ -37,6 +37,8 @@ type rule struct {
 	gen   generic
 	// en/ja: what the words mean, for the evidence.
 	en, ja string
+	// client marks a client library's own words (no server spoke).
+	client bool
 }
 
 func has(phrases ...string) func(string) bool {
@@ -56,8 +58,21 @@ func re(expr string) func(string) bool {
 }
 
 // rules are tried in order on the lower-cased, de-noised reply; the first
-// match wins, so specific sentences come before generic ones.
-var rules = []rule{
+// match wins, so specific sentences come before generic ones: Exchange's
+// words, then standard and other servers' words and clients' own words
+// (words.go), then any server's plain authentication failure.
+var rules = concatRules(exchangeRules, standardRules, clientRules, []rule{foreignAuthRule})
+
+func concatRules(sets ...[]rule) []rule {
+	var out []rule
+	for _, s := range sets {
+		out = append(out, s...)
+	}
+	return out
+}
+
+// exchangeRules are Exchange Online's replies (exo-responses.md).
+var exchangeRules = []rule{
 	// Success texts, for pasted replies.
 	{rows: "S2", match: re(`^235\b`), cause: CauseOK, conf: Definitive,
 		en: "the server accepted the authentication", ja: "サーバーは認証を受け付けました"},
@@ -188,13 +203,14 @@ var rules = []rule{
 	{rows: "", match: has("5.7.139"), cause: CauseUnknown, conf: Unsure,
 		en: "an Exchange 5.7.139 refusal whose sentence this version of exoprobe does not know; the sentence after \"Authentication unsuccessful,\" names the cause",
 		ja: "このバージョンの exoprobe が知らない Exchange の 5.7.139 拒否です。「Authentication unsuccessful,」に続く文が原因を示しています"},
-
-	// Any other server's plain authentication failure (principle 4).
-	{rows: "", match: re(`authenticationfailed|\[auth\]|authentication failed|invalid credentials|bad credentials|\b535[ -]5\.7\.8\b|^535\b|incorrect password|login incorrect|authentication rejected|bad username or password|invalid user name or password`),
-		cause: CauseUnknown, conf: Unsure, gen: foreignAuth,
-		en: "the server refused the credentials without saying why",
-		ja: "サーバーは理由を示さずに資格情報を拒否しました"},
 }
+
+// foreignAuthRule is any other server's plain authentication failure
+// (principle 4), tried last.
+var foreignAuthRule = rule{rows: "", match: re(`authenticationfailed|\[auth\]|authentication failed|invalid credentials|bad credentials|\b535[ -]5\.7\.8\b|^535\b|incorrect password|login incorrect|authentication rejected|bad username or password|invalid user name or password|invalid login or password|username and password not accepted`),
+	cause: CauseUnknown, conf: Unsure, gen: foreignAuth,
+	en: "the server refused the credentials without saying why",
+	ja: "サーバーは理由を示さずに資格情報を拒否しました"}
 
 // matchRule finds the rule for a reply, and the de-noised line it matched,
 // or nil. Each line is tried on its own (anchored rules need that: an IMAP

@@ -43,8 +43,8 @@ type causeCase struct {
 	creds           creds
 	protocols       string
 	mechanisms      string
-	extra           func(t *testing.T) []string // more flags (addresses, CA, timeout)
-	want            map[string]string           // "protocol/mechanism" -> cause
+	extra           func(t *testing.T, s *sim.Sim) []string // more flags (addresses, CA, timeout)
+	want            map[string]string                       // "protocol/mechanism" -> cause
 }
 
 // causeCases reproduce every cause of the catalog that the emulator can
@@ -91,20 +91,40 @@ func causeCases() []causeCase {
 		{name: "protocol_disabled/noimap-imap", user: "noimap", creds: credROPC, protocols: "imap", mechanisms: "xoauth2",
 			want: map[string]string{"imap/xoauth2": "protocol_disabled"}},
 		{name: "network_error/closed-port", protocols: "imap,pop,smtp",
-			extra: func(t *testing.T) []string {
+			extra: func(t *testing.T, s *sim.Sim) []string {
 				a := closedAddr(t)
 				return []string{"--imap-addr", a, "--pop-addr", a, "--smtp-addr", a}
 			},
 			want: map[string]string{"imap/basic": "network_error", "pop/xoauth2": "network_error", "smtp/basic": "network_error", "smtp/xoauth2": "network_error"}},
 		{name: "tls_error/wrong-ca", protocols: "imap,pop,smtp",
-			extra: func(t *testing.T) []string { return []string{"--ca-file", otherCA(t)} },
+			extra: func(t *testing.T, s *sim.Sim) []string { return []string{"--ca-file", otherCA(t)} },
 			want:  map[string]string{"imap/basic": "tls_error", "imap/xoauth2": "tls_error", "pop/basic": "tls_error", "smtp/basic": "tls_error", "smtp/xoauth2": "tls_error"}},
 		{name: "timeout/silent-server", protocols: "imap,pop,smtp", mechanisms: "basic",
-			extra: func(t *testing.T) []string {
+			extra: func(t *testing.T, s *sim.Sim) []string {
 				a := testenv.SilentServer(t)
 				return []string{"--imap-addr", a, "--pop-addr", a, "--smtp-addr", a, "--timeout", "2s"}
 			},
 			want: map[string]string{"imap/basic": "timeout", "pop/basic": "timeout", "smtp/basic": "timeout"}},
+
+		// Faults on the probing side: local causes (issue 8 item 2). check
+		// refuses a missing file up front (exit 2); a directory where the
+		// file should be (a Secret volume mounted at the file's path)
+		// passes that and fails when read, at the attempt.
+		{name: "secret_unreadable/password-file", protocols: "imap,smtp", mechanisms: "basic",
+			extra: func(t *testing.T, s *sim.Sim) []string {
+				return []string{"--password-file", t.TempDir()}
+			},
+			want: map[string]string{"imap/basic": "secret_unreadable", "smtp/basic": "secret_unreadable"}},
+		{name: "tls_mode_mismatch/implicit-tls-on-starttls-port", protocols: "smtp", mechanisms: "basic",
+			extra: func(t *testing.T, s *sim.Sim) []string {
+				return []string{"--smtp-implicit-tls", "--smtp-addr", s.Endpoints().SMTP.StartTLS}
+			},
+			want: map[string]string{"smtp/basic": "tls_mode_mismatch"}},
+		{name: "token_endpoint_unreachable/closed-port", protocols: "imap", mechanisms: "xoauth2",
+			extra: func(t *testing.T, s *sim.Sim) []string {
+				return []string{"--authority", "https://" + closedAddr(t) + "/contoso.onmicrosoft.com"}
+			},
+			want: map[string]string{"imap/xoauth2": "token_endpoint_unreachable"}},
 
 		// Tenant-wide (or demo-mailbox) states, one at a time.
 		{name: "smtp_auth_disabled_tenant", serial: true, protocols: "smtp",
@@ -132,6 +152,21 @@ func causeCases() []causeCase {
 			setup:    []string{`Set-SimTenant -BasicAuthRetiredSmtp:$true`},
 			teardown: []string{`Set-SimTenant -BasicAuthRetiredSmtp:$false`},
 			want:     map[string]string{"smtp/basic": "basic_auth_retired", "smtp/xoauth2": "ok"}},
+		// Inference order (issue 8): IMAP/POP Basic get their generic
+		// 2023 words while XOAUTH2 works; SMTP names security defaults in
+		// words, and those words win over the comparison.
+		{name: "security_defaults/imap-pop-era-2023", serial: true, protocols: "imap,pop,smtp",
+			setup:    []string{`Set-SimTenant -Era 2023 -BasicAuthRetiredImapPop:$false`, `Update-MgPolicyIdentitySecurityDefaultEnforcementPolicy -IsEnabled:$true`},
+			teardown: []string{`Update-MgPolicyIdentitySecurityDefaultEnforcementPolicy -IsEnabled:$false`, `Set-SimTenant -Era 2026 -BasicAuthRetiredImapPop:$true`},
+			want: map[string]string{"imap/basic": "security_defaults", "pop/basic": "security_defaults", "smtp/basic": "security_defaults",
+				"imap/xoauth2": "ok", "pop/xoauth2": "ok", "smtp/xoauth2": "ok"}},
+		// IMAP off with an application token: the same token opens the
+		// mailbox over POP, so the app's permission is fine (issue 8: was
+		// oauth_not_authorized, whose fix does not help).
+		{name: "protocol_disabled/app-token", serial: true, protocols: "imap,pop", mechanisms: "xoauth2",
+			setup:    []string{`Set-CasMailbox demo@contoso.com -ImapEnabled $false`},
+			teardown: []string{`Set-CasMailbox demo@contoso.com -ImapEnabled $true`},
+			want:     map[string]string{"imap/xoauth2": "protocol_disabled", "pop/xoauth2": "ok"}},
 		// 2023 texts are generic (I2, P3): Basic vs XOAUTH2 on the same
 		// mailbox decides.
 		{name: "basic_auth_disabled/imap-pop-era-2023", serial: true, protocols: "imap,pop",
@@ -187,7 +222,7 @@ func runCauseCase(t *testing.T, s *sim.Sim, ep string, c causeCase) {
 		args = append(args, "--mechanisms", c.mechanisms)
 	}
 	if c.extra != nil {
-		args = append(args, c.extra(t)...)
+		args = append(args, c.extra(t, s)...)
 	}
 	r := run(t, "", args...)
 	d := parseCheck(t, r)

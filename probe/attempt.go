@@ -81,6 +81,9 @@ type Attempt struct {
 	Error string `json:"error,omitempty"`
 	// ErrorKind classifies Error without parsing it.
 	ErrorKind ErrorKind `json:"error_kind,omitempty"`
+	// Limit is the read limit the server crossed (ErrorKind is then
+	// ErrProtocol): where, which, and its value.
+	Limit *LimitError `json:"limit,omitempty"`
 	// Capabilities seen before and after authentication.
 	Capabilities []string `json:"capabilities,omitempty"`
 	// AuthMethod is what was actually sent: "LOGIN", "AUTHENTICATE PLAIN",
@@ -122,6 +125,10 @@ const (
 	// would have been sent before TLS without allow_plaintext.
 	ErrPolicy ErrorKind = "policy"
 	ErrConfig ErrorKind = "config"
+	// ErrSecret means a secret of our own (the password, a client secret,
+	// certificate or token file) could not be read: nothing was sent to
+	// the server or the token endpoint, so nothing was learnt from them.
+	ErrSecret ErrorKind = "secret"
 )
 
 // TokenInfo is what the probe knows about the access token it used (or

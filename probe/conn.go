@@ -32,8 +32,28 @@ type probeConn struct {
 	// answers it with "BAD Invalid base64 data in continued response"
 	// instead of its real refusal after an XOAUTH2 error challenge.
 	blankEmptySASL atomic.Bool
+
+	// guard counts server bytes against the attempt's limits; nil reads
+	// the wire as it comes (tests of the transcript alone).
+	guard *inputGuard
+	imap  bool // refuse capability data go-imap cannot parse
+	// pending holds what was read and not yet handed over: complete lines
+	// up to ready, then at most one unfinished line (bounded by
+	// MaxLineBytes through guard).
+	pending []byte
+	ready   int
+	chunk   [4096]byte
+	// linesOut is set once a complete, accepted line was handed over.
+	linesOut atomic.Bool
 }
 
+// Read hands the library whole lines only. A line that the server leaves
+// unfinished at a timeout or EOF is never delivered, so no parser can take
+// a cut-off reply for a complete one (bufio's ReadLine and textproto return
+// a partial last line without error). Every byte is counted against the
+// attempt's limits before it is buffered, and IMAP capability data that
+// would send go-imap into its endless loop is refused here, before the
+// library sees it.
 func (c *probeConn) Read(b []byte) (int, error) {
 	if c.hidden != nil {
 		n, err := c.hidden.Read(b)
@@ -44,11 +64,64 @@ func (c *probeConn) Read(b []byte) (int, error) {
 			return n, err
 		}
 	}
+	if c.guard == nil {
+		return c.readRaw(b)
+	}
+	for c.ready == 0 {
+		if err := c.guard.tripped(); err != nil {
+			return 0, err
+		}
+		n, err := c.readRaw(c.chunk[:])
+		if n > 0 {
+			if gerr := c.guard.consume(c.chunk[:n]); gerr != nil {
+				c.pending = nil
+				return 0, gerr
+			}
+			start := len(c.pending)
+			c.pending = append(c.pending, c.chunk[:n]...)
+			if i := bytes.LastIndexByte(c.pending[start:], '\n'); i >= 0 {
+				c.ready = start + i + 1
+				if c.imap {
+					if gerr := c.checkIMAP(c.pending[:c.ready]); gerr != nil {
+						c.pending, c.ready = nil, 0
+						return 0, gerr
+					}
+				}
+			}
+		}
+		if err != nil && c.ready == 0 {
+			if err == io.EOF && len(c.pending) > 0 {
+				err = io.ErrUnexpectedEOF // the last line never ended
+			}
+			return 0, err
+		}
+	}
+	c.linesOut.Store(true)
+	n := copy(b, c.pending[:c.ready])
+	c.pending = c.pending[:copy(c.pending, c.pending[n:])]
+	c.ready -= n
+	return n, nil
+}
+
+// readRaw reads from the wire and records what came.
+func (c *probeConn) readRaw(b []byte) (int, error) {
 	n, err := c.Conn.Read(b)
 	if n > 0 && c.tr != nil {
 		c.tr.write(dirServer, b[:n])
 	}
 	return n, err
+}
+
+// checkIMAP looks at the complete lines in b, all of them new.
+func (c *probeConn) checkIMAP(b []byte) error {
+	for len(b) > 0 {
+		i := bytes.IndexByte(b, '\n')
+		if imapCapabilityParen(b[:i]) {
+			return c.guard.refuse(&LimitError{Name: LimitIMAPCapabilitySyntax})
+		}
+		b = b[i+1:]
+	}
+	return nil
 }
 
 func (c *probeConn) Write(b []byte) (int, error) {
@@ -137,9 +210,12 @@ func (s *session) connect(ctx context.Context, addr string) (net.Conn, error) {
 
 // wrap returns the recording, deadline-clamping view of c.
 func (s *session) wrap(c net.Conn, hidden string) *probeConn {
-	pc := &probeConn{Conn: c, deadline: s.deadline, bound: &s.bound, tr: s.tr}
+	pc := &probeConn{Conn: c, deadline: s.deadline, bound: &s.bound, tr: s.tr, guard: &s.guard, imap: s.c.Protocol == IMAP}
 	if hidden != "" {
 		pc.hidden = bytes.NewReader([]byte(hidden))
+	}
+	if s.carry != nil {
+		pc.pending, s.carry = s.carry, nil
 	}
 	return pc
 }

@@ -361,7 +361,7 @@ func FuzzTranscript(f *testing.F) {
 // the canary stays out either way.
 func TestLongLines(t *testing.T) {
 	s, l := fuzzSession(t, POP, Basic, append([]byte("+OK "), bytes.Repeat([]byte("x"), 70<<10)...))
-	if err := l.popGreeting(); err == nil || s.a.ErrorKind != ErrProtocol || !strings.Contains(s.a.Error, "longer than 64 KiB") {
+	if err := l.popGreeting(); err == nil || s.a.ErrorKind != ErrProtocol || s.a.Limit == nil || s.a.Limit.Name != LimitLineBytes || !strings.Contains(s.a.Error, "line_bytes") {
 		t.Fatalf("err %v kind %q %q", err, s.a.ErrorKind, s.a.Error)
 	}
 	tr := &transcript{}

@@ -38,18 +38,23 @@ func (s *session) runIMAP(ctx context.Context) error {
 	// (and so recording) at once, possibly past the greeting.
 	mark := s.tr.mark()
 	pc := s.wrap(conn, hidden)
+	if hidden == "" {
+		// Before New: its reader goroutine starts on the greeting at once,
+		// and the read limits count per stage.
+		s.enter(StageGreeting)
+	}
 	c := imapclient.New(pc, nil)
 	// Close waits for go-imap's reader goroutine, which ends once the
 	// connection is closed (at the latest by the attempt's deadline).
 	defer c.Close()
 
 	if hidden == "" {
-		s.enter(StageGreeting)
 		if err := c.WaitGreeting(); err != nil {
 			// When the greeting came and the CAPABILITY exchange go-imap
 			// starts by itself then broke, WaitGreeting picks either at
-			// random (a select over both): the transcript decides.
-			if first := s.tr.serverLines(mark); len(first) > 0 && strings.HasPrefix(first[0], "* OK") {
+			// random (a select over both): whether a whole line reached
+			// go-imap and the transcript decide.
+			if first := s.tr.serverLines(mark); pc.linesOut.Load() && len(first) > 0 && strings.HasPrefix(first[0], "* OK") {
 				return s.imapFail(c, StageCapability, mark, "CAPABILITY", err)
 			}
 			return s.imapFail(c, StageGreeting, mark, "", err)
@@ -182,7 +187,7 @@ func (s *session) imapStartTLS(ctx context.Context, raw net.Conn) (net.Conn, str
 	if !strings.HasPrefix(reply, "x2 OK") {
 		return nil, "", s.fail(StageStartTLS, ErrRefused, reply, errors.New("imap: STARTTLS refused"))
 	}
-	if l.br.Buffered() > 0 {
+	if l.buffered() > 0 {
 		// Anything before the handshake could be injected in clear.
 		return nil, "", s.protoFail(StageStartTLS, reply, "the server sent data after its STARTTLS reply, before TLS")
 	}

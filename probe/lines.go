@@ -11,10 +11,9 @@ import (
 
 // maxLine bounds one server line; RFC 5321 allows 512 octets for SMTP and
 // IMAP servers send long capability lines, but nothing legitimate comes
-// near this.
-const maxLine = 64 << 10
-
-var errLineTooLong = errors.New("server line longer than 64 KiB")
+// near this. The connection enforces it first (inputGuard); this covers
+// lines replayed from a buffer.
+const maxLine = MaxLineBytes
 
 // lineConn speaks a line protocol by hand: the stages before TLS (greeting,
 // capabilities, STARTTLS) and all of POP3.
@@ -28,23 +27,27 @@ func (s *session) lines(c net.Conn) *lineConn {
 	return &lineConn{s: s, c: c, br: bufio.NewReaderSize(c, 4096)}
 }
 
+// readLine returns one complete line without its CRLF. A line the server
+// leaves unfinished (timeout, EOF) is an error, never a reply: bufio's
+// ReadLine would return it as if it had ended.
 func (l *lineConn) readLine() (string, error) {
 	var sb strings.Builder
 	for {
-		frag, isPrefix, err := l.br.ReadLine()
+		frag, err := l.br.ReadSlice('\n')
+		if sb.Len()+len(frag) > maxLine+2 { // the CRLF is not the line's
+			return "", l.s.guard.refuse(&LimitError{Stage: l.s.a.Stage, Name: LimitLineBytes, Max: MaxLineBytes})
+		}
 		sb.Write(frag)
-		if err != nil {
-			if err == io.EOF && sb.Len() > 0 {
-				err = io.ErrUnexpectedEOF
-			}
-			return sb.String(), err
+		switch {
+		case err == nil:
+			line := strings.TrimSuffix(strings.TrimSuffix(sb.String(), "\n"), "\r")
+			return line, nil
+		case err == bufio.ErrBufferFull:
+			continue
+		case err == io.EOF && sb.Len() > 0:
+			return "", io.ErrUnexpectedEOF
 		}
-		if sb.Len() > maxLine {
-			return "", errLineTooLong
-		}
-		if !isPrefix {
-			return sb.String(), nil
-		}
+		return "", err
 	}
 }
 
@@ -59,9 +62,6 @@ func (s *session) ioFail(st Stage, err error) error {
 	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 		err = fmt.Errorf("server closed the connection: %w", err)
 	}
-	if kind == ErrProtocol && errors.Is(err, errLineTooLong) {
-		err = fmt.Errorf("malformed reply: %w", err)
-	}
 	if s.a.Stage != st {
 		s.enter(st)
 	}
@@ -73,13 +73,30 @@ func (s *session) protoFail(st Stage, reply, format string, args ...any) error {
 	return s.fail(st, ErrProtocol, reply, fmt.Errorf("%s: malformed or unexpected reply %q: %s", s.c.Protocol, reply, fmt.Sprintf(format, args...)))
 }
 
-// hiddenRest returns what the line reader buffered beyond the last line, to
-// be replayed to the library that takes over the connection.
+// hiddenRest hands the connection over to a library: it returns the
+// complete lines read ahead (the line reader's buffer, then the probeConn's),
+// to be replayed as hidden input, and moves an unfinished line into
+// s.carry, where the next wrap picks it up so that it is still framed,
+// limited and checked when its end arrives.
 func (l *lineConn) hiddenRest() string {
-	n := l.br.Buffered()
-	if n == 0 {
-		return ""
+	var out []byte
+	if n := l.br.Buffered(); n > 0 {
+		b, _ := l.br.Peek(n)
+		out = append(out, b...)
 	}
-	b, _ := l.br.Peek(n)
-	return string(b)
+	if pc, ok := l.c.(*probeConn); ok {
+		out = append(out, pc.pending[:pc.ready]...)
+		l.s.carry = append([]byte(nil), pc.pending[pc.ready:]...)
+		pc.pending, pc.ready = nil, 0
+	}
+	return string(out)
+}
+
+// buffered says how many bytes the server sent beyond what was read.
+func (l *lineConn) buffered() int {
+	n := l.br.Buffered()
+	if pc, ok := l.c.(*probeConn); ok {
+		n += len(pc.pending)
+	}
+	return n
 }

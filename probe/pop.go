@@ -134,7 +134,7 @@ func (s *session) popStartTLS(ctx context.Context, raw net.Conn) (*lineConn, err
 		}
 		return nil, s.fail(StageStartTLS, ErrRefused, reply, errors.New("pop: STLS refused"))
 	}
-	if l.br.Buffered() > 0 {
+	if l.buffered() > 0 {
 		return nil, s.protoFail(StageStartTLS, reply, "the server sent data after its STLS reply, before TLS")
 	}
 	tc, err := s.handshake(ctx, raw, StageStartTLS)

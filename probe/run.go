@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"os"
 	"strings"
@@ -74,14 +75,52 @@ type Check struct {
 }
 
 // Run makes one attempt: a fresh connection through every stage. It never
-// panics and returns by ctx's deadline (DefaultTimeout when ctx has none).
-func Run(ctx context.Context, c Check) (a Attempt) {
+// panics and returns by ctx's deadline (DefaultTimeout when ctx has none),
+// whatever the server sends and even if a library call never returns: the
+// attempt runs in its own goroutine, and one still busy abandonGrace after
+// the deadline (its connection closed by then) is left behind and reported
+// as a timeout.
+func Run(ctx context.Context, c Check) Attempt {
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, DefaultTimeout)
 		defer cancel()
 	}
 	s := newSession(ctx, c)
+	done := make(chan Attempt, 1)
+	go func() { done <- s.run(ctx) }()
+	select {
+	case a := <-done:
+		return a
+	case <-ctx.Done():
+	}
+	// The deadline closes the connection (connect's AfterFunc): a library
+	// blocked on it returns at once.
+	grace := time.NewTimer(abandonGrace)
+	defer grace.Stop()
+	select {
+	case a := <-done:
+		return a
+	case <-grace.C:
+	}
+	abandoned.Add(1)
+	return s.abandon()
+}
+
+// abandonGrace is how long Run waits, after the deadline, for an attempt
+// whose connection is closed to notice; only a library stuck on something
+// other than its connection (a parser looping on buffered data) takes
+// longer.
+const abandonGrace = 50 * time.Millisecond
+
+var abandoned atomic.Int64
+
+// Abandoned counts the attempts Run gave up waiting for since the process
+// started: each left a goroutine behind that a library call still holds.
+func Abandoned() int64 { return abandoned.Load() }
+
+// run is one attempt, on the goroutine Run started for it.
+func (s *session) run(ctx context.Context) (a Attempt) {
 	defer func() {
 		if r := recover(); r != nil {
 			s.fail(s.a.Stage, ErrProtocol, "", fmt.Errorf("internal error: %v", r))
@@ -92,7 +131,7 @@ func Run(ctx context.Context, c Check) (a Attempt) {
 		return
 	}
 	var err error
-	switch c.Protocol {
+	switch s.c.Protocol {
 	case IMAP:
 		err = s.runIMAP(ctx)
 	case POP:
@@ -105,6 +144,28 @@ func Run(ctx context.Context, c Check) (a Attempt) {
 		s.enter(StageDone)
 	}
 	return
+}
+
+// abandon builds the Attempt of a run that did not return, from what other
+// goroutines may read: the fields set before it started, the stage it
+// reached (published by enter) and the transcript (locked).
+func (s *session) abandon() Attempt {
+	a := s.head
+	a.Stage = s.stageNow.Load().(Stage)
+	a.ErrorKind = ErrTimeout
+	a.Error = fmt.Sprintf("%s: no result within the attempt's deadline; the %s client did not return after its connection was closed and was abandoned", a.Stage, s.c.Protocol)
+	if err := s.guard.tripped(); err != nil {
+		a.ErrorKind = ErrProtocol
+		a.Error = err.Error()
+		var le *LimitError
+		if errors.As(err, &le) {
+			a.Limit = le
+		}
+	}
+	a.Duration = time.Since(a.Start)
+	a.Transcript = s.tr.finish()
+	a.Error = s.tr.scrub(a.Error)
+	return a
 }
 
 // session is the state of one attempt.
@@ -124,6 +185,16 @@ type session struct {
 	stopClose func() bool
 	tlsOn     bool
 	failed    bool
+
+	// guard applies the read limits to every connection of the attempt.
+	guard inputGuard
+	// carry is an unfinished server line handed from the line reader to
+	// the next wrapped connection (see hiddenRest).
+	carry []byte
+	// head is the Attempt as it was before the run started and stageNow
+	// the stage reached: what abandon may read while the run goes on.
+	head     Attempt
+	stageNow atomic.Value
 }
 
 func newSession(ctx context.Context, c Check) *session {
@@ -138,6 +209,9 @@ func newSession(ctx context.Context, c Check) *session {
 		Target: t.Name, User: t.User, Protocol: c.Protocol, Mechanism: c.Mechanism,
 		Server: t.Addr(c.Protocol), Start: now, Stage: StageDNS,
 	}
+	s.head = s.a
+	s.stageNow.Store(StageDNS)
+	s.guard.setStage(StageDNS)
 	return s
 }
 
@@ -183,6 +257,8 @@ func (s *session) enterLogout() {
 func (s *session) enter(st Stage) {
 	s.closeStage()
 	s.a.Stage = st
+	s.stageNow.Store(st)
+	s.guard.setStage(st)
 }
 
 func (s *session) closeStage() {
@@ -209,6 +285,15 @@ func (s *session) fail(st Stage, kind ErrorKind, reply string, err error) error 
 	s.failed = true
 	if s.a.Stage != st {
 		s.enter(st)
+	}
+	if gerr := s.guard.tripped(); gerr != nil && kind != ErrRefused && kind != ErrConfig && kind != ErrPolicy {
+		// A limit crossed or unsafe input refused: whatever the library
+		// made of the read error, this is why the attempt ended.
+		kind, err = ErrProtocol, gerr
+		var le *LimitError
+		if errors.As(gerr, &le) {
+			s.a.Limit = le
+		}
 	}
 	s.a.ErrorKind = kind
 	if reply != "" {
@@ -250,6 +335,12 @@ func (s *session) tokenKind(ctx context.Context, err error) ErrorKind {
 	var te *TokenError
 	if errors.As(err, &te) && (te.Code != "" || te.HTTPStatus != 0 || len(te.ErrorCodes) > 0) {
 		return ErrToken
+	}
+	// A client secret, certificate or refresh-token file that cannot be
+	// read: no request was made, so it is not the endpoint's refusal.
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return ErrSecret
 	}
 	if k := s.kind(ctx, err, ErrToken); k != ErrToken {
 		return k
@@ -322,7 +413,7 @@ func (s *session) needTLS() error {
 func (s *session) password(ctx context.Context) (string, error) {
 	pw, err := s.t.Password(ctx)
 	if err != nil {
-		return "", s.fail(StageAuth, ErrConfig, "", fmt.Errorf("password: %w", err))
+		return "", s.fail(StageAuth, ErrSecret, "", fmt.Errorf("password: %w", err))
 	}
 	s.tr.addSecret(pw)
 	return pw, nil
@@ -338,6 +429,13 @@ func (s *session) token(ctx context.Context) (string, error) {
 			info.Flow, info.Error, info.ErrorCodes, info.Description = te.Flow, te.Code, te.ErrorCodes, te.Description
 		}
 		s.a.Token = info
+		var le *LimitError
+		if errors.As(err, &le) {
+			// The endpoint's answer was longer than anything a token
+			// endpoint sends: its body was cut at the limit.
+			s.a.Limit = le
+			return "", s.fail(StageToken, ErrProtocol, "", err)
+		}
 		return "", s.fail(StageToken, s.tokenKind(ctx, err), "", err)
 	}
 	s.tr.addSecret(tok.AccessToken)

@@ -41,11 +41,11 @@ func (s *session) runSMTP(ctx context.Context) error {
 	if smtpCode(greeting) != 220 {
 		return s.smtpRefused(StageGreeting, greeting)
 	}
-	hidden := syntheticSMTPGreeting + l.hiddenRest()
-	if !s.t.SMTPImplicitTLS {
-		if conn, hidden, err = s.smtpStartTLS(ctx, raw, l); err != nil {
-			return err
-		}
+	var hidden string
+	if s.t.SMTPImplicitTLS {
+		hidden = syntheticSMTPGreeting + l.hiddenRest()
+	} else if conn, hidden, err = s.smtpStartTLS(ctx, raw, l); err != nil {
+		return err
 	}
 
 	c := smtp.NewClient(s.wrap(conn, hidden))
@@ -177,7 +177,7 @@ func (s *session) smtpStartTLS(ctx context.Context, raw net.Conn, l *lineConn) (
 	if smtpCode(reply) != 220 {
 		return nil, "", s.smtpRefused(StageStartTLS, reply)
 	}
-	if l.br.Buffered() > 0 {
+	if l.buffered() > 0 {
 		return nil, "", s.protoFail(StageStartTLS, reply, "the server sent data after its STARTTLS reply, before TLS")
 	}
 	tc, err := s.handshake(ctx, raw, StageStartTLS)

@@ -2,6 +2,8 @@ package probe_test
 
 import (
 	"context"
+	"fmt"
+	"io/fs"
 	"net"
 	"net/http"
 	"strings"
@@ -16,7 +18,8 @@ import (
 
 // A token endpoint that cannot be reached is the network's or the deadline's
 // failure, not a refusal by the endpoint: the attempt's error kind says so
-// and diagnose names network_error or timeout, not token_request_failed.
+// and diagnose names token_endpoint_unreachable (a local cause: outbound 443),
+// not token_request_failed.
 func TestTokenEndpointUnreachable(t *testing.T) {
 	_, base := simTarget(t)
 
@@ -36,8 +39,8 @@ func TestTokenEndpointUnreachable(t *testing.T) {
 		kind       probe.ErrorKind
 		cause      diagnose.Cause
 	}{
-		{"closed-port", closedAddr, probe.ErrConnect, diagnose.CauseNetworkError},
-		{"hung", hungAddr, probe.ErrTimeout, diagnose.CauseTimeout},
+		{"closed-port", closedAddr, probe.ErrConnect, diagnose.CauseTokenEndpointUnreachable},
+		{"hung", hungAddr, probe.ErrTimeout, diagnose.CauseTokenEndpointUnreachable},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -70,3 +73,24 @@ func TestTokenEndpointUnreachable(t *testing.T) {
 		})
 	}
 }
+
+// A token source whose secret file cannot be read made no request: the
+// attempt says ErrSecret, not ErrToken, so diagnosis never reads it as the
+// endpoint's refusal.
+func TestTokenSecretFileMissing(t *testing.T) {
+	_, base := simTarget(t)
+	tg := *base
+	tg.Token = failingTokenSource{err: &probe.TokenError{Err: fmt.Errorf("client secret (file:/nonexistent): %w",
+		&fs.PathError{Op: "open", Path: "/nonexistent", Err: fs.ErrNotExist})}}
+	a := probe.Run(context.Background(), probe.Check{Target: &tg, Protocol: probe.SMTP, Mechanism: probe.XOAUTH2})
+	if a.OK || a.Stage != probe.StageToken || a.ErrorKind != probe.ErrSecret {
+		t.Fatalf("ok %v stage %s kind %q err %q", a.OK, a.Stage, a.ErrorKind, a.Error)
+	}
+	if f := diagnose.Classify([]probe.Attempt{a})[0]; f.Cause != diagnose.CauseSecretUnreadable {
+		t.Errorf("cause %s; evidence %q", f.Cause, f.Evidence)
+	}
+}
+
+type failingTokenSource struct{ err error }
+
+func (f failingTokenSource) Token(context.Context) (probe.Token, error) { return probe.Token{}, f.err }

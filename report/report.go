@@ -15,6 +15,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/exoprobe/exoprobe/diagnose"
+	"github.com/exoprobe/exoprobe/internal/clip"
 	"github.com/exoprobe/exoprobe/probe"
 )
 
@@ -53,9 +54,35 @@ func (r Result) ExpectAt(i int) string {
 }
 
 // AsExpected reports whether attempt i met its expectation: an "ok" check
-// that logged in, or a "fail" check that was refused.
+// that logged in, or a "fail" check refused for a reason that proves its
+// posture (diagnose.ProvesPosture). A "fail" check refused for any other
+// reason is Unverified, not as expected.
 func (r Result) AsExpected(i int) bool {
-	return r.Attempts[i].OK == (r.ExpectAt(i) == ExpectOK)
+	if r.ExpectAt(i) == ExpectFail {
+		return !r.Attempts[i].OK && diagnose.ProvesPosture(r.findingAt(i).Cause)
+	}
+	return r.Attempts[i].OK
+}
+
+// Unverified reports whether attempt i is a "fail" check refused for a
+// reason that proves nothing about its posture (a missing secret, the
+// network, a timeout, a wrong password): nothing was verified.
+func (r Result) Unverified(i int) bool {
+	return r.ExpectAt(i) == ExpectFail && !r.Attempts[i].OK && !diagnose.ProvesPosture(r.findingAt(i).Cause)
+}
+
+// StatusAt is attempt i's standing in the daemon's vocabulary
+// (scheduler.Status): "ok", "failing", "unexpectedly_ok" or "unverified".
+func (r Result) StatusAt(i int) string {
+	switch {
+	case r.AsExpected(i):
+		return "ok"
+	case r.Unverified(i):
+		return "unverified"
+	case r.Attempts[i].OK:
+		return "unexpectedly_ok"
+	}
+	return "failing"
 }
 
 // AllAsExpected reports whether every attempt met its expectation.
@@ -82,9 +109,16 @@ func New(target string, attempts []probe.Attempt, vars diagnose.Vars) Result {
 	return Result{Target: target, Attempts: attempts, Findings: diagnose.Classify(attempts), Vars: vars}
 }
 
+// SchemaVersion of Document. 2 added schema itself and durations in
+// seconds (duration_seconds, beside the older duration_ms).
+const SchemaVersion = 2
+
 // Document is the JSON form. Field names are a stable interface: add
 // fields, never rename or remove one.
 type Document struct {
+	// Schema is the version of this form (SchemaVersion); it grows when
+	// fields are added.
+	Schema   int          `json:"schema"`
 	Target   string       `json:"target"`
 	Lang     string       `json:"lang"`
 	Attempts []AttemptDoc `json:"attempts"`
@@ -93,27 +127,34 @@ type Document struct {
 
 // AttemptDoc is one attempt in the JSON form.
 type AttemptDoc struct {
-	Protocol   string   `json:"protocol"`
-	Mechanism  string   `json:"mechanism"`
-	OK         bool     `json:"ok"`
-	Stage      string   `json:"stage"`
-	Reply      string   `json:"reply"`
-	DurationMS int64    `json:"duration_ms"`
-	Cause      string   `json:"cause"`
-	Confidence string   `json:"confidence"`
-	User       string   `json:"user,omitempty"`
-	Server     string   `json:"server,omitempty"`
-	AuthMethod string   `json:"auth_method,omitempty"`
-	AuthReply  string   `json:"auth_reply,omitempty"`
-	Error      string   `json:"error,omitempty"`
-	ErrorKind  string   `json:"error_kind,omitempty"`
-	TLSVersion string   `json:"tls_version,omitempty"`
-	Transcript []string `json:"transcript,omitempty"`
+	Protocol   string `json:"protocol"`
+	Mechanism  string `json:"mechanism"`
+	OK         bool   `json:"ok"`
+	Stage      string `json:"stage"`
+	Reply      string `json:"reply"`
+	DurationMS int64  `json:"duration_ms"`
+	// DurationSeconds is the same in seconds, as everywhere else in
+	// exoprobe's JSON and metrics; duration_ms stays for old readers.
+	DurationSeconds float64  `json:"duration_seconds"`
+	Cause           string   `json:"cause"`
+	Confidence      string   `json:"confidence"`
+	User            string   `json:"user,omitempty"`
+	Server          string   `json:"server,omitempty"`
+	AuthMethod      string   `json:"auth_method,omitempty"`
+	AuthReply       string   `json:"auth_reply,omitempty"`
+	Error           string   `json:"error,omitempty"`
+	ErrorKind       string   `json:"error_kind,omitempty"`
+	TLSVersion      string   `json:"tls_version,omitempty"`
+	Transcript      []string `json:"transcript,omitempty"`
 	// Expect is the check's expectation ("ok" or "fail"); AsExpected is
 	// false when it left it (a failure, or an "expect: fail" check that
 	// logged in).
 	Expect     string `json:"expect"`
 	AsExpected bool   `json:"as_expected"`
+	// Status is the standing against the expectation, in the daemon's
+	// words: "ok", "failing", "unexpectedly_ok", or "unverified" (an
+	// "expect: fail" check refused for a reason that proves nothing).
+	Status string `json:"status"`
 	// Token is what the probe decoded from the access token's claims (or
 	// the token endpoint's refusal); never the token itself. Nil for Basic.
 	Token *TokenDoc `json:"token,omitempty"`
@@ -143,8 +184,9 @@ type TokenDoc struct {
 
 // TimingDoc is one stage's duration.
 type TimingDoc struct {
-	Stage      string  `json:"stage"`
-	DurationMS float64 `json:"duration_ms"`
+	Stage           string  `json:"stage"`
+	DurationMS      float64 `json:"duration_ms"`
+	DurationSeconds float64 `json:"duration_seconds"`
 }
 
 func tokenDoc(t *probe.TokenInfo) *TokenDoc {
@@ -161,7 +203,8 @@ func timingDocs(ts []probe.StageTiming) []TimingDoc {
 	var out []TimingDoc
 	for _, st := range ts {
 		// Microsecond resolution: loopback stages take well under 1 ms.
-		out = append(out, TimingDoc{Stage: string(st.Stage), DurationMS: float64(st.Duration.Microseconds()) / 1000})
+		out = append(out, TimingDoc{Stage: string(st.Stage), DurationMS: float64(st.Duration.Microseconds()) / 1000,
+			DurationSeconds: st.Duration.Seconds()})
 	}
 	return out
 }
@@ -232,15 +275,15 @@ func evidenceIn(f diagnose.Finding, lang string) []string {
 // Build makes the JSON document in a language.
 func Build(r Result, lang string) Document {
 	lang = normLang(lang)
-	d := Document{Target: r.Target, Lang: lang, Attempts: []AttemptDoc{}, Findings: []FindingDoc{}}
+	d := Document{Schema: SchemaVersion, Target: r.Target, Lang: lang, Attempts: []AttemptDoc{}, Findings: []FindingDoc{}}
 	for i, a := range r.Attempts {
 		f := r.findingAt(i)
 		ad := AttemptDoc{
 			Protocol: string(a.Protocol), Mechanism: string(a.Mechanism), OK: a.OK, Stage: string(a.Stage),
-			Reply: a.Reply, DurationMS: a.Duration.Milliseconds(), Cause: string(f.Cause), Confidence: string(f.Confidence),
+			Reply: a.Reply, DurationMS: a.Duration.Milliseconds(), DurationSeconds: a.Duration.Seconds(), Cause: string(f.Cause), Confidence: string(f.Confidence),
 			User: a.User, Server: a.Server, AuthMethod: a.AuthMethod, AuthReply: a.AuthReply,
 			Error: a.Error, ErrorKind: string(a.ErrorKind), TLSVersion: a.TLSVersion,
-			Expect: r.ExpectAt(i), AsExpected: r.AsExpected(i),
+			Expect: r.ExpectAt(i), AsExpected: r.AsExpected(i), Status: r.StatusAt(i),
 			Token: tokenDoc(a.Token), Capabilities: a.Capabilities, Timings: timingDocs(a.Timings),
 		}
 		if r.Transcript {
@@ -297,6 +340,9 @@ type labels struct {
 	// Expectations: the EXPECT column, a refusal an "expect: fail" check
 	// wanted, and the posture failure of one that logged in.
 	expect, failExpected, unexpectedOK, asExpected, postureBasic, postureOAuth string
+	// unverified: the RESULT of an "expect: fail" check refused for a
+	// reason that proves nothing, and the heading of its block.
+	unverified, unverifiedHead string
 }
 
 var textLabels = map[string]labels{
@@ -312,6 +358,7 @@ var textLabels = map[string]labels{
 		asExpected:   "Refused as expected (expect: fail), nothing to do",
 		postureBasic: "The password (Basic) login succeeded, but the configuration expects it to fail: Basic authentication is on for this mailbox and protocol. Check which authentication policy applies and why it allows Basic:",
 		postureOAuth: "The login succeeded, but the configuration expects it to fail: find out who granted this access, or correct the expectation.",
+		unverified:   "UNVERIFIED", unverifiedHead: "POSTURE UNVERIFIED",
 	},
 	"ja": {
 		target: "対象", protocol: "プロトコル", mechanism: "方式", result: "結果", cause: "原因",
@@ -325,6 +372,7 @@ var textLabels = map[string]labels{
 		asExpected:   "想定どおり拒否されました (expect: fail)。対処は不要です",
 		postureBasic: "パスワード (基本認証) でのログインが成功しましたが、設定では失敗が想定されています。このメールボックスとプロトコルで基本認証が有効になっています。適用されている認証ポリシーと、基本認証を許可している理由を確認してください:",
 		postureOAuth: "ログインが成功しましたが、設定では失敗が想定されています。このアクセスを許可したのは誰かを確認するか、想定を修正してください。",
+		unverified:   "未検証", unverifiedHead: "ポスチャ未検証",
 	},
 }
 
@@ -333,9 +381,9 @@ var textLabels = map[string]labels{
 func WriteText(w io.Writer, r Result, lang string) error {
 	lang = normLang(lang)
 	L := textLabels[lang]
-	ew := &errWriter{w: w}
+	ew := &errWriter{w: NewInertWriter(w)}
 	if r.Target != "" {
-		fmt.Fprintf(ew, "%s: %s\n", L.target, r.Target)
+		fmt.Fprintf(ew, "%s: %s\n", L.target, Inert(r.Target))
 	}
 	if len(r.Attempts) == 0 {
 		fmt.Fprintln(ew, L.noAttempts)
@@ -355,6 +403,8 @@ func WriteText(w io.Writer, r Result, lang string) error {
 		switch {
 		case r.ExpectAt(i) == ExpectFail && a.OK:
 			res = L.unexpectedOK
+		case r.Unverified(i):
+			res = L.unverified
 		case r.ExpectAt(i) == ExpectFail:
 			res = L.failExpected
 		case !a.OK:
@@ -380,10 +430,15 @@ func WriteText(w io.Writer, r Result, lang string) error {
 	}
 	var groups []*group
 	byCause := map[diagnose.Cause]*group{}
-	var expectedRefusals, unexpectedOK []int
+	var expectedRefusals, unexpectedOK, unverified []int
 	for i, a := range r.Attempts {
 		f := r.findingAt(i)
-		if r.ExpectAt(i) == ExpectFail {
+		if r.Unverified(i) {
+			// Refused, but for a reason that proves nothing: say so, and
+			// offer the remedy of that reason (a local fault, the
+			// network), which never enables Basic.
+			unverified = append(unverified, i)
+		} else if r.ExpectAt(i) == ExpectFail {
 			// A posture check: its refusal is the wanted state, so the
 			// remedy (which would undo it) is not offered.
 			if a.OK {
@@ -407,6 +462,10 @@ func WriteText(w io.Writer, r Result, lang string) error {
 	fmt.Fprintln(ew)
 	if len(groups) == 0 && len(unexpectedOK) == 0 {
 		fmt.Fprintln(ew, L.noFindings)
+	}
+	for _, i := range unverified {
+		c := r.findingAt(i).Cause
+		fmt.Fprintf(ew, "== %s: %s (expect: fail)\n  %s\n\n", L.unverifiedHead, checkName(r.Attempts[i]), diagnose.PostureUnverifiedText(c, lang))
 	}
 	for _, i := range unexpectedOK {
 		a := r.Attempts[i]
@@ -437,7 +496,7 @@ func WriteText(w io.Writer, r Result, lang string) error {
 			a := r.Attempts[i]
 			fmt.Fprintf(ew, "  %s [%s]\n", checkName(a), L.conf[string(f.Confidence)])
 			for _, e := range evidenceIn(f, lang) {
-				fmt.Fprintf(ew, "    - %s\n", e)
+				fmt.Fprintf(ew, "    - %s\n", Inert(e))
 			}
 		}
 		rem := diagnose.RemedyFor(g.cause, lang, r.varsFor(r.Attempts[g.idx[0]], proto))
@@ -459,10 +518,10 @@ func WriteText(w io.Writer, r Result, lang string) error {
 	if r.Transcript {
 		fmt.Fprintf(ew, "%s\n", L.transcript)
 		for _, a := range r.Attempts {
-			fmt.Fprintf(ew, "-- %s %s\n", checkName(a), a.Server)
+			fmt.Fprintf(ew, "-- %s %s\n", checkName(a), Inert(a.Server))
 			writeTokenClaims(ew, a.Token, lang)
 			for _, l := range a.Transcript {
-				fmt.Fprintf(ew, "  %s\n", l)
+				fmt.Fprintf(ew, "  %s\n", Inert(l))
 			}
 		}
 	}
@@ -506,10 +565,10 @@ func writeTokenClaims(w io.Writer, t *probe.TokenInfo, lang string) {
 		add("error_codes", strings.Join(codes, ","))
 	}
 	if len(parts) > 0 {
-		fmt.Fprintf(w, "  %s: %s\n", label[0], strings.Join(parts, " "))
+		fmt.Fprintf(w, "  %s: %s\n", label[0], Inert(strings.Join(parts, " ")))
 	}
 	for _, p := range t.Problems {
-		fmt.Fprintf(w, "  %s: %s\n", label[1], p)
+		fmt.Fprintf(w, "  %s: %s\n", label[1], Inert(p))
 	}
 }
 
@@ -571,7 +630,13 @@ func replyCell(s string, n int) string {
 	}
 	head := (n - 1) / 2
 	tail := n - 1 - head
-	return strings.TrimRight(string(rs[:head]), " ") + "…" + strings.TrimLeft(string(rs[len(rs)-tail:]), " ")
+	out := strings.TrimRight(string(rs[:head]), " ") + "…" + strings.TrimLeft(string(rs[len(rs)-tail:]), " ")
+	if len(clip.Missing(s, out)) > 0 {
+		// A code sat in the cut middle (an AADSTS code after a long
+		// prefix): keep the head and every code instead of the tail.
+		return clip.Keep(s, n)
+	}
+	return out
 }
 
 // errWriter keeps the first write error so the many Fprintf calls need no
@@ -597,7 +662,7 @@ func (e *errWriter) Write(p []byte) (int, error) {
 func WriteExplain(w io.Writer, c diagnose.Cause, lang string, vars diagnose.Vars) error {
 	lang = normLang(lang)
 	L := textLabels[lang]
-	ew := &errWriter{w: w}
+	ew := &errWriter{w: NewInertWriter(w)}
 	rem := diagnose.RemedyFor(c, lang, vars)
 	fmt.Fprintf(ew, "%s: %s\n", c, diagnose.Title(c, lang))
 	fmt.Fprintf(ew, "%s:\n  %s\n", L.summary, rem.Summary)
@@ -612,7 +677,7 @@ func WriteExplain(w io.Writer, c diagnose.Cause, lang string, vars diagnose.Vars
 // WriteCauseList writes the catalog, one cause id and title per line.
 func WriteCauseList(w io.Writer, lang string) error {
 	lang = normLang(lang)
-	ew := &errWriter{w: w}
+	ew := &errWriter{w: NewInertWriter(w)}
 	var rows [][]string
 	for _, c := range diagnose.Causes() {
 		rows = append(rows, []string{string(c), diagnose.Title(c, lang)})

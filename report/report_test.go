@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/exoprobe/exoprobe/diagnose"
 	"github.com/exoprobe/exoprobe/probe"
@@ -48,8 +49,11 @@ func TestJSONSchema(t *testing.T) {
 	if err := json.Unmarshal(buf.Bytes(), &doc); err != nil {
 		t.Fatalf("not JSON: %v\n%s", err, buf.String())
 	}
-	if got := keys(doc); !slices.Equal(got, []string{"attempts", "findings", "lang", "target"}) {
+	if got := keys(doc); !slices.Equal(got, []string{"attempts", "findings", "lang", "schema", "target"}) {
 		t.Errorf("top-level keys %v", got)
+	}
+	if doc["schema"] != float64(SchemaVersion) {
+		t.Errorf("schema %v, want %d", doc["schema"], SchemaVersion)
 	}
 	if doc["target"] != "scanner" || doc["lang"] != "en" {
 		t.Errorf("target/lang: %v %v", doc["target"], doc["lang"])
@@ -63,6 +67,9 @@ func TestJSONSchema(t *testing.T) {
 		if _, ok := a0[k]; !ok {
 			t.Errorf("attempt lacks %q: %v", k, keys(a0))
 		}
+	}
+	if a0["duration_seconds"].(float64) != 1.2 {
+		t.Errorf("duration_seconds %v, want 1.2", a0["duration_seconds"])
 	}
 	if a0["duration_ms"].(float64) != 1200 || a0["cause"] != "basic_auth_disabled" || a0["confidence"] != "definitive" || a0["ok"] != false {
 		t.Errorf("attempt 0: %v", a0)
@@ -91,7 +98,7 @@ func TestJSONSchema(t *testing.T) {
 		}
 	}
 	fix := rem["fix"].([]any)
-	if fix[0] != "Set-AuthenticationPolicy -Identity 'Block Basic' -AllowBasicAuthPop -AllowBasicAuthImap -AllowBasicAuthSmtp" ||
+	if fix[0] != "Set-AuthenticationPolicy -Identity 'Block Basic' -AllowBasicAuthImap" ||
 		fix[1] != "Set-User -Identity scanner@contoso.com -STSRefreshTokensValidFrom $([System.DateTime]::UtcNow)" {
 		t.Errorf("fix lines not filled: %v", fix)
 	}
@@ -151,8 +158,10 @@ func TestTextEnglish(t *testing.T) {
 		// the bracket is not shown in the table
 		"SmtpClientAuthentication is disabled f",
 		"== basic_auth_disabled: Basic authentication is disabled (imap/basic, pop/basic)",
-		"PS> Set-AuthenticationPolicy -Identity 'Block Basic' -AllowBasicAuthPop -AllowBasicAuthImap -AllowBasicAuthSmtp",
-		"PS> Set-TransportConfig -SmtpClientAuthenticationDisabled $False",
+		"PS> Set-AuthenticationPolicy -Identity 'Block Basic' -AllowBasicAuthPop -AllowBasicAuthImap",
+		// The mailbox's own exception; the organization's switch is a step.
+		"PS> Set-CasMailbox scanner@contoso.com -SmtpClientAuthenticationDisabled $False",
+		"Set-TransportConfig -SmtpClientAuthenticationDisabled $False",
 		"permanently retired",
 		"1.2s", "300ms",
 	} {
@@ -333,5 +342,16 @@ func TestObjectIDFromAppToken(t *testing.T) {
 		if len(d.Findings) != 1 || len(d.Findings[0].Remedy.Fix) == 0 || d.Findings[0].Remedy.Fix[0] != c.want {
 			t.Errorf("%s: fix = %+v, want first line %q", c.flow, d.Findings, c.want)
 		}
+	}
+}
+
+// A reply shortened for its column keeps its error code, even one in the
+// middle the head-and-tail cut would drop.
+func TestReplyCellKeepsCode(t *testing.T) {
+	s := "token request failed: invalid_client: " + strings.Repeat("the application could not be authenticated ", 4) +
+		"AADSTS7000215: Invalid client secret provided. " + strings.Repeat("Ensure the secret being sent is correct ", 4)
+	got := replyCell(s, 90)
+	if !strings.Contains(got, "AADSTS7000215") || utf8.RuneCountInString(got) > 90 {
+		t.Errorf("replyCell = %q", got)
 	}
 }

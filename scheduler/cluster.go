@@ -48,7 +48,8 @@ func accountOf(t *probe.Target) string {
 	return strings.ToLower(t.Name)
 }
 
-// owns says whether this member runs e; the caller holds s.mu.
+// owns says whether this member runs e. It takes no scheduler lock
+// (readers call it); the Cluster answers from its own state.
 func (s *Scheduler) owns(e *entry) bool {
 	return s.opt.Cluster == nil || s.opt.Cluster.Owns(e.account)
 }
@@ -103,6 +104,7 @@ func (s *Scheduler) takeOver(e *entry) {
 		e.m.Confidence = ev.Finding.Confidence
 	}
 	e.rec.Machine = e.m
+	s.publishState(e)
 	s.log.Info("took over check with the cluster's announced state", "check", e.id, "status", st, "cause", ev.Cause)
 }
 

@@ -9,7 +9,11 @@ import (
 	"github.com/exoprobe/exoprobe/probe"
 )
 
-// Record is what survives a restart for one check.
+// Record is what survives a restart for one check: its state machine and
+// the compact form of its latest attempt (see Compact), which its siblings'
+// classification compares against. The full attempt and its finding are a
+// Detail. Older stores kept the full attempt and finding here; the
+// scheduler compacts what it loads.
 type Record struct {
 	Machine     MachineState      `json:"m"`
 	LastAttempt *probe.Attempt    `json:"a,omitempty"`
@@ -23,12 +27,51 @@ type Record struct {
 // Update is one completed attempt's changes, committed atomically: the
 // check's record, its history entry, the events it caused, and the lockout
 // guard of its account.
+//
+// Record and Detail are nil when the attempt changed nothing worth
+// writing (same outcome, cause and state as the stored ones, stored less
+// than RecordRefresh ago): the history entry is then the only write.
 type Update struct {
 	ID      CheckID
-	Record  Record
+	Record  *Record
+	Detail  *Detail
 	History *HistoryEntry
 	Events  []Event
 	Guard   *GuardRecord
+}
+
+// Detail is a check's latest attempt in full (transcript, timings, token
+// claims) and its finding, without the remedy. The store keeps it apart
+// from the Record and it is read on demand (Scheduler.Check).
+type Detail struct {
+	Attempt *probe.Attempt    `json:"a,omitempty"`
+	Finding *diagnose.Finding `json:"f,omitempty"`
+}
+
+// DetailStore is a Store that keeps Details.
+type DetailStore interface {
+	// Detail returns the stored detail of a check (ok false when none).
+	Detail(id CheckID) (d Detail, ok bool, err error)
+}
+
+// Compact returns the part of an attempt the scheduler keeps in memory for
+// classifying the attempt's siblings (diagnose compares outcomes, replies,
+// stages and token claims across a target's checks): no transcript, no
+// timings, no capabilities (only the attempt being classified uses its
+// own), the server's words capped.
+func Compact(a *probe.Attempt) *probe.Attempt {
+	c := &probe.Attempt{Target: a.Target, User: a.User, Protocol: a.Protocol, Mechanism: a.Mechanism,
+		Server: a.Server, Start: a.Start, OK: a.OK, Stage: a.Stage, ErrorKind: a.ErrorKind,
+		AuthMethod: a.AuthMethod, Duration: a.Duration}
+	if !a.OK {
+		c.Reply, c.AuthReply, c.Error = truncate(a.Reply, 512), truncate(a.AuthReply, 512), truncate(a.Error, 512)
+	}
+	if a.Token != nil {
+		t := *a.Token
+		t.Description = truncate(t.Description, 512)
+		c.Token = &t
+	}
+	return c
 }
 
 // GuardRecord is the lockout guard's persisted memory of one account, so a
@@ -67,6 +110,7 @@ type Pruner interface {
 type MemStore struct {
 	mu         sync.Mutex
 	records    map[CheckID]Record
+	details    map[CheckID]Detail
 	guards     map[string][]time.Time
 	history    map[CheckID][]HistoryEntry
 	events     []Event
@@ -78,7 +122,7 @@ type MemStore struct {
 
 // NewMemStore returns an empty MemStore.
 func NewMemStore() *MemStore {
-	return &MemStore{records: map[CheckID]Record{}, guards: map[string][]time.Time{},
+	return &MemStore{records: map[CheckID]Record{}, details: map[CheckID]Detail{}, guards: map[string][]time.Time{},
 		history: map[CheckID][]HistoryEntry{}, MaxHistory: 1000, MaxEvents: 1000}
 }
 
@@ -107,7 +151,12 @@ func (m *MemStore) Commit(batch []Update) error {
 	defer m.mu.Unlock()
 	m.Commits++
 	for _, u := range batch {
-		m.records[u.ID] = u.Record
+		if u.Record != nil {
+			m.records[u.ID] = *u.Record
+		}
+		if u.Detail != nil {
+			m.details[u.ID] = *u.Detail
+		}
 		if u.History != nil {
 			h := append(m.history[u.ID], *u.History)
 			if len(h) > m.MaxHistory {
@@ -134,6 +183,7 @@ func (m *MemStore) Prune(keep map[CheckID]bool, before time.Time) (int, error) {
 	for id, r := range m.records {
 		if !keep[id] && r.LastRun.Before(before) {
 			delete(m.records, id)
+			delete(m.details, id)
 			delete(m.history, id)
 			n++
 		}
@@ -149,6 +199,14 @@ func (m *MemStore) Prune(keep map[CheckID]bool, before time.Time) (int, error) {
 		}
 	}
 	return n, nil
+}
+
+// Detail implements DetailStore.
+func (m *MemStore) Detail(id CheckID) (Detail, bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	d, ok := m.details[id]
+	return d, ok, nil
 }
 
 func (m *MemStore) History(id CheckID, limit int) ([]HistoryEntry, error) {

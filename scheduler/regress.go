@@ -74,18 +74,28 @@ type step struct {
 	NeedConfirm bool
 }
 
-// meets reports whether an outcome satisfies the expectation.
-func meets(exp Expectation, ok bool) bool { return ok == (exp != ExpectFail) }
+// meets reports whether an outcome satisfies the expectation. An expect:
+// fail check is met only by a refusal whose cause proves it
+// (diagnose.ProvesPosture); any other failure leaves it unverified.
+func meets(exp Expectation, ok bool, cause diagnose.Cause) bool {
+	if exp == ExpectFail {
+		return !ok && diagnose.ProvesPosture(cause)
+	}
+	return ok
+}
 
 // key is the identity of a state: meeting the expectation is one state
-// whatever the cause (an expect: fail check failing for a new reason is
-// still fine); failing is one state per cause.
+// whatever the cause (an expect: fail check refused for another proving
+// reason is still fine); an unverified posture is one state whatever the
+// cause; failing is one state per cause.
 func key(exp Expectation, ok bool, cause diagnose.Cause) string {
-	if meets(exp, ok) {
+	switch {
+	case meets(exp, ok, cause):
 		return "meets"
-	}
-	if ok {
+	case ok:
 		return "unexpectedly_ok"
+	case exp == ExpectFail:
+		return "unverified"
 	}
 	return "failing:" + string(cause)
 }
@@ -96,6 +106,8 @@ func (m *MachineState) currentKey() string {
 		return "meets"
 	case StatusUnexpectedlyOK:
 		return "unexpectedly_ok"
+	case StatusUnverified:
+		return "unverified"
 	case StatusFailing:
 		return "failing:" + string(m.Cause)
 	}
@@ -130,13 +142,13 @@ func (m *MachineState) observe(th Thresholds, o observation) step {
 		m.Candidate = nil
 		if m.Cause != o.Cause || m.Confidence != o.Confidence {
 			// Only possible while meeting the expectation (e.g. an
-			// expect: fail check refused for another reason): worth
-			// showing, not worth an event.
+			// expect: fail check refused for another proving reason) or
+			// while unverified: worth showing, not worth an event.
 			m.Cause, m.Confidence = o.Cause, o.Confidence
 		}
 		return step{}
 	}
-	isMeets := meets(m.Expect, o.OK)
+	isMeets := meets(m.Expect, o.OK, o.Cause)
 	if m.Status == StatusPending && isMeets {
 		// A first outcome that meets the expectation is the baseline: no
 		// event, nothing to confirm.
@@ -173,6 +185,9 @@ func (m *MachineState) observe(th Thresholds, o observation) step {
 	case o.OK: // expect: fail and it logged in
 		m.Status = StatusUnexpectedlyOK
 		kind = EventUnexpectedlyOK
+	case m.Expect == ExpectFail: // refused, but nothing proved
+		m.Status = StatusUnverified
+		kind = EventPostureUnverified
 	default:
 		m.Status = StatusFailing
 		kind = EventRegressed

@@ -12,7 +12,6 @@ import (
 	"regexp"
 	"runtime/debug"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -20,6 +19,7 @@ import (
 	"time"
 
 	"github.com/exoprobe/exoprobe/diagnose"
+	"github.com/exoprobe/exoprobe/internal/clip"
 	"github.com/exoprobe/exoprobe/probe"
 )
 
@@ -45,7 +45,12 @@ func (c CheckSpec) ID() CheckID { return MakeID(c.Target.Name, c.Protocol, c.Mec
 type Options struct {
 	Prober     Prober
 	Classifier Classifier // nil: cause ok when the attempt is OK, unknown otherwise
-	Store      Store      // nil: a MemStore
+	// ClassifyAt, when set, is used instead of Classifier: it diagnoses
+	// only attempts[i], with the others as its comparison set, so that one
+	// attempt does not re-classify (and render findings for) every sibling.
+	// The daemon passes diagnose.ClassifyAt.
+	ClassifyAt func(attempts []probe.Attempt, i int) diagnose.Finding
+	Store      Store // nil: a MemStore
 	Sinks      []EventSink
 	Clock      Clock // nil: RealClock
 	Logger     *slog.Logger
@@ -78,6 +83,24 @@ type Options struct {
 	// about every hour while the scheduler runs, starting with its first
 	// commit.
 	RemovedGrace time.Duration
+	// WarmUp: a check that never ran makes its first attempt within this
+	// long after it is configured (spread by a hash of its id), not up to
+	// a whole interval later (default 1m; capped at the check's interval;
+	// negative turns it off). Its later runs keep their regular slots.
+	WarmUp time.Duration
+	// CommitDelay is the group commit: the store commits at most once per
+	// CommitDelay (default 100ms; negative: as fast as commits finish), so
+	// that 200 probes a second cost ten fsyncs, not 200. An update that
+	// carries an event or a lockout guard change is committed at once:
+	// alerts are sent only after their event is durable, and the guard's
+	// count must survive a crash.
+	CommitDelay time.Duration
+	// RecordRefresh: a check's record and detail (last attempt in full) are
+	// written when its outcome, cause or state changes, and otherwise at
+	// most this often (default 1h), so that the store is not rewritten at
+	// every attempt of a fleet that does not change. History entries are
+	// written at every attempt.
+	RecordRefresh time.Duration
 	// OnAttempt, if set, is called after every attempt (for metrics), with
 	// the check's new state and the start lag. It must be fast.
 	OnAttempt func(st CheckState, a probe.Attempt, lag time.Duration)
@@ -118,6 +141,15 @@ func (o *Options) defaults() {
 	if o.RemovedGrace <= 0 {
 		o.RemovedGrace = 7 * 24 * time.Hour
 	}
+	if o.WarmUp == 0 {
+		o.WarmUp = time.Minute
+	}
+	if o.CommitDelay == 0 {
+		o.CommitDelay = 100 * time.Millisecond
+	}
+	if o.RecordRefresh <= 0 {
+		o.RecordRefresh = time.Hour
+	}
 	// The guard's memory of an account must outlive its window.
 	o.RemovedGrace = max(o.RemovedGrace, o.GuardWindow)
 }
@@ -129,6 +161,12 @@ type Scheduler struct {
 	opt Options
 	th  Thresholds
 	log *slog.Logger
+
+	// listp and byID are the configured checks for readers, replaced (never
+	// modified) by SetChecks: Query, Range, Snapshot and Check read them and
+	// each entry's published state without taking mu.
+	listp atomic.Pointer[[]*entry]
+	byID  atomic.Pointer[map[CheckID]*entry]
 
 	mu       sync.Mutex
 	checks   map[CheckID]*entry
@@ -142,10 +180,13 @@ type Scheduler struct {
 	// RemovedGrace.
 	records   map[CheckID]Record
 	lastPrune time.Time // persister goroutine only
-	inflight  int
-	running   bool
-	stats     counters
-	lags      lagRing
+	// interned shares the host and account strings of a reload's checks
+	// (60,000 checks use a handful of hosts).
+	interned map[string]string
+	inflight int
+	running  bool
+	stats    counters
+	lags     lagRing
 
 	subMu sync.Mutex
 	subs  map[chan Event]struct{}
@@ -178,6 +219,32 @@ type entry struct {
 	// owned: the last dispatch found this member owning the check (only
 	// with a Cluster).
 	owned bool
+	// pub is the check's state as readers see it: immutable, replaced
+	// whenever it changes (under mu).
+	pub atomic.Pointer[CheckState]
+	// last summarizes the latest attempt for pub.
+	last *AttemptSummary
+	// g is the account's lockout guard for Basic checks (nil otherwise).
+	g *guard
+	// written is what the store holds of this check: the key of the
+	// outcome it last wrote and when (see RecordRefresh).
+	written   writeKey
+	writtenAt time.Time
+}
+
+// writeKey is what makes an attempt worth writing in full: its outcome,
+// cause and the state machine (counters aside).
+type writeKey struct {
+	ok        bool
+	cause     diagnose.Cause
+	stage     probe.Stage
+	kind      probe.ErrorKind
+	status    Status
+	mcause    diagnose.Cause
+	conf      diagnose.Confidence
+	since     time.Time
+	candidate Candidate
+	throttled time.Time
 }
 
 type hostState struct {
@@ -186,9 +253,18 @@ type hostState struct {
 }
 
 type guard struct {
+	// failures is replaced, never modified in place: pub shares it with
+	// readers.
 	failures []time.Time
+	pub      atomic.Pointer[[]time.Time]
 	inflight int
 	waiting  []*entry
+}
+
+// setFailures replaces the guard's failures and publishes them.
+func (g *guard) setFailures(f []time.Time) {
+	g.failures = f
+	g.pub.Store(&f)
 }
 
 type counters struct {
@@ -221,15 +297,31 @@ func New(opt Options) (*Scheduler, error) {
 		guards:   map[string]*guard{},
 		throttle: map[string]time.Time{},
 		records:  recs,
+		interned: map[string]string{},
 		subs:     map[chan Event]struct{}{},
 		wake:     make(chan struct{}, 1),
 		persist:  make(chan Update, 4096),
 	}
 	for acct, f := range gs {
-		s.guards[acct] = &guard{failures: f}
+		g := &guard{}
+		g.setFailures(f)
+		s.guards[acct] = g
 	}
+	for id, r := range recs {
+		// Older stores kept the full attempt and finding in the record.
+		if r.LastAttempt != nil {
+			r.LastAttempt = Compact(r.LastAttempt)
+		}
+		r.LastFinding = nil
+		recs[id] = r
+	}
+	s.listp.Store(&[]*entry{})
+	s.byID.Store(&map[CheckID]*entry{})
 	return s, nil
 }
+
+// warmUpRate bounds first probes per second during the warm-up.
+const warmUpRate = 50
 
 // phase spreads checks over their interval by a hash of their id, so that
 // 60,000 checks never start together and a check keeps its slot across
@@ -310,6 +402,18 @@ func (s *Scheduler) SetChecks(specs []CheckSpec) error {
 			s.records[id] = e.rec
 		}
 	}
+	// The warm-up stretches with the number of checks that never ran, so
+	// that a fleet starting from nothing is not probed in one burst: at
+	// most warmUpRate first probes a second (a check's interval still caps
+	// it, as before the warm-up existed).
+	fresh := 0
+	for i := range specs {
+		id := specs[i].ID()
+		if rec, ok := s.records[id]; s.checks[id] == nil && (!ok || rec.LastRun.IsZero()) {
+			fresh++
+		}
+	}
+	warm := max(s.opt.WarmUp, time.Duration(fresh)*time.Second/warmUpRate)
 	s.byTarget = map[string][]*entry{}
 	for _, sp := range specs {
 		id := sp.ID()
@@ -326,6 +430,12 @@ func (s *Scheduler) SetChecks(specs []CheckSpec) error {
 			}
 			e.regular = firstSlot(id, sp.Interval, now)
 			e.due = e.regular
+			if w := min(warm, sp.Interval); s.opt.WarmUp > 0 && w > 0 && e.rec.LastRun.IsZero() {
+				// Never ran: a new check answers within the warm-up.
+				if t := now.Add(phase(id, w)); t.Before(e.due) {
+					e.due = t
+				}
+			}
 			if e.m.Candidate != nil && !s.th.Confirm {
 				// nothing special: the next observation counts
 			} else if e.m.Candidate != nil {
@@ -348,17 +458,40 @@ func (s *Scheduler) SetChecks(specs []CheckSpec) error {
 			}
 		}
 		e.spec = sp
-		e.host = hostOf(sp.Target.Addr(sp.Protocol))
-		e.account = accountOf(sp.Target)
+		e.host = s.intern(hostOf(sp.Target.Addr(sp.Protocol)))
+		e.account = s.intern(accountOf(sp.Target))
+		e.g = nil
+		if sp.Mechanism == probe.Basic {
+			e.g = s.guard(e.account)
+		}
 		s.byTarget[sp.Target.Name] = append(s.byTarget[sp.Target.Name], e)
 		if e.index >= 0 {
 			heap.Fix(&s.queue, e.index)
 		} else if !e.running && !s.isWaiting(e) {
 			heap.Push(&s.queue, e)
 		}
+		s.publishState(e)
 	}
+	list := make([]*entry, 0, len(s.checks))
+	byID := make(map[CheckID]*entry, len(s.checks))
+	for id, e := range s.checks {
+		list = append(list, e)
+		byID[id] = e
+	}
+	slices.SortFunc(list, func(a, b *entry) int { return strings.Compare(string(a.id), string(b.id)) })
+	s.listp.Store(&list)
+	s.byID.Store(&byID)
+	clear(s.interned)
 	s.signal()
 	return nil
+}
+
+func (s *Scheduler) intern(v string) string {
+	if x, ok := s.interned[v]; ok {
+		return x
+	}
+	s.interned[v] = v
+	return v
 }
 
 func (s *Scheduler) isWaiting(e *entry) bool {
@@ -459,6 +592,7 @@ func (s *Scheduler) dispatch(ctx context.Context) time.Duration {
 				s.stats.throttleHolds++
 				e.due = until
 				heap.Push(&s.queue, e)
+				s.publishState(e)
 				continue
 			}
 			delete(s.throttle, e.host+"|"+e.account)
@@ -473,6 +607,7 @@ func (s *Scheduler) dispatch(ctx context.Context) time.Duration {
 				} else {
 					e.due = until
 					heap.Push(&s.queue, e)
+					s.publishState(e)
 				}
 				continue
 			}
@@ -505,7 +640,10 @@ func (s *Scheduler) guard(acct string) *guard {
 // an in-flight attempt may fail too, so it counts against the limit.
 func (s *Scheduler) guardBlock(acct string, g *guard, now time.Time) (until time.Time, busy bool) {
 	cut := now.Add(-s.opt.GuardWindow)
-	g.failures = slices.DeleteFunc(g.failures, func(t time.Time) bool { return !t.After(cut) })
+	if len(g.failures) > 0 && !g.failures[0].After(cut) {
+		// A new slice: readers may hold the old one.
+		g.setFailures(slices.DeleteFunc(slices.Clone(g.failures), func(t time.Time) bool { return !t.After(cut) }))
+	}
 	fs := s.guardTimes(acct, g.failures, cut)
 	n := len(fs)
 	if n+g.inflight < s.opt.GuardLimit {
@@ -622,7 +760,7 @@ func lockoutFailure(a *probe.Attempt, cause diagnose.Cause, conf diagnose.Confid
 		return false
 	}
 	switch a.ErrorKind {
-	case probe.ErrPolicy, probe.ErrConfig:
+	case probe.ErrPolicy, probe.ErrConfig, probe.ErrSecret:
 		return false
 	}
 	if cause == diagnose.CauseBasicAuthDisabled && a.Protocol == probe.SMTP && conf != diagnose.Definitive {
@@ -643,6 +781,10 @@ func (s *Scheduler) complete(ctx context.Context, e *entry, a probe.Attempt, con
 	}
 	s.mu.Unlock()
 	finding := s.classify(siblings, &a)
+	if finding != nil {
+		// Remedies are rendered where they are shown, never kept per check.
+		finding.Remedy = diagnose.Remedy{}
+	}
 
 	s.mu.Lock()
 	now := s.opt.Clock.Now()
@@ -669,7 +811,10 @@ func (s *Scheduler) complete(ctx context.Context, e *entry, a probe.Attempt, con
 	var st CheckState
 	if !shutdown {
 		upd = s.observe(e, a, finding, confirm, started, now, g)
-		st = s.stateOf(e, now)
+		s.publishState(e)
+		if s.opt.OnAttempt != nil {
+			st = s.view(e, e.pub.Load(), now)
+		}
 		s.unpublished.Add(1)
 	}
 	if g != nil {
@@ -694,7 +839,7 @@ func (s *Scheduler) complete(ctx context.Context, e *entry, a probe.Attempt, con
 }
 
 func (s *Scheduler) classify(attempts []probe.Attempt, a *probe.Attempt) (f *diagnose.Finding) {
-	if s.opt.Classifier == nil {
+	if s.opt.Classifier == nil && s.opt.ClassifyAt == nil {
 		return nil
 	}
 	defer func() {
@@ -703,6 +848,11 @@ func (s *Scheduler) classify(attempts []probe.Attempt, a *probe.Attempt) (f *dia
 			f = nil
 		}
 	}()
+	if s.opt.ClassifyAt != nil {
+		// attempts[0] is the new attempt.
+		fd := s.opt.ClassifyAt(attempts, 0)
+		return &fd
+	}
 	for _, fd := range s.opt.Classifier(attempts) {
 		if fd.Protocol == string(a.Protocol) && fd.Mechanism == string(a.Mechanism) {
 			return &fd
@@ -725,8 +875,8 @@ func (s *Scheduler) observe(e *entry, a probe.Attempt, f *diagnose.Finding, conf
 	}
 	upd := &Update{ID: e.id}
 	if g != nil && lockoutFailure(&a, cause, conf) {
-		g.failures = append(g.failures, now)
-		upd.Guard = &GuardRecord{Account: e.account, Failures: slices.Clone(g.failures)}
+		g.setFailures(append(slices.Clone(g.failures), now))
+		upd.Guard = &GuardRecord{Account: e.account, Failures: g.failures}
 	}
 	if d, ok := ThrottleBackoff(&a); ok {
 		d = min(d, s.opt.MaxThrottleBackoff)
@@ -739,10 +889,11 @@ func (s *Scheduler) observe(e *entry, a probe.Attempt, f *diagnose.Finding, conf
 	}
 	stp := e.m.observe(s.th, observation{OK: a.OK, Cause: cause, Confidence: conf, Time: started, Confirm: confirm})
 	e.rec.Machine = e.m
-	e.rec.LastAttempt = &a
-	e.rec.LastFinding = f
+	e.rec.LastAttempt = Compact(&a)
+	e.rec.LastFinding = nil
 	e.rec.LastRun = started
 	e.lastDur = a.Duration
+	e.last = Summarize(&a)
 
 	e.regular = nextSlot(e.regular, e.spec.Interval, now)
 	e.due, e.confirm = e.regular, false
@@ -752,7 +903,17 @@ func (s *Scheduler) observe(e *entry, a probe.Attempt, f *diagnose.Finding, conf
 	if e.rec.ThrottledUntil.After(e.due) {
 		e.due = e.rec.ThrottledUntil
 	}
-	upd.Record = e.rec
+	key := writeKey{ok: a.OK, cause: cause, stage: a.Stage, kind: a.ErrorKind, status: e.m.Status, mcause: e.m.Cause,
+		conf: e.m.Confidence, since: e.m.Since, throttled: e.rec.ThrottledUntil}
+	if c := e.m.Candidate; c != nil {
+		key.candidate = *c
+	}
+	if key != e.written || e.writtenAt.IsZero() || now.Sub(e.writtenAt) >= s.opt.RecordRefresh {
+		rec := e.rec
+		upd.Record = &rec
+		upd.Detail = &Detail{Attempt: &a, Finding: f}
+		e.written, e.writtenAt = key, now
+	}
 	reply := a.Reply
 	if reply == "" {
 		reply = a.AuthReply
@@ -772,31 +933,57 @@ func (s *Scheduler) observe(e *entry, a probe.Attempt, f *diagnose.Finding, conf
 	return upd
 }
 
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
-}
+// truncate shortens a stored reply, keeping its error codes (an AADSTS
+// code or enhanced status code past the cut is appended).
+func truncate(s string, n int) string { return clip.Keep(s, n) }
 
 // persister commits updates in batches (whatever queued up while the last
 // commit ran) and hands events to sinks after their commit.
+//
+// Group commit: a batch is committed at most once per CommitDelay, so
+// the updates of the delay's probes share one transaction and one fsync.
+// An update with an event or a guard change closes the batch at once.
 func (s *Scheduler) persister() {
-	batch := make([]Update, 0, 512)
+	batch := make([]Update, 0, 1024)
+	var last time.Time
 	for u := range s.persist {
 		batch = append(batch[:0], u)
+		urgent := len(u.Events) > 0 || u.Guard != nil
+		var timer *time.Timer
+		var tc <-chan time.Time
+		if wait := s.opt.CommitDelay - time.Since(last); !urgent && s.opt.CommitDelay > 0 && wait > 0 {
+			timer = time.NewTimer(wait)
+			tc = timer.C
+		}
 	drain:
-		for len(batch) < 512 {
+		for len(batch) < cap(batch) {
+			if urgent || tc == nil {
+				select {
+				case u, ok := <-s.persist:
+					if !ok {
+						break drain
+					}
+					batch = append(batch, u)
+				default:
+					break drain
+				}
+				continue
+			}
 			select {
 			case u, ok := <-s.persist:
 				if !ok {
 					break drain
 				}
 				batch = append(batch, u)
-			default:
-				break drain
+				urgent = len(u.Events) > 0 || u.Guard != nil
+			case <-tc:
+				tc = nil
 			}
 		}
+		if timer != nil {
+			timer.Stop()
+		}
+		last = time.Now()
 		if err := s.opt.Store.Commit(batch); err != nil {
 			// State stays in memory; the next commit of each check writes
 			// its whole record again. Events of this batch are still
@@ -887,16 +1074,18 @@ func (s *Scheduler) Subscribe(ctx context.Context) <-chan Event {
 	return ch
 }
 
-// stateOf builds the public view of a check; the caller holds s.mu.
-func (s *Scheduler) stateOf(e *entry, now time.Time) CheckState {
+// publishState publishes the check's state for readers; the caller holds
+// s.mu. The dynamic parts (throttling and lockout guard, which depend on
+// the time of reading) are added by view.
+func (s *Scheduler) publishState(e *entry) {
 	t := e.spec.Target
-	st := CheckState{
-		ID: e.id, Target: t.Name, User: t.User, Labels: maps.Clone(e.spec.Labels), AuthPolicy: e.spec.AuthPolicy,
+	st := &CheckState{
+		ID: e.id, Target: t.Name, User: t.User, Labels: e.spec.Labels, AuthPolicy: e.spec.AuthPolicy,
 		Protocol: e.spec.Protocol, Mechanism: e.spec.Mechanism, Expect: e.m.Expect,
 		Status: e.m.Status, Cause: e.m.Cause, PrevCause: e.m.PrevCause, Confidence: e.m.Confidence,
 		Since: e.m.Since, ConsecutiveFailures: e.m.ConsecutiveFailures,
 		ConsecutiveSuccesses: e.m.ConsecutiveSuccesses, LastRun: e.rec.LastRun, NextRun: e.due,
-		Interval: e.spec.Interval, Timeout: e.spec.Timeout,
+		Interval: e.spec.Interval, Timeout: e.spec.Timeout, Last: e.last, ThrottledUntil: e.rec.ThrottledUntil,
 	}
 	if st.Status == "" {
 		st.Status = StatusPending
@@ -904,68 +1093,101 @@ func (s *Scheduler) stateOf(e *entry, now time.Time) CheckState {
 	if e.m.Candidate != nil {
 		st.Pending = e.m.Candidate.Cause
 	}
-	if e.rec.LastAttempt != nil {
-		a := *e.rec.LastAttempt
-		st.LastAttempt = &a
-	}
-	if e.rec.LastFinding != nil {
-		f := *e.rec.LastFinding
-		st.LastFinding = &f
-	}
-	if e.rec.ThrottledUntil.After(now) {
-		st.ThrottledUntil = e.rec.ThrottledUntil
-	}
-	if e.spec.Mechanism == probe.Basic {
-		if g := s.guards[e.account]; g != nil || s.opt.Cluster != nil {
-			cut := now.Add(-s.opt.GuardWindow)
-			var own []time.Time
-			if g != nil {
-				own = g.failures
-			}
-			var fs []time.Time
-			for _, f := range s.guardTimes(e.account, own, cut) {
-				if f.After(cut) {
-					fs = append(fs, f)
-				}
-			}
-			if len(fs) > 0 {
-				gs := &GuardState{Account: e.account, Failures: fs, Limit: s.opt.GuardLimit, Window: s.opt.GuardWindow}
-				if len(fs) >= s.opt.GuardLimit {
-					gs.Active = true
-					gs.Until = fs[len(fs)-s.opt.GuardLimit].Add(s.opt.GuardWindow)
-				}
-				st.LockoutGuard = gs
-			}
+	e.pub.Store(st)
+}
+
+// Summarize keeps what lists and metrics show of an attempt.
+func Summarize(a *probe.Attempt) *AttemptSummary {
+	sum := &AttemptSummary{Start: a.Start, OK: a.OK, Stage: a.Stage, Duration: a.Duration, Error: a.ErrorKind,
+		Timings: slices.Clip(slices.Clone(a.Timings))}
+	if !a.OK {
+		switch {
+		case a.Reply != "":
+			sum.Words = a.Reply
+		case a.AuthReply != "":
+			sum.Words = a.AuthReply
+		case a.Token != nil && a.Token.Description != "":
+			sum.Words = a.Token.Description
+		default:
+			sum.Words = a.Error
 		}
+		sum.Words = truncate(sum.Words, 300)
+	}
+	if a.Token != nil {
+		sum.TokenExpiry, sum.AppID, sum.Tenant = a.Token.ExpiresAt, a.Token.AppID, a.Token.TenantID
+	}
+	return sum
+}
+
+// view completes a published state with what depends on the time of
+// reading. It takes no lock.
+func (s *Scheduler) view(e *entry, pub *CheckState, now time.Time) CheckState {
+	st := *pub
+	if !st.ThrottledUntil.After(now) {
+		st.ThrottledUntil = time.Time{}
+	}
+	if e.g == nil {
+		return st
+	}
+	var own []time.Time
+	if fp := e.g.pub.Load(); fp != nil {
+		own = *fp
+	}
+	cut := now.Add(-s.opt.GuardWindow)
+	var fs []time.Time
+	// In a cluster the guard counts every member's failures.
+	for _, f := range s.guardTimes(e.account, own, cut) {
+		if f.After(cut) {
+			fs = append(fs, f)
+		}
+	}
+	if len(fs) > 0 {
+		gs := &GuardState{Account: e.account, Failures: fs, Limit: s.opt.GuardLimit, Window: s.opt.GuardWindow}
+		if len(fs) >= s.opt.GuardLimit {
+			gs.Active = true
+			gs.Until = fs[len(fs)-s.opt.GuardLimit].Add(s.opt.GuardWindow)
+		}
+		st.LockoutGuard = gs
 	}
 	return st
 }
 
-// Snapshot returns every check's state, sorted by id; in a cluster, every
-// check this member owns (the others' states here are stale).
+func (s *Scheduler) list() []*entry { return *s.listp.Load() }
+
+// Snapshot returns every check's state, sorted by id, without taking the
+// scheduler's lock (in a cluster: every check this member owns; the
+// others' states here are stale). It copies the whole fleet: prefer Query
+// or Range.
 func (s *Scheduler) Snapshot() []CheckState {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	now := s.opt.Clock.Now()
-	out := make([]CheckState, 0, len(s.checks))
-	for _, e := range s.checks {
+	list := s.list()
+	out := make([]CheckState, 0, len(list))
+	for _, e := range list {
 		if s.owns(e) {
-			out = append(out, s.stateOf(e, now))
+			out = append(out, s.view(e, e.pub.Load(), now))
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out
 }
 
-// Check returns one check's state (in a cluster: if this member owns it).
+// Check returns one check's state in O(1), with its latest attempt and
+// finding loaded from the store (when the store keeps details); in a
+// cluster, only if this member owns it.
 func (s *Scheduler) Check(id CheckID) (CheckState, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	e := s.checks[id]
+	e := (*s.byID.Load())[id]
 	if e == nil || !s.owns(e) {
 		return CheckState{}, false
 	}
-	return s.stateOf(e, s.opt.Clock.Now()), true
+	st := s.view(e, e.pub.Load(), s.opt.Clock.Now())
+	if ds, ok := s.opt.Store.(DetailStore); ok {
+		d, found, err := ds.Detail(id)
+		if err != nil {
+			s.log.Error("store: loading a check's last attempt", "check", id, "err", err)
+		} else if found {
+			st.LastAttempt, st.LastFinding = d.Attempt, d.Finding
+		}
+	}
+	return st, true
 }
 
 // Events returns up to limit stored events, newest first.

@@ -159,6 +159,11 @@ func newHarness(t *testing.T, opt Options, store *MemStore) *harness {
 		opt.Classifier = causeClassifier
 	}
 	opt.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	if opt.CommitDelay == 0 {
+		// Group commit waits in real time; tests step a fake clock and
+		// settle after every step. TestGroupCommit covers the delay.
+		opt.CommitDelay = -1
+	}
 	s, err := New(opt)
 	if err != nil {
 		t.Fatal(err)
@@ -577,6 +582,16 @@ func TestLockoutCauseCatalogDecided(t *testing.T) {
 		diagnose.CauseAccountDisabled: true, diagnose.CauseOAuthTokenInvalid: true, diagnose.CauseOAuthNotAuthorized: true,
 		diagnose.CauseTokenRequestFailed: true, diagnose.CauseTLSError: true, diagnose.CauseNetworkError: true,
 		diagnose.CauseTimeout: true, diagnose.CauseUnknown: true,
+		// Local faults: nothing reached the server at the auth stage
+		// (lockoutFailure looks at the stage and ErrSecret first).
+		diagnose.CauseSecretUnreadable: true, diagnose.CauseTLSModeMismatch: true, diagnose.CauseTokenEndpointUnreachable: true,
+		// Other servers: a disabled login is the account's; an app
+		// password required means the normal password was sent and
+		// refused, which counts like any refused password.
+		diagnose.CauseLoginDisabled: true, diagnose.CauseAppPasswordRequired: true,
+		// A limit crossed after the password went out: the server may
+		// have judged it, so counting is the safe side.
+		diagnose.CauseProtocolError: true,
 	}
 	for _, c := range diagnose.Causes() {
 		if counts[c] == notPasswordCauses[c] {

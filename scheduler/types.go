@@ -61,6 +61,10 @@ const (
 	StatusFailing Status = "failing"
 	// StatusUnexpectedlyOK: an expect: fail check logs in.
 	StatusUnexpectedlyOK Status = "unexpectedly_ok"
+	// StatusUnverified: an expect: fail check is refused, but for a reason
+	// that does not prove the posture (diagnose.ProvesPosture): a local
+	// fault, the network, a timeout, a wrong password. Nothing was verified.
+	StatusUnverified Status = "unverified"
 )
 
 // GuardState is the lockout guard's view of one account: how many failed
@@ -80,8 +84,12 @@ type GuardState struct {
 	Window time.Duration `json:"window"`
 }
 
-// CheckState is everything known about one check. Snapshot returns copies:
-// callers may keep and read them freely.
+// CheckState is everything known about one check. Snapshot, Query and
+// Range return copies of the scheduler's compact per-check summary:
+// callers may keep and read them freely, but Labels is shared with the
+// scheduler and must not be modified. LastAttempt and LastFinding are only
+// filled by Check, which loads them from the store on demand: the
+// scheduler does not keep transcripts, evidence or remedies in memory.
 type CheckState struct {
 	ID     CheckID           `json:"id"`
 	Target string            `json:"target"`
@@ -101,10 +109,16 @@ type CheckState struct {
 	// Since is when the current Status/Cause started (first seen, before
 	// the confirm re-probe).
 	Since time.Time `json:"since,omitzero"`
-	// LastAttempt is the latest attempt, already redacted by package probe.
+	// Last summarizes the latest attempt (nil before the first one).
+	Last *AttemptSummary `json:"last,omitempty"`
+	// LastAttempt is the latest attempt whose outcome differed from the one
+	// before it (or, while nothing changes, one at most an hour old),
+	// already redacted by package probe; only Check fills it, from the
+	// store. Its Start says which attempt it is.
 	LastAttempt *probe.Attempt `json:"last_attempt,omitempty"`
 	// LastFinding is the diagnosis of LastAttempt (nil when it was OK and
-	// nothing needed explaining).
+	// nothing needed explaining), without its remedy: remedies are rendered
+	// where they are shown (diagnose.RemedyFor). Only Check fills it.
 	LastFinding *diagnose.Finding `json:"last_finding,omitempty"`
 	// Consecutive raw outcomes, confirm re-probes included.
 	ConsecutiveFailures  int `json:"consecutive_failures"`
@@ -126,6 +140,27 @@ type CheckState struct {
 	LockoutGuard *GuardState `json:"lockout_guard,omitempty"`
 }
 
+// AttemptSummary is what the scheduler keeps in memory of a check's latest
+// attempt: enough for metrics, lists and the status page's one line, not
+// the transcript.
+type AttemptSummary struct {
+	Start    time.Time       `json:"start"`
+	OK       bool            `json:"ok"`
+	Stage    probe.Stage     `json:"stage,omitempty"`
+	Duration time.Duration   `json:"duration"`
+	Error    probe.ErrorKind `json:"error_kind,omitempty"`
+	// Words are the server's final words (else the token endpoint's or the
+	// local error), truncated; empty for a login that worked.
+	Words string `json:"words,omitempty"`
+	// Timings per stage, in the order the stages ran.
+	Timings []probe.StageTiming `json:"timings,omitempty"`
+	// TokenExpiry of the access token an XOAUTH2 attempt used.
+	TokenExpiry time.Time `json:"token_expiry,omitzero"`
+	// AppID and Tenant of that token, to fill remedies.
+	AppID  string `json:"app_id,omitempty"`
+	Tenant string `json:"tenant_id,omitempty"`
+}
+
 // EventKind is what changed.
 type EventKind string
 
@@ -140,6 +175,10 @@ const (
 	// EventUnexpectedlyOK: an expect: fail check (e.g. Basic IMAP that must
 	// stay off) logged in. A security posture event.
 	EventUnexpectedlyOK EventKind = "unexpectedly_ok"
+	// EventPostureUnverified: an expect: fail check has been refused, for
+	// a confirmed while, only for reasons that prove nothing about the
+	// posture it watches (StatusUnverified).
+	EventPostureUnverified EventKind = "posture_unverified"
 )
 
 // Event is one confirmed change of a check. Its identity is the cause, never

@@ -40,7 +40,7 @@ func BenchmarkCommitAttempts(b *testing.B) {
 			a := &probe.Attempt{Target: "t", Protocol: probe.SMTP, Mechanism: probe.Basic, Start: t, Stage: probe.StageAuth,
 				Reply: reply, Duration: 900 * time.Millisecond, Transcript: []string{"S: 220 ready", "C: EHLO x", "S: 250 ok", "C: AUTH LOGIN", "S: 334 VXNlcm5hbWU6", "C: <redacted>", "S: " + reply}}
 			batch[j] = scheduler.Update{ID: id,
-				Record:  scheduler.Record{Machine: scheduler.MachineState{Status: scheduler.StatusFailing, Cause: diagnose.CauseSMTPAuthDisabledTenant}, LastAttempt: a, LastRun: t},
+				Record:  &scheduler.Record{Machine: scheduler.MachineState{Status: scheduler.StatusFailing, Cause: diagnose.CauseSMTPAuthDisabledTenant}, LastAttempt: a, LastRun: t},
 				History: &scheduler.HistoryEntry{Time: t, Cause: diagnose.CauseSMTPAuthDisabledTenant, Confidence: diagnose.Definitive, Stage: probe.StageAuth, Duration: a.Duration, Reply: reply[:min(len(reply), 300)]}}
 			n++
 		}

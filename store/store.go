@@ -7,6 +7,7 @@
 package store
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -29,6 +30,7 @@ const FileName = "exoprobe.db"
 
 var (
 	bChecks  = []byte("checks")
+	bDetails = []byte("details")
 	bHistory = []byte("history")
 	bHCount  = []byte("history_count")
 	bEvents  = []byte("events")
@@ -93,8 +95,9 @@ type DB struct {
 }
 
 var (
-	_ scheduler.Store  = (*DB)(nil)
-	_ scheduler.Pruner = (*DB)(nil)
+	_ scheduler.Store       = (*DB)(nil)
+	_ scheduler.Pruner      = (*DB)(nil)
+	_ scheduler.DetailStore = (*DB)(nil)
 )
 
 // Open opens (creating if needed) the store in dir.
@@ -114,7 +117,7 @@ func Open(dir string, opt Options) (*DB, error) {
 	}
 	s := &DB{db: db, opt: opt, path: path}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bChecks, bHistory, bHCount, bEvents, bGuards, bMeta} {
+		for _, b := range [][]byte{bChecks, bDetails, bHistory, bHCount, bEvents, bGuards, bMeta} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -207,15 +210,27 @@ func (s *DB) Commit(batch []scheduler.Update) error {
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		checks, hist, hcount, events, guards, meta := tx.Bucket(bChecks), tx.Bucket(bHistory),
 			tx.Bucket(bHCount), tx.Bucket(bEvents), tx.Bucket(bGuards), tx.Bucket(bMeta)
+		details := tx.Bucket(bDetails)
 		evN := getU64(meta.Get(kEventsN))
 		for _, u := range batch {
 			id := []byte(u.ID)
-			v, err := json.Marshal(u.Record)
-			if err != nil {
-				return fmt.Errorf("check %s: %w", u.ID, err)
+			if u.Record != nil {
+				v, err := json.Marshal(u.Record)
+				if err != nil {
+					return fmt.Errorf("check %s: %w", u.ID, err)
+				}
+				if err := checks.Put(id, v); err != nil {
+					return err
+				}
 			}
-			if err := checks.Put(id, v); err != nil {
-				return err
+			if u.Detail != nil {
+				v, err := json.Marshal(u.Detail)
+				if err != nil {
+					return fmt.Errorf("check %s: %w", u.ID, err)
+				}
+				if err := details.Put(id, v); err != nil {
+					return err
+				}
 			}
 			if u.History != nil {
 				n, err := s.addHistory(hist, hcount, id, u.History)
@@ -309,6 +324,9 @@ func (s *DB) Prune(keep map[scheduler.CheckID]bool, before time.Time) (int, erro
 			if err := checks.Delete(k); err != nil {
 				return err
 			}
+			if err := tx.Bucket(bDetails).Delete(k); err != nil {
+				return err
+			}
 		}
 		n = len(drop)
 		drop = drop[:0]
@@ -363,17 +381,19 @@ func (s *DB) addHistory(hist, hcount *bolt.Bucket, id []byte, h *scheduler.Histo
 	if err != nil {
 		return 0, err
 	}
-	seq, err := b.NextSequence()
-	if err != nil {
-		return 0, err
-	}
-	key := make([]byte, 16)
+	// Entries arrive in time order: full pages, not bbolt's default half
+	// pages for random inserts.
+	b.FillPercent = 1.0
+	key := make([]byte, 8)
 	binary.BigEndian.PutUint64(key, uint64(h.Time.UnixNano()))
-	binary.BigEndian.PutUint64(key[8:], seq)
-	v, err := json.Marshal(h)
-	if err != nil {
-		return 0, err
+	c0 := b.Cursor()
+	if lk, _ := c0.Last(); lk != nil && bytes.Compare(key, lk[:min(len(lk), 8)]) <= 0 {
+		// Two attempts of one check in the same nanosecond (a fake clock)
+		// or the clock stepped back: keep both, after the newest.
+		binary.BigEndian.PutUint64(key, binary.BigEndian.Uint64(lk)+1)
 	}
+	// A new slice each time: bbolt keeps the value until the commit.
+	v := encodeHistory(make([]byte, 0, 48+len(h.Reply)), h)
 	if err := b.Put(key, v); err != nil {
 		return 0, err
 	}
@@ -392,6 +412,24 @@ func (s *DB) addHistory(hist, hcount *bolt.Bucket, id []byte, h *scheduler.Histo
 	return len(key) + len(v), hcount.Put(id, putU64(n))
 }
 
+// Detail implements scheduler.DetailStore.
+func (s *DB) Detail(id scheduler.CheckID) (scheduler.Detail, bool, error) {
+	var d scheduler.Detail
+	var found bool
+	err := s.db.View(func(tx *bolt.Tx) error {
+		v := tx.Bucket(bDetails).Get([]byte(id))
+		if v == nil {
+			return nil
+		}
+		found = true
+		return json.Unmarshal(v, &d)
+	})
+	if err != nil {
+		return d, false, fmt.Errorf("store: detail %s: %w", id, err)
+	}
+	return d, found, nil
+}
+
 // History returns up to limit entries of a check, newest first.
 func (s *DB) History(id scheduler.CheckID, limit int) ([]scheduler.HistoryEntry, error) {
 	var out []scheduler.HistoryEntry
@@ -402,8 +440,8 @@ func (s *DB) History(id scheduler.CheckID, limit int) ([]scheduler.HistoryEntry,
 		}
 		c := b.Cursor()
 		for k, v := c.Last(); k != nil && (limit <= 0 || len(out) < limit); k, v = c.Prev() {
-			var h scheduler.HistoryEntry
-			if err := json.Unmarshal(v, &h); err != nil {
+			h, err := decodeHistory(k, v)
+			if err != nil {
 				return err
 			}
 			out = append(out, h)

@@ -39,7 +39,7 @@ func TestRecordsAndGuardsSurviveReopen(t *testing.T) {
 		LastAttempt: &probe.Attempt{Target: "t", Protocol: probe.SMTP, Reply: "535 5.7.139 Authentication unsuccessful"},
 		LastRun:     t0,
 	}
-	err := db.Commit([]scheduler.Update{{ID: "t/smtp/basic", Record: rec,
+	err := db.Commit([]scheduler.Update{{ID: "t/smtp/basic", Record: &rec,
 		Guard: &scheduler.GuardRecord{Account: "u@c.example", Failures: []time.Time{t0, t0.Add(time.Minute)}}}})
 	if err != nil {
 		t.Fatal(err)
@@ -88,7 +88,7 @@ func TestHistoryBoundedByCountAndAge(t *testing.T) {
 	if h, _ = db.History(id, 1); len(h) != 1 || !h[0].Time.Equal(t0.Add(2*time.Hour+time.Second)) {
 		t.Fatalf("limit/newest first: %+v", h)
 	}
-	if st := db.Stats(); st.HistoryRecords != 122 || st.HistoryBytesPerRecord < 20 || st.FileBytes == 0 {
+	if st := db.Stats(); st.HistoryRecords != 122 || st.HistoryBytesPerRecord < 10 || st.FileBytes == 0 {
 		t.Fatalf("stats %+v", st)
 	}
 }
@@ -278,7 +278,7 @@ func TestPruneForgetsRemovedChecks(t *testing.T) {
 		"kept/imap/basic":   t0.Add(-48 * time.Hour), // configured: kept
 	} {
 		for i := range 3 {
-			batch = append(batch, scheduler.Update{ID: id, Record: scheduler.Record{LastRun: last},
+			batch = append(batch, scheduler.Update{ID: id, Record: &scheduler.Record{LastRun: last},
 				History: &scheduler.HistoryEntry{Time: last.Add(-time.Duration(3-i) * time.Minute), OK: true}})
 		}
 	}
@@ -286,7 +286,7 @@ func TestPruneForgetsRemovedChecks(t *testing.T) {
 		scheduler.Update{ID: "kept/imap/basic", Guard: &scheduler.GuardRecord{Account: "old@c.example", Failures: []time.Time{t0.Add(-time.Hour), t0}}},
 		scheduler.Update{ID: "kept/imap/basic", Guard: &scheduler.GuardRecord{Account: "new@c.example", Failures: []time.Time{t0, cut.Add(time.Second)}}})
 	// The guard updates carry an empty record: write the real one last.
-	batch = append(batch, scheduler.Update{ID: "kept/imap/basic", Record: scheduler.Record{LastRun: t0.Add(-48 * time.Hour)}})
+	batch = append(batch, scheduler.Update{ID: "kept/imap/basic", Record: &scheduler.Record{LastRun: t0.Add(-48 * time.Hour)}})
 	if err := db.Commit(batch); err != nil {
 		t.Fatal(err)
 	}
@@ -315,7 +315,7 @@ func TestPruneForgetsRemovedChecks(t *testing.T) {
 	}
 	// A pruned check that comes back starts afresh, its history bounded
 	// from zero.
-	if err := db.Commit([]scheduler.Update{{ID: "gone/imap/basic", Record: scheduler.Record{LastRun: cut},
+	if err := db.Commit([]scheduler.Update{{ID: "gone/imap/basic", Record: &scheduler.Record{LastRun: cut},
 		History: &scheduler.HistoryEntry{Time: cut, OK: true}}}); err != nil {
 		t.Fatal(err)
 	}

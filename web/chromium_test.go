@@ -67,9 +67,9 @@ func TestStatusPageInChromium(t *testing.T) {
 		return s
 	}
 
-	run(srv.URL+"/", "#checks")
+	run(srv.URL+"/", "#incidents")
 	textEN := text("body")
-	fixCmd := text(`tr[id="check-demo/smtp/basic"] pre.fix`)
+	fixCmd := text(`article[data-key="smtp_auth_disabled_tenant/contoso.com"] pre.fix`)
 	shot, err := chromedp.Run(bctx, chromedp.CaptureScreenshot())
 	if err != nil {
 		t.Fatalf("screenshot: %v", err)
@@ -88,7 +88,9 @@ func TestStatusPageInChromium(t *testing.T) {
 			t.Errorf("English page text lacks %q", w)
 		}
 	}
-	if !strings.Contains(fixCmd, "Set-TransportConfig -SmtpClientAuthenticationDisabled $False") {
+	// The failing mailbox's own exception (issue 8: never the whole
+	// organization's switch).
+	if !strings.Contains(fixCmd, "Set-CasMailbox demo@contoso.com -SmtpClientAuthenticationDisabled $False") {
 		t.Errorf("remedy fix command = %q", fixCmd)
 	}
 	if !strings.Contains(headingJA, "メールログイン監視") {
@@ -207,20 +209,21 @@ func share(img image.Image, r box, scale float64, want color.RGBA) (frac float64
 // nothing, fails here.
 func checkPaintedRow(t *testing.T, ctx context.Context) {
 	t.Helper()
+	const inc = `article[data-key="smtp_auth_disabled_tenant/contoso.com"]`
 	const row = `tr[id="check-demo/smtp/basic"]`
-	q, _ := json.Marshal(row)
+	q, _ := json.Marshal(inc)
 	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](fmt.Sprintf(`(() => { document.querySelector(%s).scrollIntoView({block: "start"}); return true; })()`, q))); err != nil {
 		t.Fatalf("chromium: scroll: %v", err)
 	}
-	badge, cause, remedy := rectOf(t, ctx, row+` .badge`), rectOf(t, ctx, row+` td.ccol`), rectOf(t, ctx, row+` div.remedy`)
-	summary := rectOf(t, ctx, row+` div.remedy > p`)
+	badge, cause, remedy := rectOf(t, ctx, inc+` h3 .badge`), rectOf(t, ctx, inc+` h3`), rectOf(t, ctx, inc+` div.remedy`)
+	summary := rectOf(t, ctx, inc+` div.remedy > p`)
 	shot, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
 	if err != nil {
 		t.Fatalf("screenshot: %v", err)
 	}
 	img := decodePNG(t, shot)
 	scale := remedy.DPR
-	for name, r := range map[string]box{"badge": badge, "cause cell": cause, "remedy box": remedy, "remedy summary": summary} {
+	for name, r := range map[string]box{"badge": badge, "incident heading": cause, "remedy box": remedy, "remedy summary": summary} {
 		if r.W < 20 || r.H < 10 {
 			t.Errorf("%s is %.0fx%.0f px", name, r.W, r.H)
 		}
@@ -231,16 +234,21 @@ func checkPaintedRow(t *testing.T, ctx context.Context) {
 		}
 	}
 	if cause.W < 150 {
-		t.Errorf("cause cell only %.0f px wide", cause.W)
+		t.Errorf("incident heading only %.0f px wide", cause.W)
 	}
 	if remedy.W < 250 {
 		t.Errorf("remedy box only %.0f px wide", remedy.W)
 	}
 	// The since cell shows its date on one line and its time on at most
 	// one more, not cut into digits.
-	q, _ = json.Marshal(row + ` > td:nth-child(6) > span.meta`) // the since column
+	q, _ = json.Marshal(row + ` > td.tcol > span.meta`) // the since column
 	if n, err := chromedp.Run(ctx, chromedp.Evaluate[int](fmt.Sprintf(`document.querySelector(%s).getClientRects().length`, q))); err != nil || n < 1 || n > 2 {
 		t.Errorf("since: the time takes %d lines (%v), want 1 or 2", n, err)
+	}
+	// The cause id is drawn on one line, never cut mid-word.
+	q, _ = json.Marshal(inc + ` h3 code.cause`)
+	if n, err := chromedp.Run(ctx, chromedp.Evaluate[int](fmt.Sprintf(`document.querySelector(%s).getClientRects().length`, q))); err != nil || n != 1 {
+		t.Errorf("cause id takes %d lines (%v), want 1", n, err)
 	}
 	red := color.RGBA{0xcf, 0x22, 0x2e, 0xff}    // .st-failing
 	yellow := color.RGBA{0xff, 0xf8, 0xc5, 0xff} // .remedy
@@ -249,7 +257,7 @@ func checkPaintedRow(t *testing.T, ctx context.Context) {
 		t.Errorf("badge: %.0f%% of its pixels are the failing red", 100*f)
 	}
 	if f, ink := share(img, cause, scale, white); f < 0.5 || ink < 200 {
-		t.Errorf("cause cell: %.0f%% white, %d dark pixels: want a white cell with text", 100*f, ink)
+		t.Errorf("incident heading: %.0f%% white, %d dark pixels: want white with text", 100*f, ink)
 	}
 	if f, _ := share(img, remedy, scale, yellow); f < 0.5 {
 		t.Errorf("remedy box: %.0f%% of its pixels are the remedy yellow", 100*f)
@@ -259,7 +267,7 @@ func checkPaintedRow(t *testing.T, ctx context.Context) {
 	}
 	// The yellow is the remedy's own: the cause cell next to it has none.
 	if f, _ := share(img, cause, scale, yellow); f > 0.01 {
-		t.Errorf("cause cell is %.0f%% remedy yellow", 100*f)
+		t.Errorf("incident heading is %.0f%% remedy yellow", 100*f)
 	}
 	if dir := os.Getenv("EXOPROBE_SCREENSHOT_DIR"); dir != "" {
 		os.WriteFile(filepath.Join(dir, "status-row.png"), shot, 0o644)

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/exoprobe/exoprobe/alerts"
+	"github.com/exoprobe/exoprobe/diagnose"
 	"github.com/exoprobe/exoprobe/scheduler"
 )
 
@@ -68,10 +69,19 @@ type Options struct {
 	Refresh time.Duration
 	// PageEvents is how many recent events the status page lists (default 20).
 	PageEvents int
-	// SparseCauses exports exoprobe_check_cause only for the current cause
-	// instead of one-hot over the whole catalog: for fleets where
-	// checks × causes series would be too many.
+	// SparseCauses exports the fleet-scale set of per-check series
+	// whatever the number of checks. SparseAbove switches to it above that
+	// many checks (default 5,000; negative: never). The fleet-scale set is
+	// exoprobe_check_status and exoprobe_check_cause for the current status
+	// and cause only (value 1) instead of one-hot, exoprobe_probe_success,
+	// exoprobe_check_expected, exoprobe_token_expiry_timestamp_seconds,
+	// exoprobe_check_since_timestamp_seconds only for checks not ok, and
+	// exoprobe_lockout_guard_* only for accounts with failures; it drops
+	// the per-check exoprobe_probe_duration_seconds and
+	// exoprobe_probe_last_run_timestamp_seconds (the API and the history
+	// have them). At 60,000 checks the full set is about 2.7 million series.
 	SparseCauses bool
+	SparseAbove  int
 	// Now is the clock for "since" on the status page (default time.Now).
 	Now func() time.Time
 	// Title of the status page (default "exoprobe").
@@ -83,6 +93,19 @@ type Options struct {
 	// AlertDeliveries, when set, feeds the status page's list of recent
 	// alert deliveries (newest first, at most limit).
 	AlertDeliveries func(limit int) []alerts.Delivery
+	// ProbeNow, when set, is POST /api/v1/checks/{id}/probe and the page's
+	// "probe now" button (the scheduler's ProbeNow).
+	ProbeNow func(id scheduler.CheckID) (bool, error)
+	// ClearGuard, when set, is POST /api/v1/guards/clear and the page's
+	// "clear guard" button (the scheduler's ClearGuard).
+	ClearGuard func(account string) (int, error)
+	// Silences, when set, lets the page silence an incident and expire
+	// that silence, and shows the silences muting each incident.
+	Silences SilenceStore
+	// Protect wraps every handler that changes state (the actions above);
+	// nil: same-site JSON only (sameSiteJSON). The daemon's write
+	// protection plugs in here.
+	Protect func(http.Handler) http.Handler
 }
 
 func (o *Options) defaults() {
@@ -91,6 +114,9 @@ func (o *Options) defaults() {
 	}
 	if o.Refresh == 0 {
 		o.Refresh = 10 * time.Second
+	}
+	if o.SparseAbove == 0 {
+		o.SparseAbove = DefaultSparseAbove
 	}
 	if o.PageEvents <= 0 {
 		o.PageEvents = 20
@@ -104,6 +130,7 @@ func (o *Options) defaults() {
 }
 
 type handler struct {
+	coll *collector
 	src  Source
 	opt  Options
 	reg  *prometheus.Registry
@@ -114,7 +141,9 @@ type handler struct {
 //
 //	GET  /                               status page (?lang=ja|en, else Accept-Language)
 //	GET  /metrics                        Prometheus metrics (own registry)
-//	GET  /api/v1/status                  every check's state
+//	GET  /api/v1/status                  checks' states: filter and page with ?status= &cause= &target=
+//	                                     &protocol= &mechanism= &label=k=v &q= &sort=problems &offset= &limit=
+//	                                     (see ParseStatusQuery); totals and counts always cover the fleet
 //	GET  /api/v1/checks/{id}             one check ({id} is target/protocol/mechanism, raw or escaped)
 //	GET  /api/v1/checks/{id}/history     its attempts, newest first (?limit=)
 //	GET  /api/v1/events                  events, newest first (?limit=)
@@ -127,18 +156,25 @@ func NewHandler(src Source, opt Options) http.Handler {
 	if reg == nil {
 		reg = prometheus.NewRegistry()
 	}
-	h := &handler{src: src, opt: opt, reg: reg}
-	h.reg.MustRegister(newCollector(src, opt),
+	h := &handler{src: src, opt: opt, reg: reg, coll: newCollector(src, opt)}
+	h.reg.MustRegister(h.coll,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	h.page = newPageRenderer()
 
 	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", promhttp.HandlerFor(h.reg, promhttp.HandlerOpts{
+	metrics := promhttp.HandlerFor(h.reg, promhttp.HandlerOpts{
 		Registry:      h.reg,
 		ErrorLog:      slog.NewLogLogger(opt.Logger.Handler(), slog.LevelError),
 		ErrorHandling: promhttp.ContinueOnError,
-	}))
+	})
+	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
+		if h.coll.sparse() {
+			h.serveFleetMetrics(w, r)
+			return
+		}
+		metrics.ServeHTTP(w, r)
+	})
 	mux.HandleFunc("GET /api/v1/status", h.status)
 	mux.HandleFunc("GET /api/v1/checks/", h.check)
 	mux.HandleFunc("GET /api/v1/events", h.events)
@@ -151,16 +187,19 @@ func NewHandler(src Source, opt Options) http.Handler {
 	if opt.Reload != nil {
 		mux.HandleFunc("POST /-/reload", h.reload)
 	}
+	h.mountActions(mux)
 	mux.HandleFunc("GET /{$}", h.statusPage)
+	mux.Handle("GET /static/", http.FileServerFS(staticFS))
 	return securityHeaders(mux)
 }
 
-// securityHeaders: the page has no scripts and loads nothing from
-// elsewhere, so a strict policy costs nothing.
+// securityHeaders: the page loads its stylesheet and its one small
+// script from this server and nothing from elsewhere; no inline script or
+// style is allowed, so text a server sent can never run.
 func securityHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("X-Content-Type-Options", "nosniff")
-		w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'")
+		w.Header().Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; img-src data:; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
 		w.Header().Set("Referrer-Policy", "no-referrer")
 		next.ServeHTTP(w, r)
 	})
@@ -196,12 +235,45 @@ func limitParam(r *http.Request, def, maxN int) (int, error) {
 	return min(n, maxN), nil
 }
 
-// StatusResponse is GET /api/v1/status.
+// StatusResponse is GET /api/v1/status. Summary counts every check by
+// status; the page's fields (total, matched, …) are scheduler.Page's.
+// Checks carry the compact summary of their latest attempt ("last"); the
+// full attempt (transcript, evidence) is at /api/v1/checks/{id}.
 type StatusResponse struct {
 	Time    time.Time                `json:"time"`
 	Summary map[scheduler.Status]int `json:"summary"`
-	Checks  []scheduler.CheckState   `json:"checks"`
-	Config  *ConfigJSON              `json:"config,omitempty"`
+	scheduler.Page
+	// Checks shadows Page.Checks to add durations in seconds.
+	Checks []CheckJSON `json:"checks"`
+	Config *ConfigJSON `json:"config,omitempty"`
+}
+
+// CheckJSON is a check's state in the API: the scheduler's fields (whose
+// durations are nanoseconds, kept for existing readers) plus the same
+// durations in seconds, as Prometheus and the rest of exoprobe count them.
+type CheckJSON struct {
+	scheduler.CheckState
+	IntervalSeconds float64 `json:"interval_seconds"`
+	TimeoutSeconds  float64 `json:"timeout_seconds"`
+	// LastDurationSeconds is the latest attempt's duration.
+	LastDurationSeconds float64 `json:"last_duration_seconds,omitempty"`
+}
+
+func checkJSON(st scheduler.CheckState) CheckJSON {
+	c := CheckJSON{CheckState: st, IntervalSeconds: st.Interval.Seconds(), TimeoutSeconds: st.Timeout.Seconds()}
+	switch {
+	case st.LastAttempt != nil:
+		c.LastDurationSeconds = st.LastAttempt.Duration.Seconds()
+	case st.Last != nil:
+		c.LastDurationSeconds = st.Last.Duration.Seconds()
+	}
+	return c
+}
+
+// HistoryEntryJSON is a history entry with its duration in seconds.
+type HistoryEntryJSON struct {
+	scheduler.HistoryEntry
+	DurationSeconds float64 `json:"duration_seconds"`
 }
 
 // ConfigJSON is ConfigStatus in the API.
@@ -213,12 +285,17 @@ type ConfigJSON struct {
 }
 
 func (h *handler) status(w http.ResponseWriter, r *http.Request) {
-	checks := h.src.Snapshot()
-	resp := StatusResponse{Time: h.opt.Now().UTC(), Summary: map[scheduler.Status]int{}, Checks: make([]scheduler.CheckState, 0, len(checks))}
-	for _, st := range checks {
-		resp.Summary[st.Status]++
-		resp.Checks = append(resp.Checks, sanitizeState(st))
+	q, err := ParseStatusQuery(r.URL.Query())
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
 	}
+	page := QueryChecks(h.src, q)
+	resp := StatusResponse{Time: h.opt.Now().UTC(), Summary: page.Statuses, Page: page, Checks: make([]CheckJSON, 0, len(page.Checks))}
+	for i := range page.Checks {
+		resp.Checks = append(resp.Checks, checkJSON(sanitizeState(page.Checks[i])))
+	}
+	resp.Page.Checks = nil
 	if h.opt.ConfigStatus != nil {
 		cs := h.opt.ConfigStatus()
 		resp.Config = &ConfigJSON{LastReloadOK: cs.LastReloadOK, LastReload: cs.LastReload, LastSuccess: cs.LastSuccess, Error: cs.Error}
@@ -250,18 +327,13 @@ func parseCheckPath(r *http.Request) (id scheduler.CheckID, history bool, ok boo
 }
 
 func (h *handler) findCheck(id scheduler.CheckID) (scheduler.CheckState, bool) {
-	for _, st := range h.src.Snapshot() {
-		if st.ID == id {
-			return st, true
-		}
-	}
-	return scheduler.CheckState{}, false
+	return getCheck(h.src, id)
 }
 
 // HistoryResponse is GET /api/v1/checks/{id}/history.
 type HistoryResponse struct {
-	ID      scheduler.CheckID        `json:"id"`
-	History []scheduler.HistoryEntry `json:"history"`
+	ID      scheduler.CheckID  `json:"id"`
+	History []HistoryEntryJSON `json:"history"`
 }
 
 func (h *handler) check(w http.ResponseWriter, r *http.Request) {
@@ -276,7 +348,14 @@ func (h *handler) check(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !history {
-		writeJSON(w, http.StatusOK, sanitizeState(st))
+		if f := st.LastFinding; f != nil && f.Remedy.Summary == "" && f.Cause != "" {
+			// The scheduler keeps no remedies: render it here, as the
+			// status page does.
+			c := *f
+			c.Remedy = diagnose.RemedyFor(f.Cause, "en", remedyVars(&st))
+			st.LastFinding = &c
+		}
+		writeJSON(w, http.StatusOK, checkJSON(sanitizeState(st)))
 		return
 	}
 	limit, err := limitParam(r, 100, 10000)
@@ -290,7 +369,11 @@ func (h *handler) check(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusInternalServerError, "history unavailable")
 		return
 	}
-	writeJSON(w, http.StatusOK, HistoryResponse{ID: id, History: sanitizeHistory(hs)})
+	out := make([]HistoryEntryJSON, 0, len(hs))
+	for _, e := range sanitizeHistory(hs) {
+		out = append(out, HistoryEntryJSON{HistoryEntry: e, DurationSeconds: e.Duration.Seconds()})
+	}
+	writeJSON(w, http.StatusOK, HistoryResponse{ID: id, History: out})
 }
 
 // EventsResponse is GET /api/v1/events.

@@ -23,7 +23,7 @@ func newTestHandler(src Source, opt Options) http.Handler {
 	return NewHandler(src, opt)
 }
 
-func get(t *testing.T, h http.Handler, path string, hdr ...string) (int, http.Header, string) {
+func get(t testing.TB, h http.Handler, path string, hdr ...string) (int, http.Header, string) {
 	t.Helper()
 	req := httptest.NewRequest(http.MethodGet, path, nil)
 	for i := 0; i+1 < len(hdr); i += 2 {

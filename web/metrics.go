@@ -25,6 +25,10 @@ import (
 
 var checkLabels = []string{"target", "protocol", "mechanism"}
 
+// DefaultSparseAbove is the number of checks above which /metrics exports
+// the fleet-scale set of per-check series (Options.SparseAbove).
+const DefaultSparseAbove = 5000
+
 type collector struct {
 	src    Source
 	opt    Options
@@ -47,7 +51,7 @@ func newCollector(src Source, opt Options) *collector {
 		success:     d("exoprobe_probe_success", "1 when the latest attempt of the check logged in (and the first mailbox command worked).", cl()...),
 		duration:    d("exoprobe_probe_duration_seconds", "Time the latest attempt spent in each stage it reached (summed over repeats, e.g. SMTP EHLO before and after STARTTLS); stage=\"total\" is the whole attempt.", cl("stage")...),
 		expected:    d("exoprobe_check_expected", "1 when the check meets its expectation (confirmed), 0 when it does not; absent while pending.", cl()...),
-		status:      d("exoprobe_check_status", "Confirmed status of the check, one-hot over pending, ok, failing, unexpectedly_ok.", cl("status")...),
+		status:      d("exoprobe_check_status", "Confirmed status of the check, one-hot over pending, ok, failing, unexpectedly_ok, unverified (an expect: fail check refused for a reason that proves nothing).", cl("status")...),
 		cause:       d("exoprobe_check_cause", "Confirmed cause of the check, one-hot over the cause catalog.", cl("cause")...),
 		tokenExpiry: d("exoprobe_token_expiry_timestamp_seconds", "Expiry (Unix time) of the access token the latest XOAUTH2 attempt used.", cl()...),
 		lastRun:     d("exoprobe_probe_last_run_timestamp_seconds", "When the latest attempt started (Unix time).", cl()...),
@@ -84,7 +88,7 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	}
 }
 
-var statuses = []scheduler.Status{scheduler.StatusPending, scheduler.StatusOK, scheduler.StatusFailing, scheduler.StatusUnexpectedlyOK}
+var statuses = []scheduler.Status{scheduler.StatusPending, scheduler.StatusOK, scheduler.StatusFailing, scheduler.StatusUnexpectedlyOK, scheduler.StatusUnverified}
 
 // account names the lockout guard's key for a check the way the scheduler
 // does: the login user, else the target name.
@@ -96,6 +100,22 @@ func account(st *scheduler.CheckState) string {
 		return strings.ToLower(st.User)
 	}
 	return strings.ToLower(st.Target)
+}
+
+// sparse says whether this scrape exports the fleet-scale set of per-check
+// series (see Options.SparseAbove).
+func (c *collector) sparse() bool {
+	if c.opt.SparseCauses {
+		return true
+	}
+	above := c.opt.SparseAbove
+	switch {
+	case above < 0:
+		return false
+	case above == 0:
+		above = DefaultSparseAbove
+	}
+	return countChecks(c.src) > above
 }
 
 func (c *collector) Collect(ch chan<- prometheus.Metric) {
@@ -116,13 +136,17 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		failures int
 	}
 	guards := map[string]*guardAgg{}
-	for _, st := range c.src.Snapshot() {
+	sparse := c.sparse()
+	rangeChecks(c.src, func(st scheduler.CheckState) bool {
+		if sparse {
+			return false // written by writeFleet, outside the registry
+		}
 		lv := []string{st.Target, string(st.Protocol), string(st.Mechanism)}
 		status := st.Status
 		if status == "" {
 			status = scheduler.StatusPending
 		}
-		if a := st.LastAttempt; a != nil {
+		if a := lastOf(&st); a != nil {
 			gauge(c.success, b2f(a.OK), lv...)
 			gauge(c.duration, a.Duration.Seconds(), append(lv, "total")...)
 			// A stage can come up more than once in one attempt (SMTP
@@ -143,8 +167,8 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 				}
 				gauge(c.duration, per[st].Seconds(), append(lv, string(st))...)
 			}
-			if a.Token != nil && !a.Token.ExpiresAt.IsZero() {
-				gauge(c.tokenExpiry, float64(a.Token.ExpiresAt.Unix()), lv...)
+			if !a.TokenExpiry.IsZero() {
+				gauge(c.tokenExpiry, float64(a.TokenExpiry.Unix()), lv...)
 			}
 		}
 		if !st.LastRun.IsZero() {
@@ -159,21 +183,15 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		for _, s := range statuses {
 			gauge(c.status, b2f(s == status), append(lv, string(s))...)
 		}
-		if c.opt.SparseCauses {
-			if st.Cause != "" {
-				gauge(c.cause, 1, append(lv, string(st.Cause))...)
-			}
-		} else {
-			known := false
-			for _, k := range c.causes {
-				hot := k == st.Cause
-				known = known || hot
-				gauge(c.cause, b2f(hot), append(lv, string(k))...)
-			}
-			if !known && st.Cause != "" {
-				// A cause newer than this build's catalog still shows.
-				gauge(c.cause, 1, append(lv, string(st.Cause))...)
-			}
+		known := false
+		for _, k := range c.causes {
+			hot := k == st.Cause
+			known = known || hot
+			gauge(c.cause, b2f(hot), append(lv, string(k))...)
+		}
+		if !known && st.Cause != "" {
+			// A cause newer than this build's catalog still shows.
+			gauge(c.cause, 1, append(lv, string(st.Cause))...)
 		}
 		if st.Mechanism == probe.Basic {
 			acct := account(&st)
@@ -187,7 +205,8 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 				g.failures = max(g.failures, len(st.LockoutGuard.Failures))
 			}
 		}
-	}
+		return true
+	})
 	for acct, g := range guards {
 		gauge(c.guardActive, b2f(g.active), acct)
 		gauge(c.guardFailures, float64(g.failures), acct)

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"html/template"
 	"net/http"
-	"sort"
 	"strings"
 	"time"
 
@@ -18,13 +17,45 @@ import (
 //go:embed templates/*.html
 var templateFS embed.FS
 
+//go:embed static/*
+var staticFS embed.FS
+
+// Contexts for the page's sub-templates (text/template has no dict).
+type rowCtxT struct {
+	C checkView
+	T map[string]string
+	P string // id prefix: a check may show twice (its own view and an incident)
+}
+
+type rowsCtxT struct {
+	Rows []checkView
+	T    map[string]string
+	P    string
+}
+
+type remedyCtxT struct {
+	R *remedyView
+	T map[string]string
+	P string
+}
+
+type incCtxT struct {
+	I incidentView
+	T map[string]string
+}
+
 type pageRenderer struct {
 	tmpl *template.Template
 }
 
 func newPageRenderer() *pageRenderer {
 	t := template.Must(template.New("status.html").Funcs(template.FuncMap{
-		"join": strings.Join,
+		"join":      strings.Join,
+		"rowCtx":    func(c checkView, t map[string]string, p string) rowCtxT { return rowCtxT{c, t, p} },
+		"rowsCtx":   func(c []checkView, t map[string]string, p string) rowsCtxT { return rowsCtxT{c, t, p} },
+		"remedyCtx": func(r *remedyView, t map[string]string, p string) remedyCtxT { return remedyCtxT{r, t, p} },
+		"incCtx":    func(i incidentView, t map[string]string) incCtxT { return incCtxT{i, t} },
+		"list":      func(c checkView) []checkView { return []checkView{c} },
 	}).ParseFS(templateFS, "templates/*.html"))
 	return &pageRenderer{tmpl: t}
 }
@@ -38,11 +69,27 @@ type pageData struct {
 	Refresh         int
 	Updated         string
 	Summary         []summaryItem
-	Targets         []targetView
-	Events          []eventView
-	EventsError     bool
-	Readiness       readinessView
-	ConfigError     string
+	// OtherLangURL keeps the filters when switching language.
+	OtherLangURL string
+	Filter       filterView
+	Incidents    []incidentView
+	// IncidentsMore counts incidents not shown on the overview.
+	IncidentsMore int
+	Unverified    []incidentView
+	Guards        []guardView
+	Grid          []cellView
+	GridTotal     int
+	Pager         pagerView
+	Detail        *checkView
+	// OneIncident is true when the page shows one incident's members.
+	OneIncident bool
+	OverviewURL string
+	// ReadinessMore counts readiness rows not shown.
+	ReadinessMore int
+	Events        []eventView
+	EventsError   bool
+	Readiness     readinessView
+	ConfigError   string
 	// ShowAlerts is false when the daemon sends no alerts.
 	ShowAlerts bool
 	Alerts     []deliveryView
@@ -67,6 +114,11 @@ type targetView struct {
 
 type checkView struct {
 	ID                          string
+	Target, User                string
+	URL                         string // the check's own view (?check=)
+	Labels                      []string
+	History                     []historyView
+	NextRun                     string
 	Protocol, Mechanism, Expect string
 	Status, StatusLabel         string
 	Cause, CauseTitle           string
@@ -83,6 +135,7 @@ type checkView struct {
 	Remedy                     *remedyView
 	Transcript                 []string
 	HasAttempt                 bool
+	CanProbe                   bool
 	LastRun                    string
 	GuardActive                bool
 	GuardUntil                 string
@@ -178,6 +231,8 @@ func remedyVars(st *scheduler.CheckState) diagnose.Vars {
 	v := diagnose.Vars{Mailbox: st.User, User: st.User, Protocol: string(st.Protocol), Policy: st.AuthPolicy}
 	if a := st.LastAttempt; a != nil && a.Token != nil {
 		v.AppID, v.Tenant = a.Token.AppID, a.Token.TenantID
+	} else if l := st.Last; l != nil {
+		v.AppID, v.Tenant = l.AppID, l.Tenant
 	}
 	return v
 }
@@ -206,125 +261,10 @@ func serverWords(a *probe.Attempt) string {
 	return a.Error
 }
 
-func (h *handler) buildPage(lang string) pageData {
-	now := h.opt.Now()
-	other := langJA
-	if lang == langJA {
-		other = langEN
-	}
-	t := map[string]string{}
-	for k := range messages[langEN] {
-		t[k] = msg(lang, k)
-	}
-	d := pageData{Lang: lang, OtherLang: other, T: t, Title: h.opt.Title, Updated: fmtTime(now)}
-	if h.opt.Refresh > 0 {
-		d.Refresh = max(int(h.opt.Refresh.Seconds()), 1)
-	}
-	checks := h.src.Snapshot()
-	counts := map[scheduler.Status]int{}
-	byTarget := map[string]*targetView{}
-	var order []string
-	for _, raw := range checks {
-		st := sanitizeState(raw)
-		status := st.Status
-		if status == "" {
-			status = scheduler.StatusPending
-		}
-		counts[status]++
-		tv := byTarget[st.Target]
-		if tv == nil {
-			tv = &targetView{Name: st.Target, User: st.User}
-			byTarget[st.Target] = tv
-			order = append(order, st.Target)
-		}
-		cv := checkView{
-			ID: string(st.ID), Protocol: string(st.Protocol), Mechanism: string(st.Mechanism), Expect: string(st.Expect),
-			Status: string(status), StatusLabel: msg(lang, "status."+string(status)),
-			Cause: string(st.Cause), CauseTitle: causeTitle(st.Cause, lang), Confidence: string(st.Confidence),
-			Pending: string(st.Pending), PendingTitle: causeTitle(st.Pending, lang),
-			Since: fmtTime(st.Since), SinceAgo: ago(now, st.Since, lang), LastRun: fmtTime(st.LastRun),
-		}
-		cv.PendingLabel, cv.PendingCause = pendingLabel(&st, lang)
-		if a := st.LastAttempt; a != nil {
-			cv.HasAttempt = true
-			cv.Words = serverWords(a)
-			cv.Transcript = a.Transcript
-		}
-		if f := st.LastFinding; f != nil && (f.Cause == st.Cause || f.Cause == st.Pending) {
-			cv.Evidence = f.Evidence
-			if lang == langJA && len(f.EvidenceJA) > 0 {
-				cv.Evidence = f.EvidenceJA
-			}
-		}
-		switch status {
-		case scheduler.StatusFailing:
-			cv.Remedy = toRemedyView(diagnose.RemedyFor(st.Cause, lang, remedyVars(&st)))
-		case scheduler.StatusUnexpectedlyOK:
-			cv.Remedy = postureRemedy(&st, lang)
-		}
-		if g := st.LockoutGuard; g != nil && g.Active {
-			cv.GuardActive, cv.GuardUntil = true, fmtTime(g.Until)
-		}
-		tv.Checks = append(tv.Checks, cv)
-	}
-	sort.Strings(order)
-	for _, n := range order {
-		d.Targets = append(d.Targets, *byTarget[n])
-	}
-	for _, s := range statuses {
-		d.Summary = append(d.Summary, summaryItem{Status: string(s), Label: msg(lang, "status."+string(s)), N: counts[s]})
-	}
-
-	evs, err := h.src.Events(h.opt.PageEvents)
-	if err != nil {
-		h.opt.Logger.Error("web: events for the status page", "err", err)
-		d.EventsError = true
-	}
-	for _, ev := range evs {
-		d.Events = append(d.Events, eventView{
-			Time: fmtTime(ev.Time), Kind: string(ev.Kind), KindLabel: msg(lang, "kind."+string(ev.Kind)),
-			Check: string(ev.CheckID), Cause: string(ev.Cause), CauseTitle: causeTitle(ev.Cause, lang),
-			PrevCause: string(ev.PrevCause),
-		})
-	}
-
-	rd := ComputeReadiness(checks, now)
-	d.Readiness = readinessView{Any: rd.Dependencies > 0, Ready: rd.Ready, Breaking: rd.Breaking, Deps: rd.Dependencies}
-	for _, it := range rd.Items {
-		row := readinessRow{Target: it.Target, User: it.User, Protocol: string(it.Protocol),
-			Basic: string(it.BasicCheck), BasicStatus: msg(lang, "status."+string(it.BasicStatus)),
-			XOAUTH2: string(it.XOAUTH2Check), Verdict: string(it.Verdict),
-			VerdictLabel: msg(lang, "verdict."+string(it.Verdict)), Breaks: it.Breaks}
-		if it.XOAUTH2Status != "" {
-			row.XOAUTH2Status = msg(lang, "status."+string(it.XOAUTH2Status))
-		}
-		d.Readiness.Items = append(d.Readiness.Items, row)
-	}
-	if h.opt.AlertDeliveries != nil {
-		d.ShowAlerts = true
-		for _, dl := range h.opt.AlertDeliveries(h.opt.PageEvents) {
-			v := deliveryView{Time: fmtTime(dl.Time), Sink: dl.Sink, SinkType: dl.SinkType, Status: string(dl.Status),
-				StatusLabel: msg(lang, "alert."+string(dl.Status)), Title: dl.Title, Checks: dl.Checks, OK: dl.OK, Final: dl.Final}
-			if !dl.OK {
-				// The manager's errors are already free of secrets; scrub
-				// anyway, as for every text the page did not write.
-				v.Error = scrubText(string(dl.Reason) + ": " + dl.Error)
-			}
-			d.Alerts = append(d.Alerts, v)
-		}
-	}
-	if h.opt.ConfigStatus != nil {
-		if cs := h.opt.ConfigStatus(); !cs.LastReloadOK && cs.Error != "" {
-			d.ConfigError = scrubText(cs.Error)
-		}
-	}
-	return d
-}
-
 func (h *handler) statusPage(w http.ResponseWriter, r *http.Request) {
 	lang := pickLang(r)
 	var buf bytes.Buffer
-	if err := h.page.tmpl.Execute(&buf, h.buildPage(lang)); err != nil {
+	if err := h.page.tmpl.Execute(&buf, h.buildPage(lang, parseFleetQuery(r))); err != nil {
 		h.opt.Logger.Error("web: status page", "err", err)
 		http.Error(w, "status page failed", http.StatusInternalServerError)
 		return

@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"github.com/exoprobe/exoprobe/diagnose"
-	"github.com/exoprobe/exoprobe/probe"
 	"github.com/exoprobe/exoprobe/scheduler"
 )
 
@@ -66,10 +65,10 @@ func TestStatusPage(t *testing.T) {
 			// posture remedy for the unexpectedly working Basic IMAP
 			"unexpectedly ok", "Set-AuthenticationPolicy -Identity &lt;policy&gt; -AllowBasicAuthImap:$false",
 			// transcript in a details element, redacted
-			`<details class="transcript">`, "C: AUTH LOGIN ****",
+			`<details class="transcript" id="tr-demo/smtp/basic">`, "C: AUTH LOGIN ****",
 			// events, readiness, config error, guard, refresh
 			"Recent events", "regressed", "Basic authentication retirement readiness", "no XOAUTH2 check for this protocol",
-			"line 3: unknown key", "lockout guard", `<meta http-equiv="refresh" content="10">`,
+			"line 3: unknown key", "lockout guard", `<noscript><meta http-equiv="refresh" content="10"></noscript>`, `<script src="static/live.js" defer></script>`,
 			"5m ago", // since t0, rendered at now
 		}, []string{canary}},
 		{"japanese by query", "/?lang=ja", "en", []string{
@@ -117,6 +116,17 @@ func TestStatusPageEmptyAndEscaping(t *testing.T) {
 	if strings.Contains(body, "<script>") {
 		t.Error("server words not escaped")
 	}
+}
+
+// incidentHTML cuts one incident's block out of the page.
+func incidentHTML(t *testing.T, body, key string) string {
+	t.Helper()
+	i := strings.Index(body, `data-key="`+key+`"`)
+	if i < 0 {
+		t.Fatalf("no incident %s", key)
+	}
+	j := strings.Index(body[i:], "</article>")
+	return body[i : i+j]
 }
 
 // rowHTML cuts one check's row out of the page.
@@ -195,7 +205,10 @@ func TestStatusPageFillsAuthPolicy(t *testing.T) {
 		}
 	}
 	_, _, body := get(t, newTestHandler(f, Options{}), "/")
-	row := rowHTML(t, body, string(scheduler.MakeID("ops/scanner", probe.IMAP, probe.Basic)))
+	row := incidentHTML(t, body, "unexpectedly_ok/contoso.com")
+	if !strings.Contains(row, `id="check-ops/scanner/imap/basic"`) {
+		t.Errorf("the incident does not list the scanner:\n%s", row)
+	}
 	if !strings.Contains(row, "Set-AuthenticationPolicy -Identity BlockBasicScanners -AllowBasicAuthImap:$false") ||
 		strings.Contains(row, "&lt;policy&gt;") {
 		t.Errorf("scanner's posture remedy does not name its policy:\n%s", row)

@@ -70,22 +70,30 @@ func ComputeReadiness(checks []scheduler.CheckState, now time.Time) Readiness {
 		target string
 		proto  probe.Protocol
 	}
-	oauth := map[key]scheduler.CheckState{}
+	// Indexes, not copies: at fleet scale a map of whole states costs more
+	// than everything else the status page does.
+	oauth := map[key]int{}
 	targets := map[string]bool{}
-	for _, st := range checks {
+	for i := range checks {
+		st := &checks[i]
 		targets[st.Target] = true
 		if st.Mechanism == probe.XOAUTH2 && st.Expect != scheduler.ExpectFail {
-			oauth[key{st.Target, st.Protocol}] = st
+			oauth[key{st.Target, st.Protocol}] = i
 		}
 	}
 	r := Readiness{Time: now.UTC(), Targets: len(targets), Items: []ReadinessItem{}}
-	for _, st := range checks {
+	for i := range checks {
+		st := &checks[i]
 		if st.Mechanism != probe.Basic || st.Expect == scheduler.ExpectFail {
 			continue
 		}
 		it := ReadinessItem{Target: st.Target, User: st.User, Protocol: st.Protocol, BasicCheck: st.ID,
 			BasicStatus: st.Status, BasicCause: st.Cause}
-		o, ok := oauth[key{st.Target, st.Protocol}]
+		oi, ok := oauth[key{st.Target, st.Protocol}]
+		var o *scheduler.CheckState
+		if ok {
+			o = &checks[oi]
+		}
 		switch {
 		case !ok:
 			it.Verdict = VerdictNoXOAUTH2

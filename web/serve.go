@@ -31,17 +31,10 @@ func Serve(ctx context.Context, ln net.Listener, h http.Handler, webConfigFile s
 			return fmt.Errorf("web: config %s: %w", webConfigFile, err)
 		}
 	}
-	srv := &http.Server{
-		Handler:           h,
-		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
-		BaseContext:       func(net.Listener) context.Context { return ctx },
-	}
-	systemd := false
-	addrs := []string{ln.Addr().String()}
-	flags := &toolkit.FlagConfig{WebListenAddresses: &addrs, WebSystemdSocket: &systemd, WebConfigFile: &webConfigFile}
+	srv := NewServer(h, logger)
+	srv.BaseContext = func(net.Listener) context.Context { return ctx }
 	errc := make(chan error, 1)
-	go func() { errc <- toolkit.Serve(ln, srv, flags, logger) }()
+	go func() { errc <- ServeServer(srv, ln, webConfigFile, logger) }()
 	select {
 	case err := <-errc:
 		if errors.Is(err, http.ErrServerClosed) {
@@ -64,15 +57,37 @@ func Serve(ctx context.Context, ln net.Listener, h http.Handler, webConfigFile s
 
 // ServeServer runs srv on ln with the web config, for a caller that owns
 // the server's lifecycle (it calls srv.Shutdown; ServeServer then returns
-// http.ErrServerClosed, as http.Server.Serve does).
+// http.ErrServerClosed, as http.Server.Serve does). The config's
+// basic_auth_users are enforced here, in front of srv's handler, on every
+// path but the health checks (/healthz, /readyz); exporter-toolkit does
+// TLS, headers and rate limiting.
 func ServeServer(srv *http.Server, ln net.Listener, webConfigFile string, logger *slog.Logger) error {
 	if logger == nil {
 		logger = slog.Default()
 	}
+	if webConfigFile != "" {
+		if err := toolkit.Validate(webConfigFile); err != nil {
+			ln.Close()
+			return fmt.Errorf("web: config %s: %w", webConfigFile, err)
+		}
+	}
+	tkConfig, cleanup, err := toolkitConfig(webConfigFile)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer cleanup()
+	if tkConfig != webConfigFile {
+		next := srv.Handler
+		if next == nil {
+			next = http.DefaultServeMux
+		}
+		srv.Handler = &basicAuth{path: webConfigFile, next: next, log: logger}
+	}
 	systemd := false
 	addrs := []string{ln.Addr().String()}
 	return toolkit.Serve(ln, srv, &toolkit.FlagConfig{WebListenAddresses: &addrs, WebSystemdSocket: &systemd,
-		WebConfigFile: &webConfigFile}, logger)
+		WebConfigFile: &tkConfig}, logger)
 }
 
 // ListenAndServe listens on addr (host:port) and calls Serve.

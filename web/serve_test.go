@@ -100,7 +100,7 @@ func TestServeTLSBasicAuth(t *testing.T) {
 		defer resp.Body.Close()
 		return resp.StatusCode, readAll(t, resp.Body)
 	}
-	for _, p := range []string{"/", "/metrics", "/api/v1/status", "/healthz"} {
+	for _, p := range []string{"/", "/metrics", "/api/v1/status"} {
 		if code, _ := do(p, "", ""); code != http.StatusUnauthorized {
 			t.Errorf("%s without auth: %d, want 401", p, code)
 		}
@@ -109,6 +109,13 @@ func TestServeTLSBasicAuth(t *testing.T) {
 		}
 		if code, _ := do(p, "prom", "s3cret-pw"); code != http.StatusOK {
 			t.Errorf("%s with auth: %d, want 200", p, code)
+		}
+	}
+	// Health checks carry no credentials (Kubernetes probes, issue 9):
+	// they answer without, and say nothing but ok.
+	for _, p := range []string{"/healthz", "/readyz"} {
+		if code, body := do(p, "", ""); code != http.StatusOK || len(body) > 64 {
+			t.Errorf("%s without auth: %d %q, want 200", p, code, body)
 		}
 	}
 	if _, body := do("/metrics", "prom", "s3cret-pw"); !strings.Contains(body, "exoprobe_probe_success") {

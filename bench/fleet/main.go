@@ -1,13 +1,15 @@
-// Command fleet benchmarks one exoprobe daemon with a fleet of targets
-// (issue 4 item 9): 10,000 targets × 3 protocols × 2 mechanisms = 60,000
-// checks at the production 5-minute interval, compressed in time. It wires
-// the daemon's core exactly as `exoprobe run` does — scheduler, probe.Run,
-// diagnose.Classify, the bbolt store with fsync — minus the HTTP surface,
-// and reports the scheduler's start lag, CPU per probe, peak RSS and what
-// the store grows by per day at the real interval.
+// Command fleet benchmarks the real exoprobe daemon (`exoprobe run`, HTTP
+// surface included) with a fleet of targets (issue 11 item 6): by default
+// 10,000 targets × 3 protocols × 2 mechanisms = 60,000 checks at the
+// production 5-minute interval. It writes the daemon's configuration,
+// starts the binary, lets it run for one measured interval while it scrapes
+// /metrics and calls the API and the status page as users would, and
+// reports what the issue asks: peak RSS, CPU per probe, start lag p50/p99,
+// /metrics time and size, API and status page times, and the store's size
+// once retention has started.
 //
-// The servers run in a child process (this binary again), so
-// that the daemon's CPU figures are its own:
+// The mail servers run in a child process (this binary again), so that
+// the daemon's CPU figures are its own:
 //
 //   - -server fake: package fakemail, plaintext and stateless. At 60,000
 //     checks the emulator's TLS handshakes (both ends on the same two cores)
@@ -15,13 +17,16 @@
 //   - -server sim: the Exchange Online emulator, TLS on every login, for a
 //     smaller fleet (e.g. 500 targets): the cost a real deployment pays.
 //
-// Usage: scripts/bench-daemon (builds this and prints both points), or
+// Usage: scripts/bench-daemon (builds both binaries and prints both points), or
 //
-//	go run ./bench/fleet -server fake -targets 10000 -interval 30s
+//	go build -o /tmp/exoprobe ./cmd/exoprobe
+//	go run ./bench/fleet -exoprobe /tmp/exoprobe -server fake -targets 10000 -interval 5m
 package main
 
 import (
 	"bufio"
+	"bytes"
+	"compress/gzip"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -30,44 +35,37 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"time"
 
 	"github.com/exoprobe/exoprobe/bench/fakemail"
-	"github.com/exoprobe/exoprobe/diagnose"
 	"github.com/exoprobe/exoprobe/probe"
-	"github.com/exoprobe/exoprobe/scheduler"
 	"github.com/exoprobe/exoprobe/sim"
-	"github.com/exoprobe/exoprobe/store"
 )
 
 func main() {
+	exoprobe := flag.String("exoprobe", "exoprobe", "the exoprobe binary to benchmark")
 	server := flag.String("server", "fake", "fake (package fakemail, plaintext) or sim (the emulator, TLS)")
 	targets := flag.Int("targets", 10000, "targets; each has 3 protocols × 2 mechanisms")
-	interval := flag.Duration("interval", 30*time.Second, "compressed check interval")
-	real := flag.Duration("real-interval", 5*time.Minute, "the production interval, for the per-day store figure")
+	interval := flag.Duration("interval", 5*time.Minute, "check interval (the production default is 5m)")
+	retention := flag.Duration("history-max-age", 0, "store.history_max_age (default: half the interval, so that retention starts during the run)")
 	maxInFlight := flag.Int("max-in-flight", 256, "scheduler max_in_flight")
 	maxPerHost := flag.Int("max-per-host", 256, "scheduler max_per_host (every target shares the same three host:ports)")
 	header := flag.Bool("header", false, "print the table's header first")
 	keep := flag.String("data-dir", "", "store directory (default: a temporary one, removed)")
-	cpuProfile := flag.String("cpuprofile", "", "write the daemon side's CPU profile of the measured interval here")
-	memProfile := flag.String("memprofile", "", "write the daemon side's heap profile at the end of the measured interval here")
 	flag.Parse()
 	serveIfChild()
-	r, err := bench(config{server: *server, targets: *targets, interval: *interval, real: *real,
-		maxInFlight: *maxInFlight, maxPerHost: *maxPerHost, dataDir: *keep, cpuProfile: *cpuProfile, memProfile: *memProfile})
+	r, err := bench(config{exoprobe: *exoprobe, server: *server, targets: *targets, interval: *interval, retention: *retention,
+		maxInFlight: *maxInFlight, maxPerHost: *maxPerHost, dataDir: *keep, log: os.Stderr})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "fleet:", err)
 		os.Exit(1)
@@ -75,16 +73,17 @@ func main() {
 	if *header {
 		printHeader(os.Stdout)
 	}
-	r.print(os.Stdout)
+	r.print(os.Stdout, os.Stderr)
 }
 
 type config struct {
+	exoprobe                string
 	server                  string
 	targets                 int
-	interval, real          time.Duration
+	interval, retention     time.Duration
 	maxInFlight, maxPerHost int
-	dataDir, cpuProfile     string
-	memProfile              string
+	dataDir                 string
+	log                     io.Writer
 }
 
 // servers is what the child prints: where to connect.
@@ -147,29 +146,38 @@ func runServers(kind, dir string) error {
 }
 
 type result struct {
-	cfg                   config
-	checks                int
-	setChecks             time.Duration
-	probes                uint64
-	window                time.Duration
-	lagP50, lagP99        time.Duration
-	lagMax                time.Duration
-	statsP50, statsP99    time.Duration
-	cpuPerProbe           time.Duration
-	serverCPUPerProbe     time.Duration
-	hwm, rss              int64
-	histBytesPerAttempt   float64
-	fileBytesPerAttempt   float64
-	fileBytes             int64
-	outcomes              map[string]int
-	shutdown              time.Duration
-	inFlightMax, hostWait int
-	heapInuse             uint64
-	commits               int64
-	cpuCores, gomaxprocs  int
+	cfg                 config
+	checks              int
+	probes              float64
+	window              time.Duration
+	lagP50, lagP99      time.Duration // of the scheduler's gauges over the window: median p50, highest p99
+	lagMax              time.Duration
+	cpuPerProbe         time.Duration
+	serverCPUPerProbe   time.Duration
+	hwm, rssAnon        int64
+	rssFile             int64
+	startup             time.Duration
+	metricsTime         []time.Duration // each scrape, gzip as Prometheus asks
+	metricsBytes        int64           // uncompressed
+	metricsGzip         int64
+	apiPage, apiFull    time.Duration
+	apiFullBytes        int64
+	apiCheck, apiHist   time.Duration
+	page                time.Duration
+	pageBytes           int64
+	pageErr             string
+	fileAtRetention     int64
+	fileAtEnd           int64
+	retainedAttempts    float64
+	statuses            map[string]float64
+	cpuCores            int
+	loadBefore, loadEnd string
 }
 
 func bench(c config) (*result, error) {
+	if c.retention <= 0 {
+		c.retention = c.interval / 2
+	}
 	tmp, err := os.MkdirTemp("", "exoprobe-fleet-")
 	if err != nil {
 		return nil, err
@@ -205,13 +213,18 @@ func bench(c config) (*result, error) {
 		return nil, fmt.Errorf("servers did not start: %w", err)
 	}
 
-	base := probe.Target{IMAPAddr: srv.IMAP, POPAddr: srv.POP, SMTPAddr: srv.SMTP}
-	var password string
-	var tok probe.TokenSource
+	env := os.Environ()
+	var b strings.Builder
+	fmt.Fprintf(&b, "defaults:\n  interval: %s\n  timeout: %s\n  hosts: {imap: %q, pop: %q, smtp: %q}\n",
+		c.interval, min(c.interval, 30*time.Second), srv.IMAP, srv.POP, srv.SMTP)
+	fmt.Fprintf(&b, "scheduler:\n  max_in_flight: %d\n  max_per_host: %d\n  confirm_delay: %s\n", c.maxInFlight, c.maxPerHost, max(c.interval/10, time.Second))
+	fmt.Fprintf(&b, "store:\n  history_max_age: %s\n", c.retention)
+	b.WriteString("targets:\n")
+	var extra string
 	switch c.server {
 	case "fake":
-		base.IMAPStartTLS, base.POPStartTLS, base.AllowPlaintext = true, true, true
-		password, tok = "fleet-password", probe.StaticToken("fleet-token")
+		extra = "    allow_plaintext: true\n    imap_starttls: true\n    pop_starttls: true\n"
+		env = append(env, "FLEET_PASSWORD=fleet-password", "FLEET_TOKEN=fleet-token")
 	case "sim":
 		ep, err := sim.ReadEndpoints(srv.Endpoints)
 		if err != nil {
@@ -223,188 +236,246 @@ func bench(c config) (*result, error) {
 		}
 		pool := x509.NewCertPool()
 		pool.AppendCertsFromPEM(pem)
-		base.TLSConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
 		// One app token for every target, as the daemon's token registry
 		// shares one per app: token requests are not part of a login.
 		t, err := clientCredentials(ep, pool)
 		if err != nil {
 			return nil, err
 		}
-		password, tok = ep.Demo.Password, probe.StaticToken(t)
+		extra = fmt.Sprintf("    ca_file: %q\n", ep.CAFile)
+		env = append(env, "FLEET_PASSWORD="+ep.Demo.Password, "FLEET_TOKEN="+t)
+	default:
+		return nil, fmt.Errorf("unknown server %q", c.server)
 	}
-
-	db, err := store.Open(dataDir, store.Options{})
-	if err != nil {
-		return nil, err
-	}
-	defer db.Close()
-
-	var (
-		mu       sync.Mutex
-		measure  bool
-		lags     = make([]time.Duration, 0, c.targets*6*2)
-		outcomes = map[string]int{}
-	)
-	sched, err := scheduler.New(scheduler.Options{
-		Prober: scheduler.ProberFunc(probe.Run), Classifier: diagnose.Classify, Store: db,
-		Logger:      slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
-		MaxInFlight: c.maxInFlight, MaxPerHost: c.maxPerHost, ConfirmDelay: c.interval / 10,
-		OnAttempt: func(st scheduler.CheckState, a probe.Attempt, lag time.Duration) {
-			mu.Lock()
-			if measure {
-				lags = append(lags, lag)
-				k := string(st.Protocol) + "/" + string(st.Mechanism) + " " + string(st.Cause)
-				if !a.OK && st.Cause == "" {
-					k += a.Error
-				}
-				outcomes[k]++
-			}
-			mu.Unlock()
-		},
-	})
-	if err != nil {
-		return nil, err
-	}
-	pw := func(context.Context) (string, error) { return password, nil }
-	specs := make([]scheduler.CheckSpec, 0, c.targets*6)
+	checks := 0
 	for i := range c.targets {
-		t := base
-		t.Name, t.User = fmt.Sprintf("t%05d", i), fmt.Sprintf("u%05d@contoso.example", i)
+		user := fmt.Sprintf("u%05d@contoso.example", i)
 		if c.server == "sim" {
-			t.User = "demo@contoso.com" // the one healthy mailbox of the demo tenant
+			user = "demo@contoso.com" // the one healthy mailbox of the demo tenant
 		}
-		t.Password, t.Token = pw, tok
+		fmt.Fprintf(&b, "  - name: t%05d\n    user: %s\n    labels: {team: team%d}\n    password_env: FLEET_PASSWORD\n    token_env: FLEET_TOKEN\n%s    checks:\n",
+			i, user, i%20, extra)
 		for _, p := range probe.Protocols {
 			for _, m := range probe.Mechanisms {
-				exp := scheduler.ExpectOK
+				exp := "ok"
 				if m == probe.Basic && p != probe.SMTP {
-					exp = scheduler.ExpectFail // Basic IMAP/POP is retired: posture checks
+					exp = "fail" // Basic IMAP/POP is retired: posture checks
 				}
-				specs = append(specs, scheduler.CheckSpec{Target: &t, Protocol: p, Mechanism: m, Expect: exp,
-					Interval: c.interval, Timeout: c.interval})
+				fmt.Fprintf(&b, "      - {protocol: %s, mechanism: %s, expect: %s}\n", p, m, exp)
+				checks++
 			}
 		}
 	}
+	cfgPath := filepath.Join(tmp, "exoprobe.yaml")
+	if err := os.WriteFile(cfgPath, []byte(b.String()), 0o600); err != nil {
+		return nil, err
+	}
+	addr, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	r := &result{cfg: c, checks: checks, cpuCores: runtime.NumCPU(), loadBefore: loadavg(), statuses: map[string]float64{}}
+	d := exec.Command(c.exoprobe, "run", "--config", cfgPath, "--data-dir", dataDir, "--listen", addr, "--log-level", "warn")
+	d.Env = env
+	d.Stderr = c.log
 	t0 := time.Now()
-	if err := sched.SetChecks(specs); err != nil {
+	if err := d.Start(); err != nil {
 		return nil, err
 	}
-	r := &result{cfg: c, checks: len(specs), setChecks: time.Since(t0), cpuCores: runtime.NumCPU(), gomaxprocs: runtime.GOMAXPROCS(0)}
-
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- sched.Run(ctx) }()
-	stop := func() error {
-		cancel()
-		t := time.Now()
-		err := <-done
-		r.shutdown = time.Since(t)
-		return err
-	}
-
-	// A third of an interval to settle (phases are spread evenly over the
-	// interval from the start, so the first interval already runs at the
-	// steady rate), then one measured interval.
-	if !sleep(done, c.interval/3) {
-		return nil, fmt.Errorf("scheduler stopped: %w", stop())
-	}
-	st0, db0 := sched.Stats(), db.Stats()
-	cpu0, srv0 := selfCPU(), procCPU(child.Process.Pid)
-	mu.Lock()
-	measure = true
-	mu.Unlock()
-	w0 := time.Now()
-	if c.cpuProfile != "" {
-		f, err := os.Create(c.cpuProfile)
-		if err != nil {
-			return nil, err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return nil, err
-		}
-	}
-	// Sample in-flight and queue during the window.
-	tick := time.NewTicker(c.interval / 20)
-	end := time.After(c.interval)
-loop:
-	for {
+	defer func() {
+		d.Process.Signal(os.Interrupt)
+		done := make(chan struct{})
+		go func() { d.Wait(); close(done) }()
 		select {
-		case <-tick.C:
-			s := sched.Stats()
-			r.inFlightMax, r.hostWait = max(r.inFlightMax, s.InFlight), max(r.hostWait, s.HostWait)
-		case <-end:
-			break loop
-		case err := <-done:
-			return nil, fmt.Errorf("scheduler stopped: %v", err)
+		case <-done:
+		case <-time.After(30 * time.Second):
+			d.Process.Kill()
+			<-done
 		}
-	}
-	tick.Stop()
-	if c.cpuProfile != "" {
-		pprof.StopCPUProfile()
-	}
-	mu.Lock()
-	measure = false
-	mu.Unlock()
-	r.window = time.Since(w0)
-	cpu1, srv1 := selfCPU(), procCPU(child.Process.Pid)
-	if c.memProfile != "" {
-		f, err := os.Create(c.memProfile)
-		if err != nil {
-			return nil, err
+	}()
+	base := "http://" + addr
+	hc := &http.Client{Timeout: 60 * time.Second}
+	for {
+		if resp, err := hc.Get(base + "/readyz"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				break
+			}
 		}
-		runtime.GC()
-		err = pprof.WriteHeapProfile(f)
-		f.Close()
-		if err != nil {
-			return nil, err
+		if time.Since(t0) > 2*time.Minute {
+			return nil, errors.New("the daemon did not become ready within 2 minutes")
 		}
+		time.Sleep(100 * time.Millisecond)
 	}
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	r.heapInuse = ms.HeapInuse
-	st1, db1 := sched.Stats(), db.Stats()
-	if err := stop(); err != nil {
+	r.startup = time.Since(t0)
+	dbPath := filepath.Join(dataDir, "exoprobe.db")
+
+	// Phases are spread evenly over the interval from the start, so the
+	// first interval already runs at the steady rate. Wait a fifth of an
+	// interval, then measure one interval. Retention (history_max_age,
+	// half an interval by default) has started by the window's middle.
+	time.Sleep(c.interval / 5)
+	m0, err := scrape(hc, base, false)
+	if err != nil {
 		return nil, err
 	}
-
-	r.probes = st1.Probes - st0.Probes
-	if r.probes == 0 {
+	cpu0, srv0 := procCPU(d.Process.Pid), procCPU(child.Process.Pid)
+	w0 := time.Now()
+	var p50s, p99s []float64
+	var lagMax float64
+	tick := time.NewTicker(c.interval / 10)
+	defer tick.Stop()
+	n := 0
+	for time.Since(w0) < c.interval {
+		<-tick.C
+		n++
+		t := time.Now()
+		m, err := scrape(hc, base, true)
+		if err != nil {
+			return nil, err
+		}
+		r.metricsTime = append(r.metricsTime, time.Since(t))
+		r.metricsGzip = m.gzipBytes
+		p50s, p99s = append(p50s, m.vals[`exoprobe_scheduler_lag_seconds{stat="p50"}`]), append(p99s, m.vals[`exoprobe_scheduler_lag_seconds{stat="p99"}`])
+		lagMax = max(lagMax, m.vals[`exoprobe_scheduler_lag_seconds{stat="max"}`])
+		switch n {
+		case 3:
+			if fi, err := os.Stat(dbPath); err == nil {
+				r.fileAtRetention = fi.Size()
+			}
+		case 5:
+			r.apiPage, _, err = timedGet(hc, base+"/api/v1/status?status=failing&limit=50")
+			if err != nil {
+				return nil, err
+			}
+			r.apiCheck, _, err = timedGet(hc, base+"/api/v1/checks/t00007%2Fsmtp%2Fbasic")
+			if err != nil {
+				return nil, err
+			}
+			r.apiHist, _, err = timedGet(hc, base+"/api/v1/checks/t00007%2Fsmtp%2Fbasic/history?limit=100")
+			if err != nil {
+				return nil, err
+			}
+		case 6:
+			r.apiFull, r.apiFullBytes, err = timedGet(hc, base+"/api/v1/status")
+			if err != nil {
+				return nil, err
+			}
+		case 7:
+			r.page, r.pageBytes, err = timedGet(hc, base+"/")
+			if err != nil {
+				r.pageErr = err.Error()
+			}
+		}
+	}
+	r.window = time.Since(w0)
+	cpu1, srv1 := procCPU(d.Process.Pid), procCPU(child.Process.Pid)
+	m1, err := scrape(hc, base, false)
+	if err != nil {
+		return nil, err
+	}
+	r.metricsBytes = m1.bytes
+	r.probes = m1.vals["exoprobe_probes_total"] - m0.vals["exoprobe_probes_total"]
+	if r.probes <= 0 {
 		return nil, errors.New("no probes ran in the measured interval")
 	}
-	r.statsP50, r.statsP99 = st1.LagP50, st1.LagP99
-	mu.Lock()
-	slices.Sort(lags)
-	if n := len(lags); n > 0 {
-		r.lagP50, r.lagP99, r.lagMax = lags[n/2], lags[n*99/100], lags[n-1]
+	slices.Sort(p50s)
+	r.lagP50 = secs(p50s[len(p50s)/2])
+	r.lagP99 = secs(slices.Max(p99s))
+	r.lagMax = secs(lagMax)
+	r.cpuPerProbe = time.Duration(float64(cpu1-cpu0) / r.probes)
+	r.serverCPUPerProbe = time.Duration(float64(srv1-srv0) / r.probes)
+	r.hwm, r.rssAnon, r.rssFile = procStatus(d.Process.Pid, "VmHWM"), procStatus(d.Process.Pid, "RssAnon"), procStatus(d.Process.Pid, "RssFile")
+	if fi, err := os.Stat(dbPath); err == nil {
+		r.fileAtEnd = fi.Size()
 	}
-	r.outcomes = outcomes
-	mu.Unlock()
-	r.cpuPerProbe = (cpu1 - cpu0) / time.Duration(r.probes)
-	r.serverCPUPerProbe = (srv1 - srv0) / time.Duration(r.probes)
-	r.hwm, r.rss = procStatus("VmHWM"), procStatus("VmRSS")
-	if n := db1.HistoryRecords - db0.HistoryRecords; n > 0 {
-		r.histBytesPerAttempt = float64(db1.HistoryBytes-db0.HistoryBytes) / float64(n)
-		r.fileBytesPerAttempt = float64(db1.FileBytes-db0.FileBytes) / float64(n)
-	}
-	r.fileBytes = db1.FileBytes
-	r.commits = db1.Commits - db0.Commits
+	r.retainedAttempts = float64(checks) * float64(c.retention) / float64(c.interval)
+	r.loadEnd = loadavg()
 	return r, nil
 }
 
-func sleep(done <-chan error, d time.Duration) bool {
-	select {
-	case <-time.After(d):
-		return true
-	case <-done:
-		return false
-	}
+type scraped struct {
+	vals             map[string]float64 // unlabelled and scheduler series
+	bytes, gzipBytes int64
 }
 
-func selfCPU() time.Duration {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+// scrape reads /metrics as Prometheus does (gzip) or plainly, keeping the
+// daemon's own series.
+func scrape(hc *http.Client, base string, gz bool) (*scraped, error) {
+	req, _ := http.NewRequest(http.MethodGet, base+"/metrics", nil)
+	if gz {
+		req.Header.Set("Accept-Encoding", "gzip")
+	}
+	// A transport that does not decompress for us, to count gzip bytes.
+	resp, err := (&http.Client{Timeout: hc.Timeout, Transport: &http.Transport{DisableCompression: true}}).Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("/metrics: %w", err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	s := &scraped{vals: map[string]float64{}}
+	body := raw
+	if resp.Header.Get("Content-Encoding") == "gzip" {
+		s.gzipBytes = int64(len(raw))
+		zr, err := gzip.NewReader(bytes.NewReader(raw))
+		if err != nil {
+			return nil, err
+		}
+		if body, err = io.ReadAll(zr); err != nil {
+			return nil, err
+		}
+	}
+	s.bytes = int64(len(body))
+	sc := bufio.NewScanner(bytes.NewReader(body))
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		l := sc.Text()
+		if !strings.HasPrefix(l, "exoprobe_scheduler_") && !strings.HasPrefix(l, "exoprobe_probes_total") {
+			continue
+		}
+		i := strings.LastIndexByte(l, ' ')
+		if v, err := strconv.ParseFloat(l[i+1:], 64); err == nil {
+			s.vals[l[:i]] = v
+		}
+	}
+	return s, sc.Err()
+}
+
+func timedGet(hc *http.Client, u string) (time.Duration, int64, error) {
+	t := time.Now()
+	resp, err := hc.Get(u)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer resp.Body.Close()
+	n, err := io.Copy(io.Discard, resp.Body)
+	if err == nil && resp.StatusCode != http.StatusOK {
+		err = fmt.Errorf("GET %s: %s", u, resp.Status)
+	}
+	return time.Since(t), n, err
+}
+
+func freePort() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+func secs(f float64) time.Duration { return time.Duration(f * float64(time.Second)) }
+
+func loadavg() string {
+	b, _ := os.ReadFile("/proc/loadavg")
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "?"
+	}
+	return strings.Join(f[:3], " ")
 }
 
 // procCPU is a process's user+system time from /proc (clock ticks of
@@ -422,9 +493,9 @@ func procCPU(pid int) time.Duration {
 	return time.Duration(u+st) * 10 * time.Millisecond
 }
 
-// procStatus reads a kB figure of /proc/self/status, in bytes.
-func procStatus(key string) int64 {
-	b, err := os.ReadFile("/proc/self/status")
+// procStatus reads a kB figure of a process's /proc status, in bytes.
+func procStatus(pid int, key string) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return 0
 	}
@@ -455,31 +526,31 @@ func clientCredentials(ep *sim.Endpoints, pool *x509.CertPool) (string, error) {
 }
 
 func printHeader(w io.Writer) {
-	fmt.Fprintf(w, "%-6s %7s %7s %8s %9s %9s %9s %9s %10s %10s %8s %8s %10s %11s\n",
-		"server", "targets", "checks", "interval", "probes/s", "lag p50", "lag p99", "lag max",
-		"CPU/probe", "srv CPU/p", "max RSS", "B/attempt", "store/day", "retained 7d")
+	fmt.Fprintf(w, "%-6s %7s %8s %8s %17s %9s %9s %16s %13s %13s %9s %9s %13s\n",
+		"server", "checks", "interval", "probes/s", "lag p50/p99/max", "CPU/probe", "peak RSS", "/metrics s/MiB", "API page/one", "API all", "page", "startup", "store")
 }
 
-func (r *result) print(w io.Writer) {
-	perDay := float64(r.checks) * float64(24*time.Hour/r.cfg.real)
-	storeDay := perDay * r.histBytesPerAttempt
-	fmt.Fprintf(w, "%-6s %7d %7d %8s %9.0f %9s %9s %9s %10s %10s %8s %8.0f %10s %11s\n",
-		r.cfg.server, r.cfg.targets, r.checks, r.cfg.interval, float64(r.probes)/r.window.Seconds(),
-		ms(r.lagP50), ms(r.lagP99), ms(r.lagMax), us(r.cpuPerProbe), us(r.serverCPUPerProbe),
-		mib(float64(r.hwm)), r.histBytesPerAttempt, mib(storeDay), mib(7*storeDay))
-	fmt.Fprintf(os.Stderr, "  %s: %d probes in %v (in flight ≤ %d, waiting for a host slot ≤ %d); scheduler.Stats lag p50 %s p99 %s (last 8192);"+
-		" SetChecks %v; shutdown %v; RSS at end %s (Go heap in use %s; the rest is mostly the store's mmap); store file %s (%.0f file B/attempt in the window; %d commits, %.0f attempts each); GOMAXPROCS %d of %d CPUs\n",
-		r.cfg.server, r.probes, r.window.Round(time.Millisecond), r.inFlightMax, r.hostWait, ms(r.statsP50), ms(r.statsP99),
-		r.setChecks.Round(time.Millisecond), r.shutdown.Round(time.Millisecond), mib(float64(r.rss)), mib(float64(r.heapInuse)), mib(float64(r.fileBytes)),
-		r.fileBytesPerAttempt, r.commits, float64(r.probes)/float64(max(r.commits, 1)), r.gomaxprocs, r.cpuCores)
-	keys := make([]string, 0, len(r.outcomes))
-	for k := range r.outcomes {
-		keys = append(keys, k)
+func (r *result) print(w, detail io.Writer) {
+	slices.Sort(r.metricsTime)
+	mt := r.metricsTime[len(r.metricsTime)-1]
+	page := fmt.Sprintf("%.1fs", r.page.Seconds())
+	if r.pageErr != "" {
+		page = "failed"
 	}
-	slices.Sort(keys)
-	for _, k := range keys {
-		fmt.Fprintf(os.Stderr, "    %-40s %d\n", k, r.outcomes[k])
-	}
+	fmt.Fprintf(w, "%-6s %7d %8s %8.0f %17s %9s %9s %16s %13s %13s %9s %9s %13s\n",
+		r.cfg.server, r.checks, r.cfg.interval, r.probes/r.window.Seconds(),
+		ms(r.lagP50)+"/"+ms(r.lagP99)+"/"+ms(r.lagMax), us(r.cpuPerProbe), mib(float64(r.hwm)),
+		fmt.Sprintf("%.2fs/%.1f", mt.Seconds(), float64(r.metricsBytes)/(1<<20)),
+		ms(r.apiPage)+"/"+ms(r.apiCheck), fmt.Sprintf("%.1fs/%s", r.apiFull.Seconds(), mib(float64(r.apiFullBytes))),
+		page, fmt.Sprintf("%.1fs", r.startup.Seconds()), mib(float64(r.fileAtEnd)))
+	fmt.Fprintf(detail, "  %s: %.0f probes in %v; server CPU/probe %s; RSS at end: anonymous %s, file-backed (the store's mmap) %s; "+
+		"/metrics scrapes %v (gzip %s, plain %s); API history of one check %s; status page %s in %s %s; "+
+		"store file %s when retention (history_max_age %s) had started, %s at the end, %.0f attempts retained = %.0f file B/retained attempt; "+
+		"load average %s before, %s at the end; %d CPUs\n",
+		r.cfg.server, r.probes, r.window.Round(time.Second), us(r.serverCPUPerProbe), mib(float64(r.rssAnon)), mib(float64(r.rssFile)),
+		r.metricsTime, mib(float64(r.metricsGzip)), mib(float64(r.metricsBytes)), ms(r.apiHist), mib(float64(r.pageBytes)), r.page.Round(time.Millisecond), r.pageErr,
+		mib(float64(r.fileAtRetention)), r.cfg.retention, mib(float64(r.fileAtEnd)), r.retainedAttempts, float64(r.fileAtEnd)/max(r.retainedAttempts, 1),
+		r.loadBefore, r.loadEnd, r.cpuCores)
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.1fms", float64(d.Microseconds())/1000) }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/exoprobe/exoprobe/alerts"
 	"github.com/exoprobe/exoprobe/config"
+	"github.com/exoprobe/exoprobe/report"
 )
 
 func init() {
@@ -29,7 +30,7 @@ func alertsCmd(args []string, stdout, stderr io.Writer) int {
 	sinkName := fs.String("sink", "", "name of the sink under alerts.sinks (required)")
 	lang := fs.String("lang", "", "override the sink's language (en or ja)")
 	tries := fs.Int("tries", 3, "tries for temporary failures")
-	if err := fs.Parse(args[1:]); err != nil {
+	if err := parseFlags(fs, args[1:], stderr); err != nil {
 		return parseExit(err)
 	}
 	cfg, err := config.Load(*cfgPath)
@@ -73,7 +74,7 @@ func alertsCmd(args []string, stdout, stderr io.Writer) int {
 	start := time.Now()
 	resolved, err := alerts.SendTest(ctx, sinks[0], ac.StatusURL, *tries, alerts.Backoff{Base: time.Second, Max: 10 * time.Second})
 	if err != nil {
-		fmt.Fprintf(stderr, "alerts test: %s (%s): failed (%s): %v\n", pick.Name, pick.Type, alerts.ReasonOf(err), err)
+		fmt.Fprintf(stderr, "alerts test: %s (%s): failed (%s): %s\n", pick.Name, pick.Type, alerts.ReasonOf(err), report.Inert(err.Error()))
 		return exitFail
 	}
 	// Incident receivers got the resolve too: say so, so nobody goes

@@ -116,7 +116,7 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stderr, checkUsage)
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args, stderr); err != nil {
 		return parseExit(err)
 	}
 	if fs.NArg() > 0 {
@@ -131,16 +131,25 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 
+	for _, pl := range plans {
+		if pl.target.AllowPlaintext {
+			fmt.Fprintf(stderr, "exoprobe check: WARNING: allow_plaintext is on%s: where a server offers no TLS, "+
+				"the password or token is sent in clear text\n", orEmpty(" for "+pl.target.Name, pl.target.Name))
+		}
+	}
+
 	// Progress only where a person watches (a terminal) and a wait is
 	// likely (several targets); it never mixes into stdout.
-	progress := len(plans) > 1 && checkIsTerminal(stderr)
+	// Our own cursor controls go to the terminal itself (report.Raw);
+	// the line, which may quote a server, is made inert first.
+	progress := len(plans) > 1 && checkIsTerminal(report.Raw(stderr))
 	results := runPlans(context.Background(), plans, f.timeout, func(done, total int, line string) {
 		if progress {
-			fmt.Fprintf(stderr, "\r[%d/%d] %s\x1b[K", done, total, line)
+			fmt.Fprintf(report.Raw(stderr), "\r[%d/%d] %s\x1b[K", done, total, report.Inert(line))
 		}
 	})
 	if progress {
-		fmt.Fprint(stderr, "\r\x1b[K")
+		fmt.Fprint(report.Raw(stderr), "\r\x1b[K")
 	}
 
 	code := exitOK
@@ -151,6 +160,25 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 			code = exitFail
 		}
 	}
+	// Say it again after the results, where it cannot scroll away: which
+	// attempts really sent credentials over a connection without TLS.
+	warnOut := stdout
+	if f.output == "json" {
+		warnOut = stderr // keep stdout valid JSON
+	}
+	defer func() {
+		for i, r := range results {
+			if !plans[i].target.AllowPlaintext {
+				continue
+			}
+			for _, a := range r.Attempts {
+				if a.TLSVersion == "" && authReached(a.Stage) {
+					fmt.Fprintf(warnOut, "WARNING: %s/%s%s: credentials were sent WITHOUT TLS (allow_plaintext)\n",
+						a.Protocol, a.Mechanism, orEmpty(" to "+a.Server, a.Server))
+				}
+			}
+		}
+	}()
 	switch f.output {
 	case "json":
 		if len(results) == 1 && f.config == "" {
@@ -159,6 +187,12 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 			err = report.WriteJSONAll(stdout, results)
 		}
 	default:
+		if f.config != "" && len(results) > 1 {
+			// A fleet: one table of targets × checks and the findings
+			// grouped by incident, not one table per target.
+			err = report.WriteFleet(stdout, results, f.lang)
+			break
+		}
 		for i, r := range results {
 			if i > 0 {
 				fmt.Fprintln(stdout)
@@ -619,4 +653,22 @@ func firstNonEmptyStr(s ...string) string {
 		}
 	}
 	return ""
+}
+
+// orEmpty returns s when v is set, else "".
+func orEmpty(s, v string) string {
+	if v == "" {
+		return ""
+	}
+	return s
+}
+
+// authReached reports whether an attempt got as far as sending its
+// credentials (the auth stage or later).
+func authReached(st probe.Stage) bool {
+	switch st {
+	case probe.StageAuth, probe.StageMailbox, probe.StageLogout, probe.StageDone:
+		return true
+	}
+	return false
 }

@@ -144,8 +144,8 @@ func TestCheckConfigAgainstEmulator(t *testing.T) {
 	}
 	out.Reset()
 	if code = runCheck([]string{"--config", cfg}, &out, &errb); code != exitOK ||
-		!strings.Contains(out.String(), "fail (expected)") || strings.Contains(out.String(), "UNEXPECTEDLY OK") ||
-		!strings.Contains(out.String(), "Target: scanner") {
+		!strings.Contains(out.String(), "refused ✓") || strings.Contains(out.String(), "LOGS IN") ||
+		!strings.Contains(out.String(), "\nscanner ") || !strings.Contains(out.String(), "2 targets, 5 checks: 5 as expected, 0 not.") {
 		t.Fatalf("text: exit %d\n%s", code, out.String())
 	}
 

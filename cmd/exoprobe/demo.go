@@ -62,7 +62,7 @@ func demoCmd(args []string, stdout, stderr io.Writer) int {
 		func(u string) error { slacks = append(slacks, u); return nil })
 	fs.Func("alertmanager", "also send the demo's alerts to this Alertmanager (base URL, e.g. http://127.0.0.1:9093; repeatable)",
 		func(u string) error { ams = append(ams, u); return nil })
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args, stderr); err != nil {
 		return parseExit(err)
 	}
 	var sinks []alerts.Sink

@@ -243,7 +243,7 @@ func checkServing(t *testing.T, addr string, fail func(string, ...any)) {
 	var smtp *scheduler.CheckState
 	for i := range st.Checks {
 		if st.Checks[i].ID == demo.SMTPBasic {
-			smtp = &st.Checks[i]
+			smtp = &st.Checks[i].CheckState
 		}
 	}
 	if smtp == nil || smtp.Status != scheduler.StatusFailing || smtp.Cause != "security_defaults" {

@@ -122,3 +122,51 @@ func TestExplainCommand(t *testing.T) {
 		}
 	}
 }
+
+// Issue 9: a pasted log with credentials in every shape never echoes them,
+// in text or JSON.
+func TestDiagnoseNeverEchoesCredentials(t *testing.T) {
+	const pw = "Kan4ry-S3cr3t!x9"
+	plain := "AHVAY29udG9zby5jb20AS2FuNHJ5LVMzY3IzdCF4OQ==" // \0u@contoso.com\0pw
+	log := strings.Join([]string{
+		"2026-12-03T10:00:00Z DEBUG smtp: AUTH PLAIN " + plain,
+		"Authorization: Basic dUBjb250b3NvLmNvbTpLYW40cnktUzNjcjN0IXg5",
+		"10:00:01 C: a1 LOGIN u@contoso.com " + pw,
+		"config: pass=" + pw + " token=eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1In0.sig secret: " + pw,
+		"dial smtp://u:" + pw + "@smtp.office365.com:587",
+		"535 5.7.139 Authentication unsuccessful, the user credentials were incorrect.",
+	}, "\n")
+	for _, output := range []string{"text", "json"} {
+		code, out, errs := runRegistered(t, "diagnose", "--protocol", "smtp", "--output", output, log)
+		if code != exitOK {
+			t.Fatalf("exit %d: %s", code, errs)
+		}
+		for _, bad := range []string{pw, plain, "dUBjb250b3NvLmNvbTpLYW40cnktUzNjcjN0IXg5", "eyJzdWIiOiJ1In0"} {
+			if strings.Contains(out, bad) {
+				t.Errorf("%s output echoes %q:\n%s", output, bad, out)
+			}
+		}
+		if !strings.Contains(out, "bad_credentials") {
+			t.Errorf("%s output lost the diagnosis:\n%s", output, out)
+		}
+	}
+}
+
+// Issue 9: a reply pasted with escape sequences reaches the terminal
+// inert, in text and in JSON (which stays valid).
+func TestDiagnoseInert(t *testing.T) {
+	reply := "535 5.7.139 Authentication unsuccessful\x1b]0;pwned\x07\r\x1b[2K ok \u202eexe.txt"
+	for _, output := range []string{"text", "json"} {
+		var out, errb bytes.Buffer
+		if code := dispatch([]string{"diagnose", "--protocol", "smtp", "--output", output, reply}, &out, &errb); code != exitOK {
+			t.Fatalf("exit %d: %s", code, errb.String())
+		}
+		s := out.String()
+		if strings.ContainsAny(s, "\x1b\x07\r\u202e") {
+			t.Errorf("%s output interprets control characters: %q", output, s)
+		}
+		if output == "json" && !json.Valid(out.Bytes()) {
+			t.Errorf("JSON invalid: %s", s)
+		}
+	}
+}

@@ -10,6 +10,9 @@ import (
 	"io"
 	"os"
 	"sort"
+	"strings"
+
+	"github.com/exoprobe/exoprobe/report"
 )
 
 // A subcommand registers itself from its own file's init, so that adding a
@@ -56,13 +59,28 @@ func dispatch(args []string, stdout, stderr io.Writer) int {
 		}
 		return exitOK
 	}
+	switch args[0] {
+	case "--version", "-version", "-v":
+		// As Prometheus' tools answer it.
+		return subcommands["version"].run(nil, stdout, stderr)
+	}
 	sc, ok := subcommands[args[0]]
 	if !ok {
-		fmt.Fprintf(stderr, "exoprobe: unknown command %q\n\n", args[0])
+		fmt.Fprintf(stderr, "exoprobe: unknown command %q", args[0])
+		names := make([]string, 0, len(subcommands))
+		for n := range subcommands {
+			names = append(names, n)
+		}
+		if s := nearest(strings.TrimLeft(args[0], "-"), names); s != "" {
+			fmt.Fprintf(stderr, "; did you mean %q?", s)
+		}
+		fmt.Fprint(stderr, "\n\n")
 		usage(stderr)
 		return exitUsage
 	}
-	return sc.run(args[1:], stdout, stderr)
+	// Whatever a server said reaches the terminal inert: control
+	// characters made visible, never interpreted (package report).
+	return sc.run(args[1:], report.NewInertWriter(stdout), report.NewInertWriter(stderr))
 }
 
 func usage(w io.Writer) {

@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/signal"
 	"reflect"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -52,12 +53,18 @@ type Runtime struct {
 	Log   *slog.Logger
 	// Metrics is the registry /metrics serves; the alerts register there.
 	Metrics *prometheus.Registry
-	// Alerts is nil when alerting is off (no --data-dir: no outbox).
+	// Alerts is nil when alerting is off (no --data-dir: no outbox). It is
+	// the manager the daemon started with; a reload that changes the
+	// alerts section replaces it: use AlertManager for the current one.
 	Alerts *alerts.Manager
 	// Cluster is nil for a single instance (no --cluster.* flags).
 	Cluster *cluster.Peer
+	// alerts runs and replaces the manager; nil without --data-dir.
+	alerts *alertSwitch
 	// SparseCauses is --web.sparse-causes.
 	SparseCauses bool
+	// SparseAbove is --web.sparse-above.
+	SparseAbove int
 	// schedulerRunning is true while the scheduler's loop runs: /readyz
 	// answers 503 before it starts and once shutdown has begun.
 	schedulerRunning atomic.Bool
@@ -70,6 +77,15 @@ type Runtime struct {
 	lastReloadErr            error
 	lastReload               time.Time
 	lastSuccess              time.Time
+}
+
+// AlertManager returns the alert manager in force (nil when alerting is
+// off).
+func (rt *Runtime) AlertManager() *alerts.Manager {
+	if rt.alerts == nil {
+		return nil
+	}
+	return rt.alerts.Manager()
 }
 
 // LastSuccess returns when a configuration was last loaded by a reload
@@ -134,10 +150,18 @@ func (rt *Runtime) reload() error {
 	rt.cfg = cfg
 	rt.mu.Unlock()
 	if !alertsEqual(&old.Alerts, &cfg.Alerts) {
-		// The Manager's sinks, routes and timers are fixed when it starts;
-		// rebuilding it under a running outbox is not worth the risk.
-		rt.Log.Warn("the alerts section changed: the new alert settings take effect after a restart; "+
-			"until then the previous ones stay in force", "config", rt.cfgPath)
+		if rt.alerts == nil {
+			rt.Log.Warn("the alerts section changed, but alerts are disabled without --data-dir", "config", rt.cfgPath)
+			return nil
+		}
+		// A new manager on the same store, as after a restart: queued
+		// notifications, groups and API silences carry over.
+		if err := rt.alerts.apply(cfg, old); err != nil {
+			return fmt.Errorf("the checks were reloaded, but the alerts section could not be applied "+
+				"(the previous alert settings stay in force): %w", err)
+		}
+		rt.Log.Info("alerts section changed: the new alert settings are in force", "config", rt.cfgPath,
+			"sinks", len(mgrSinks(rt.AlertManager())))
 	}
 	return nil
 }
@@ -202,6 +226,31 @@ type runOptions struct {
 	// Cluster, when set, makes this daemon a member of a cluster of
 	// replicas sharing the checks (--cluster.*).
 	Cluster *cluster.Config
+	// SparseAbove: the fleet-scale metrics above this many checks (0:
+	// web's default; negative: never).
+	SparseAbove int
+	// StateDir keeps the lockout guard's record without DataDir (default
+	// $XDG_STATE_HOME/exoprobe or ~/.local/state/exoprobe).
+	StateDir string
+	// WriteTokenFile holds the bearer token that authorises writes
+	// (reload, silences, actions); "" means none.
+	WriteTokenFile string
+	// ExternalNames are host names clients use besides IPs, localhost and
+	// this machine's name (DNS rebinding guard).
+	ExternalNames []string
+}
+
+// listFlag is a flag that may be repeated and takes comma-separated values.
+type listFlag []string
+
+func (l *listFlag) String() string { return strings.Join(*l, ",") }
+func (l *listFlag) Set(v string) error {
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			*l = append(*l, s)
+		}
+	}
+	return nil
 }
 
 func runCmd(args []string, stdout, stderr io.Writer) int {
@@ -212,10 +261,16 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	dataDir := fs.String("data-dir", "", "directory for persistent state (empty: keep state in memory only)")
 	listen := fs.String("listen", "127.0.0.1:9465", "HTTP listen address (/healthz, /-/reload, metrics and status page)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	logFormat := fs.String("log.format", "logfmt", "log format: logfmt or json (one JSON object per line: time, level, msg, attributes)")
 	webConfig := fs.String("web.config.file", "", "exporter-toolkit web config file enabling TLS and/or basic auth on the HTTP listener")
-	sparseCauses := fs.Bool("web.sparse-causes", false, "export exoprobe_check_cause only for each check's current cause (value 1) instead of one series per catalog cause; for large fleets")
+	stateDir := fs.String("state-dir", "", "without --data-dir, where the lockout guard's record is kept across restarts (default $XDG_STATE_HOME/exoprobe or ~/.local/state/exoprobe)")
+	writeToken := fs.String("web.write-token-file", "", "file holding a bearer token (16+ characters) that authorises writes: POST /-/reload, the silences API, status page actions")
+	var externalNames listFlag
+	fs.Var(&externalNames, "web.external-name", "host name clients use to reach the HTTP listener (a Service name, a reverse proxy's name); repeatable or comma-separated. Requests naming another host are refused (DNS rebinding); IP addresses, localhost and this machine's name are always accepted")
+	sparseCauses := fs.Bool("web.sparse-causes", false, "export the fleet-scale set of per-check series whatever the number of checks: exoprobe_check_cause and exoprobe_check_status only for the current cause and status (value 1), no per-check durations or last-run times")
+	sparseAbove := fs.Int("web.sparse-above", web.DefaultSparseAbove, "export the fleet-scale set of per-check series (see --web.sparse-causes) above this many checks; negative: never")
 	clusterFl := addClusterFlags(fs)
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args, stderr); err != nil {
 		return parseExit(err)
 	}
 	clusterCfg, err := clusterFl.config()
@@ -262,10 +317,15 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "run: --log-level: %v\n", err)
 		return exitUsage
 	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lvl}))
+	log, err := newLogger(stderr, *logFormat, lvl)
+	if err != nil {
+		fmt.Fprintf(stderr, "run: --log.format: %v\n", err)
+		return exitUsage
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	err = runDaemon(ctx, runOptions{ConfigPath: *cfgPath, DataDir: *dataDir, Listen: *listen, WebConfigFile: *webConfig, Logger: log, SparseCauses: *sparseCauses,
+	err = runDaemon(ctx, runOptions{ConfigPath: *cfgPath, DataDir: *dataDir, Listen: *listen, WebConfigFile: *webConfig, Logger: log,
+		SparseCauses: *sparseCauses, SparseAbove: *sparseAbove, WriteTokenFile: *writeToken, ExternalNames: externalNames, StateDir: *stateDir,
 		Cluster: clusterCfg})
 	var ce *configError
 	if errors.As(err, &ce) {
@@ -300,6 +360,7 @@ func runDaemon(ctx context.Context, o runOptions) error {
 	if err != nil {
 		return &configError{err}
 	}
+	setMemoryLimit(len(specs), log)
 	alertCfg, alertSinks, err := alertsSection(cfg)
 	if err != nil {
 		return &configError{fmt.Errorf("config %s: %w", o.ConfigPath, err)}
@@ -316,7 +377,27 @@ func runDaemon(ctx context.Context, o runOptions) error {
 		defer db.Close()
 		st = db
 	} else {
-		log.Warn("no --data-dir: state lives in memory and is lost on restart")
+		// The lockout guard's record must outlive the process even so: a
+		// restart loop would otherwise reset its count of failed logins.
+		dir := o.StateDir
+		if dir == "" {
+			dir, err = defaultStateDir()
+		}
+		var gs *guardFileStore
+		if err == nil {
+			gs, err = openGuardFileStore(dir)
+		}
+		switch {
+		case err == nil:
+			st = gs
+			log.Warn("no --data-dir: state lives in memory and is lost on restart, except the lockout guard's record",
+				"state_dir", dir)
+		case hasBasic(specs):
+			return &configError{fmt.Errorf("the lockout guard needs durable state for Basic checks "+
+				"(a restart must not reset its count of failed logins): %w; give --data-dir or --state-dir", err)}
+		default:
+			log.Warn("no --data-dir: state lives in memory and is lost on restart", "state_dir_err", err)
+		}
 	}
 	ln, err := net.Listen("tcp", o.Listen)
 	if err != nil {
@@ -324,32 +405,48 @@ func runDaemon(ctx context.Context, o runOptions) error {
 	}
 	defer ln.Close()
 	reg := prometheus.NewRegistry()
+	errc := make(chan error, 4)
 	var mgr *alerts.Manager
+	sw := &alertSwitch{errc: errc}
+	sw.options = func(cfg *config.Config) (alerts.Options, bool, error) {
+		ac, sinks, err := alertsSection(cfg)
+		if err != nil {
+			return alerts.Options{}, false, err
+		}
+		sinks = append(sinks, o.ExtraSinks...)
+		// Built without sinks too: silences (API and status page) work
+		// before any sink is configured, and are kept when one is added.
+		ao, err := ac.Options(sinks)
+		if err != nil {
+			return ao, false, err
+		}
+		// A manager built on reload takes the previous one's metrics.
+		ao.DB, ao.Registerer, ao.Logger = db.Bolt(), replacingRegisterer{reg}, log
+		if ao.StatusURL == "" {
+			ao.StatusURL = statusURL(ln.Addr().String(), o.WebConfigFile)
+		}
+		return ao, true, nil
+	}
+	_ = alertCfg
 	switch {
-	case len(alertSinks) == 0:
+	case len(alertSinks) == 0 && db == nil:
 	case db == nil:
 		// The outbox is what makes "none lost, none doubled" true; without
 		// a store a restart would lose or repeat alerts, so none are sent.
 		log.Warn("no --data-dir: alerts are disabled (their durable outbox needs the store)", "sinks", len(alertSinks))
 	default:
-		ao, err := alertCfg.Options(alertSinks)
-		if err != nil {
+		if mgr, err = sw.build(cfg); err != nil {
 			return &configError{fmt.Errorf("config %s: %w", o.ConfigPath, err)}
 		}
-		ao.DB, ao.Registerer, ao.Logger = db.Bolt(), reg, log
-		if ao.StatusURL == "" {
-			ao.StatusURL = statusURL(ln.Addr().String(), o.WebConfigFile)
-		}
-		if mgr, err = alerts.New(ao); err != nil {
-			return &configError{fmt.Errorf("config %s: %w", o.ConfigPath, err)}
-		}
+		sw.cur.Store(mgr)
 		// The scheduler's commit puts each event into the outbox in the
 		// same transaction: a kill -9 right after cannot lose its alert.
-		db.OnCommit(mgr.CommitHook)
+		// Through the switch, so that a reload can replace the manager.
+		db.OnCommit(sw.CommitHook)
 	}
 	var evSinks []scheduler.EventSink
-	if mgr != nil {
-		evSinks = append(evSinks, mgr) // wakes the router without waiting for its tick
+	if db != nil {
+		evSinks = append(evSinks, sw) // wakes the router without waiting for its tick
 	}
 	var peer *cluster.Peer
 	if o.Cluster != nil {
@@ -375,7 +472,7 @@ func runDaemon(ctx context.Context, o runOptions) error {
 	}
 	sc := cfg.Scheduler
 	sched, err := scheduler.New(scheduler.Options{
-		Prober: prober, Classifier: diagnose.Classify, Store: st, Logger: log,
+		Prober: prober, ClassifyAt: diagnose.ClassifyAt, Store: st, Logger: log,
 		MaxInFlight: sc.MaxInFlight, MaxPerHost: sc.MaxPerHost, ConfirmDelay: sc.ConfirmDelay.D(),
 		NoConfirm: sc.NoConfirm, FailureThreshold: sc.FailureThreshold, SuccessThreshold: sc.SuccessThreshold,
 		GuardLimit: sc.LockoutGuard.Limit, GuardWindow: sc.LockoutGuard.Window.D(), Sinks: evSinks,
@@ -388,24 +485,31 @@ func runDaemon(ctx context.Context, o runOptions) error {
 		return &configError{err}
 	}
 	rt := &Runtime{Scheduler: sched, Store: db, Log: log, Metrics: reg, Alerts: mgr, cfgPath: o.ConfigPath, cfg: cfg,
-		SparseCauses: o.SparseCauses, Cluster: peer}
+		SparseCauses: o.SparseCauses, SparseAbove: o.SparseAbove, Cluster: peer}
+	if db != nil {
+		rt.alerts = sw
+	}
 
-	srv := &http.Server{Handler: newMux(rt), ReadHeaderTimeout: 10 * time.Second}
+	prot, err := web.NewProtection(web.ProtectOptions{Listen: ln.Addr(), WebConfigFile: o.WebConfigFile,
+		TokenFile: o.WriteTokenFile, ExternalNames: o.ExternalNames, Logger: log})
+	if err != nil {
+		return &configError{err}
+	}
+	if !prot.WritesProtected() {
+		log.Warn("the HTTP listener is reachable beyond loopback and writes are unprotected: POST /-/reload, "+
+			"silences and actions are refused until --web.write-token-file or basic_auth_users (--web.config.file) is set",
+			"listen", ln.Addr().String())
+	}
+	srv := web.NewServer(prot.Handler(newMux(rt)), log)
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	errc := make(chan error, 3)
 	wg.Add(3)
-	if mgr != nil {
-		// Stopped by cancel before db.Close (deferred earlier, runs later).
-		wg.Go(func() {
-			if err := mgr.Run(ctx); err != nil {
-				errc <- fmt.Errorf("alerts: %w", err)
-				cancel()
-			}
-		})
-	}
+	// Stopped before db.Close (deferred earlier, runs later).
+	sw.ctx = ctx
+	sw.run(mgr)
+	defer sw.close()
 	// Set before the listener serves, so /readyz never answers 503 for a
 	// daemon whose loop is merely about to start.
 	rt.schedulerRunning.Store(true)
@@ -444,7 +548,7 @@ func runDaemon(ctx context.Context, o runOptions) error {
 		}
 	}()
 	log.Info("exoprobe running", "listen", ln.Addr().String(), "checks", len(specs), "data_dir", o.DataDir,
-		"alert_sinks", len(mgrSinks(mgr)))
+		"alert_sinks", len(mgrSinks(mgr)), "writes", prot.Describe())
 	if o.Ready != nil {
 		o.Ready(ln.Addr().String(), rt)
 	}
@@ -474,8 +578,16 @@ func newMux(rt *Runtime) *http.ServeMux {
 		}
 		io.WriteString(w, "reloaded\n")
 	})
-	if rt.Alerts != nil {
-		h := rt.Alerts.SilencesHandler()
+	if rt.alerts != nil {
+		// The manager in force at each request: a reload may replace it.
+		h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			m := rt.AlertManager()
+			if m == nil {
+				http.Error(w, "alerting is off: the alerts section has no sinks", http.StatusNotFound)
+				return
+			}
+			m.SilencesHandler().ServeHTTP(w, r)
+		})
 		mux.Handle("/api/v1/silences", h)
 		mux.Handle("/api/v1/silences/", h)
 	}
@@ -575,6 +687,13 @@ func buildSpecs(cfg *config.Config, log *slog.Logger) ([]scheduler.CheckSpec, er
 			exp := scheduler.ExpectOK
 			if ch.Expect == "fail" {
 				exp = scheduler.ExpectFail
+			}
+			if ct.AllowPlaintext {
+				// Loud on purpose: a server (or anyone on the path) that
+				// offers no TLS gets the password or token in clear.
+				log.Warn("allow_plaintext: this check sends its credentials WITHOUT TLS when the server offers none; "+
+					"anyone on the network path can read them", "target", ct.Name, "check", ch.Protocol+"/"+ch.Mechanism,
+					"addr", cfg.Addr(ct, ch.Protocol), "line", ct.Line)
 			}
 			specs = append(specs, scheduler.CheckSpec{
 				Target: t, Labels: ct.Labels, AuthPolicy: ct.AuthPolicy,
@@ -687,4 +806,13 @@ func (r *retryingToken) Token(ctx context.Context) (probe.Token, error) {
 	src := r.src
 	r.mu.Unlock()
 	return src.Token(ctx)
+}
+
+func hasBasic(specs []scheduler.CheckSpec) bool {
+	for _, sp := range specs {
+		if sp.Mechanism == probe.Basic {
+			return true
+		}
+	}
+	return false
 }

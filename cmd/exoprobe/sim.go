@@ -59,7 +59,7 @@ func runSim(ctx context.Context, args []string, stdout, stderr io.Writer, starte
 		fmt.Fprintln(stderr)
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args, stderr); err != nil {
 		return parseExit(err)
 	}
 	if fs.NArg() > 0 {

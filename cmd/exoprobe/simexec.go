@@ -31,7 +31,7 @@ func simExec(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr)
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args, stderr); err != nil {
 		return parseExit(err)
 	}
 	lines := fs.Args()

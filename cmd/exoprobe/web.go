@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/exoprobe/exoprobe/alerts"
 	"github.com/exoprobe/exoprobe/web"
 )
@@ -15,18 +17,39 @@ import (
 func init() {
 	mountHTTP(func(mux *http.ServeMux, rt *Runtime) {
 		started := time.Now()
+		if rt.Metrics != nil {
+			// A reload mounts again on a new mux: registered once.
+			if err := rt.Metrics.Register(buildInfo()); err != nil {
+				var are prometheus.AlreadyRegisteredError
+				if !errors.As(err, &are) {
+					rt.Log.Error("metrics: exoprobe_build_info", "err", err)
+				}
+			}
+		}
 		var deliveries func(int) []alerts.Delivery
 		if rt.Alerts != nil {
-			deliveries = rt.Alerts.Recent
+			deliveries = func(n int) []alerts.Delivery {
+				if m := rt.AlertManager(); m != nil {
+					return m.Recent(n)
+				}
+				return nil
+			}
 		}
-		mux.Handle("/", web.NewHandler(rt.Scheduler, web.Options{
+		opt := web.Options{
 			Logger:          rt.Log,
 			Registry:        rt.Metrics,
 			AlertDeliveries: deliveries,
 			ConfigStatus:    func() web.ConfigStatus { return configStatus(rt, started) },
 			SparseCauses:    rt.SparseCauses,
+			SparseAbove:     rt.SparseAbove,
 			Ready:           func() error { return ready(rt) },
-		}))
+			ProbeNow:        rt.Scheduler.ProbeNow,
+			ClearGuard:      rt.Scheduler.ClearGuard,
+		}
+		if rt.alerts != nil {
+			opt.Silences = liveSilences{rt}
+		}
+		mux.Handle("/", web.NewHandler(rt.Scheduler, opt))
 	})
 }
 
@@ -59,4 +82,31 @@ func ready(rt *Runtime) error {
 		return errors.New("scheduler not running")
 	}
 	return nil
+}
+
+// liveSilences is the page's view of the silences of the alert manager in
+// force (a reload may replace it).
+type liveSilences struct{ rt *Runtime }
+
+var errAlertsOff = errors.New("alerting is off")
+
+func (l liveSilences) Silences() []alerts.Silence {
+	if m := l.rt.AlertManager(); m != nil {
+		return m.Silences()
+	}
+	return nil
+}
+
+func (l liveSilences) AddSilence(s alerts.Silence) error {
+	if m := l.rt.AlertManager(); m != nil {
+		return m.AddSilence(s)
+	}
+	return errAlertsOff
+}
+
+func (l liveSilences) DeleteSilence(id string) (bool, error) {
+	if m := l.rt.AlertManager(); m != nil {
+		return m.DeleteSilence(id)
+	}
+	return false, errAlertsOff
 }

@@ -30,7 +30,8 @@ type Entra struct {
 	// Scope for client credentials; ScopeExchangeApp when empty.
 	Scope string
 	// HTTPClient trusts the token endpoint's CA (--ca-file); nil means
-	// http.DefaultClient.
+	// http.DefaultClient. Either way response bodies are capped
+	// (probe.MaxHTTPBodyBytes).
 	HTTPClient *http.Client
 }
 
@@ -82,10 +83,8 @@ func ClientCredentials(e Entra) (Fetcher, error) {
 	if e.ClientID == "" {
 		return nil, errors.New("token: client credentials need a client id")
 	}
-	opts := []confidential.Option{confidential.WithInstanceDiscovery(false)}
-	if e.HTTPClient != nil {
-		opts = append(opts, confidential.WithHTTPClient(e.HTTPClient))
-	}
+	opts := []confidential.Option{confidential.WithInstanceDiscovery(false),
+		confidential.WithHTTPClient(limitedClient(e.HTTPClient))}
 	client, err := confidential.New(e.AuthorityURL(), e.ClientID, cred, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("token: msal: %w", err)

@@ -35,11 +35,10 @@ func (o OAuth2) config() *oauth2.Config {
 	}
 }
 
+// ctx carries the HTTP client x/oauth2 uses: o.HTTPClient (or the
+// default) with response bodies capped.
 func (o OAuth2) ctx(ctx context.Context) context.Context {
-	if o.HTTPClient != nil {
-		return context.WithValue(ctx, oauth2.HTTPClient, o.HTTPClient)
-	}
-	return ctx
+	return context.WithValue(ctx, oauth2.HTTPClient, limitedClient(o.HTTPClient))
 }
 
 // GenericClientCredentials is the client-credentials grant against any token

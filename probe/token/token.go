@@ -92,7 +92,7 @@ func (c *Cached) Token(ctx context.Context) (probe.Token, error) {
 		c.inflight = done
 		c.mu.Unlock()
 
-		tok, err := c.fetch(ctx)
+		tok, err := withLimitBox(ctx, c.fetch)
 
 		c.mu.Lock()
 		c.inflight = nil

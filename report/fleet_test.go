@@ -1,0 +1,49 @@
+package report
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/exoprobe/exoprobe/diagnose"
+	"github.com/exoprobe/exoprobe/probe"
+)
+
+func TestWriteFleetGroupsIncidents(t *testing.T) {
+	const reply = "535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the Tenant. Visit https://aka.ms/smtp_auth_disabled for more information. [X.prod.outlook.com %d]"
+	var rs []Result
+	for i := 1; i <= 2; i++ {
+		rs = append(rs, New(fmt.Sprintf("mailbox-%d", i), []probe.Attempt{{Protocol: probe.IMAP, Mechanism: probe.XOAUTH2, OK: true,
+			User: fmt.Sprintf("mailbox-%d@contoso.com", i), Stage: probe.StageDone}}, diagnose.Vars{}))
+	}
+	for i := 1; i <= 3; i++ {
+		rs = append(rs, New(fmt.Sprintf("printer-%d", i), []probe.Attempt{{Protocol: probe.SMTP, Mechanism: probe.Basic,
+			User: fmt.Sprintf("printer-%d@contoso.com", i), Stage: probe.StageAuth, ErrorKind: probe.ErrRefused,
+			Reply: fmt.Sprintf(reply, i)}}, diagnose.Vars{}))
+	}
+	for _, lang := range []string{"en", "ja"} {
+		var buf bytes.Buffer
+		if err := WriteFleet(&buf, rs, lang); err != nil {
+			t.Fatal(err)
+		}
+		out := buf.String()
+		if n := strings.Count(out, "smtp_auth_disabled_tenant —"); n != 1 {
+			t.Errorf("%s: %d groups for the tenant switch, want 1:\n%s", lang, n, out)
+		}
+		for i := 1; i <= 3; i++ {
+			if !strings.Contains(out, fmt.Sprintf("printer-%d smtp/basic", i)) {
+				t.Errorf("%s: the incident does not name printer-%d", lang, i)
+			}
+		}
+		if n := strings.Count(out, "Set-TransportConfig -SmtpClientAuthenticationDisabled $False"); n != 1 {
+			t.Errorf("%s: fix printed %d times, want once:\n%s", lang, n, out)
+		}
+		if n := strings.Count(out, "535 5.7.139"); n != 1 {
+			t.Errorf("%s: server words printed %d times, want once", lang, n)
+		}
+		if lines := strings.Split(out, "\n"); !strings.HasPrefix(lines[0], "TARGET") && !strings.HasPrefix(lines[0], "監視対象") || !strings.Contains(out, "FAIL smtp_auth_disabled_tenant") {
+			t.Errorf("%s: no summary table:\n%s", lang, out)
+		}
+	}
+}
