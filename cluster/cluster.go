@@ -151,6 +151,9 @@ type Peer struct {
 	// names are the live members' names (sorted), the input of
 	// ownership; replaced on every membership change.
 	names atomic.Pointer[[]string]
+	// urls are the live members' status page URLs by name, replaced with
+	// names.
+	urls  atomic.Pointer[map[string]string]
 	ready atomic.Bool
 	// live is the member set as join/leave notifications built it.
 	memberMu sync.Mutex
@@ -195,6 +198,7 @@ func New(cfg Config) (*Peer, error) {
 		announced: map[scheduler.CheckID]announcement{}, stop: make(chan struct{})}
 	p.ver = p.started
 	p.names.Store(&[]string{cfg.Name})
+	p.urls.Store(&map[string]string{cfg.Name: cfg.WebURL})
 
 	mc := memberlist.DefaultLANConfig()
 	mc.Name = cfg.Name
@@ -380,6 +384,13 @@ func cmpString(a, b string) int {
 // the highest rendezvous score.
 func (p *Peer) Owner(account string) string { return owner(*p.names.Load(), account) }
 
+// OwnerOf returns the account's owner and the URL of its status page, as
+// it advertised it ("" if it did not).
+func (p *Peer) OwnerOf(account string) (name, webURL string) {
+	name = p.Owner(account)
+	return name, (*p.urls.Load())[name]
+}
+
 // Owns says whether this member runs the account's checks: it must be
 // settled and the account's owner.
 func (p *Peer) Owns(account string) bool {
@@ -437,6 +448,14 @@ func (p *Peer) membershipChanged(why string, n *memberlist.Node, joined bool) {
 		}
 	}
 	slices.Sort(names)
+	urls := map[string]string{p.name: p.cfg.WebURL}
+	for name, m := range p.live {
+		if name != p.name {
+			urls[name] = m.WebURL
+		}
+	}
+	// Before names: a reader that sees a new owner finds its URL.
+	p.urls.Store(&urls)
 	if slices.Equal(*p.names.Load(), names) {
 		return
 	}

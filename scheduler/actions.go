@@ -22,6 +22,11 @@ func (s *Scheduler) ProbeNow(id CheckID) (bool, error) {
 	if e == nil {
 		return false, ErrNoSuchCheck
 	}
+	if !s.owns(e) {
+		// Its owner runs it: a probe from here would log in beside it
+		// and outside its lockout guard.
+		return false, ErrNotOwned
+	}
 	if e.running || e.index < 0 {
 		return false, nil
 	}

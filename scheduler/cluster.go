@@ -2,6 +2,7 @@ package scheduler
 
 import (
 	"container/heap"
+	"errors"
 	"slices"
 	"strings"
 	"time"
@@ -35,7 +36,14 @@ type Cluster interface {
 	// member continues that member's state instead of announcing its
 	// incident again.
 	Announced(id CheckID) (Event, bool)
+	// OwnerOf names the member that owns the account and the URL of its
+	// status page ("" when unknown), for readers of checks run elsewhere.
+	OwnerOf(account string) (name, webURL string)
 }
+
+// ErrNotOwned is returned for an action on a check another cluster member
+// runs.
+var ErrNotOwned = errors.New("scheduler: check is run by another cluster member")
 
 // AccountOf is the account a target's checks are owned and guarded by: the
 // login user (case-insensitive, as Entra treats it), else the target name.
@@ -52,6 +60,26 @@ func accountOf(t *probe.Target) string {
 // (readers call it); the Cluster answers from its own state.
 func (s *Scheduler) owns(e *entry) bool {
 	return s.opt.Cluster == nil || s.opt.Cluster.Owns(e.account)
+}
+
+// elsewhere is what a member that does not own e shows of it: the
+// configured check, no state (the owner has it; this member's copy is
+// stale or empty). ok is false when this member owns e. The owner is
+// filled by remoteView, for the states that are returned.
+func (s *Scheduler) elsewhere(e *entry, pub *CheckState, out *CheckState) bool {
+	if s.owns(e) {
+		return false
+	}
+	*out = CheckState{ID: pub.ID, Target: pub.Target, User: pub.User, Labels: pub.Labels, AuthPolicy: pub.AuthPolicy,
+		Protocol: pub.Protocol, Mechanism: pub.Mechanism, Expect: pub.Expect, Status: StatusElsewhere,
+		Interval: pub.Interval, Timeout: pub.Timeout}
+	return true
+}
+
+// remoteView completes a state from elsewhere with its owner.
+func (s *Scheduler) remoteView(e *entry, st CheckState) CheckState {
+	st.Owner, st.OwnerURL = s.opt.Cluster.OwnerOf(e.account)
+	return st
 }
 
 // skipNotOwned moves a due check that another member owns to its next

@@ -1,6 +1,7 @@
 package scheduler
 
 import (
+	"errors"
 	"sync"
 	"testing"
 	"time"
@@ -32,6 +33,13 @@ func (c *fakeCluster) Owns(acct string) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.owned[acct]
+}
+
+func (c *fakeCluster) OwnerOf(acct string) (string, string) {
+	if c.Owns(acct) {
+		return "self", "http://127.0.0.1:9465/"
+	}
+	return "other", "http://127.0.0.1:9466/"
 }
 
 func (c *fakeCluster) setOwned(acct string, v bool) {
@@ -88,8 +96,38 @@ func TestClusterRunsOnlyOwnedChecksAndTakesOverWithinAnInterval(t *testing.T) {
 	if len(snap) != 1 || snap[0].ID != specs[0].ID() {
 		t.Errorf("snapshot shows checks this member does not own: %v", snap)
 	}
-	if _, ok := h.s.Check(specs[1].ID()); ok {
-		t.Error("Check returns a check owned elsewhere")
+	// Readers of any member see the whole fleet: checks run elsewhere are
+	// listed with their owner and no state (this member's is stale).
+	if st, ok := h.s.Check(specs[1].ID()); !ok || st.Status != StatusElsewhere || st.Owner != "other" ||
+		st.OwnerURL != "http://127.0.0.1:9466/" || st.LastRun != (time.Time{}) || st.Last != nil {
+		t.Errorf("Check of a check owned elsewhere: %+v, %v", st, ok)
+	}
+	if st, _ := h.s.Check(specs[0].ID()); st.Status != StatusOK || st.Owner != "" {
+		t.Errorf("Check of an owned check: status %s owner %q", st.Status, st.Owner)
+	}
+	p := h.s.Query(Query{})
+	if p.Total != 3 || p.Statuses[StatusElsewhere] != 2 || p.Statuses[StatusOK] != 1 || len(p.Checks) != 3 {
+		t.Errorf("Query over the fleet: total %d statuses %v checks %d", p.Total, p.Statuses, len(p.Checks))
+	}
+	for _, c := range p.Checks {
+		if (c.Status == StatusElsewhere) != (c.Owner == "other") {
+			t.Errorf("Query: %s status %s owner %q", c.ID, c.Status, c.Owner)
+		}
+	}
+	// Filters on state see no stale state of checks run elsewhere.
+	if p := h.s.Query(Query{Status: []Status{StatusOK}}); p.Matched != 1 {
+		t.Errorf("Query status=ok matched %d, want 1 (the owned check)", p.Matched)
+	}
+	if p := h.s.Query(Query{Target: "b", ProblemsFirst: true}); p.Matched != 2 || p.Checks[0].Owner != "other" {
+		t.Errorf("Query target=b: %+v", p)
+	}
+	n := 0
+	h.s.Range(func(CheckState) bool { n++; return true })
+	if n != 1 || h.s.Len() != 1 {
+		t.Errorf("Range visits %d checks, Len %d; want 1 (metrics are the owner's)", n, h.s.Len())
+	}
+	if _, err := h.s.ProbeNow(specs[1].ID()); !errors.Is(err, ErrNotOwned) {
+		t.Errorf("ProbeNow of a check owned elsewhere: %v", err)
 	}
 	if h.s.Stats().NotOwned == 0 {
 		t.Error("skips of checks owned elsewhere not counted")
@@ -107,6 +145,9 @@ func TestClusterRunsOnlyOwnedChecksAndTakesOverWithinAnInterval(t *testing.T) {
 	}
 	if len(h.s.Snapshot()) != 3 {
 		t.Error("taken-over checks missing from the snapshot")
+	}
+	if st, _ := h.s.Check(specs[1].ID()); st.Status == StatusElsewhere || st.Owner != "" || st.LastRun.IsZero() {
+		t.Errorf("a taken-over check still shows as elsewhere: %+v", st)
 	}
 }
 

@@ -60,6 +60,8 @@ func problem(s Status) int {
 		return 3
 	case StatusPending, "":
 		return 4
+	case StatusElsewhere:
+		return 5
 	}
 	return 2 // a status newer than this ranking (e.g. unverified)
 }
@@ -91,8 +93,10 @@ func (q *Query) match(st *CheckState) bool {
 	return true
 }
 
-// Query answers q from the checks' published summaries (in a cluster: of
-// the checks this member owns) without taking the scheduler's lock: a request over 60,000 checks neither copies the fleet
+// Query answers q from the checks' published summaries without taking the
+// scheduler's lock (in a cluster, checks another member owns are listed
+// with status elsewhere and their owner, and match on their configuration
+// only): a request over 60,000 checks neither copies the fleet
 // nor delays a probe's start. It copies only the checks of the page.
 func (s *Scheduler) Query(q Query) Page {
 	now := s.opt.Clock.Now()
@@ -105,11 +109,13 @@ func (s *Scheduler) Query(q Query) Page {
 		rank int
 	}
 	var ranked []hit
+	var rs CheckState
 	for _, e := range list {
-		if !s.owns(e) {
-			continue
-		}
 		st := e.pub.Load()
+		remote := s.elsewhere(e, st, &rs)
+		if remote {
+			st = &rs
+		}
 		p.Total++
 		p.Statuses[st.Status]++
 		if !q.match(st) {
@@ -126,7 +132,11 @@ func (s *Scheduler) Query(q Query) Page {
 			continue
 		}
 		if i >= p.Offset && (p.Limit == 0 || len(p.Checks) < p.Limit) {
-			p.Checks = append(p.Checks, s.view(e, st, now))
+			if remote {
+				p.Checks = append(p.Checks, s.remoteView(e, rs))
+			} else {
+				p.Checks = append(p.Checks, s.view(e, st, now))
+			}
 		}
 	}
 	if q.ProblemsFirst {
@@ -134,7 +144,11 @@ func (s *Scheduler) Query(q Query) Page {
 		slices.SortStableFunc(ranked, func(a, b hit) int { return a.rank - b.rank })
 		for i := p.Offset; i < len(ranked) && (p.Limit == 0 || len(p.Checks) < p.Limit); i++ {
 			e := ranked[i].e
-			p.Checks = append(p.Checks, s.view(e, e.pub.Load(), now))
+			if pub := e.pub.Load(); s.elsewhere(e, pub, &rs) {
+				p.Checks = append(p.Checks, s.remoteView(e, rs))
+			} else {
+				p.Checks = append(p.Checks, s.view(e, pub, now))
+			}
 		}
 	}
 	return p

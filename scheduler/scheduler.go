@@ -1172,13 +1172,19 @@ func (s *Scheduler) Snapshot() []CheckState {
 
 // Check returns one check's state in O(1), with its latest attempt and
 // finding loaded from the store (when the store keeps details); in a
-// cluster, only if this member owns it.
+// cluster, a check another member owns comes with status elsewhere and its
+// owner.
 func (s *Scheduler) Check(id CheckID) (CheckState, bool) {
 	e := (*s.byID.Load())[id]
-	if e == nil || !s.owns(e) {
+	if e == nil {
 		return CheckState{}, false
 	}
-	st := s.view(e, e.pub.Load(), s.opt.Clock.Now())
+	pub := e.pub.Load()
+	var rs CheckState
+	if s.elsewhere(e, pub, &rs) {
+		return s.remoteView(e, rs), true
+	}
+	st := s.view(e, pub, s.opt.Clock.Now())
 	if ds, ok := s.opt.Store.(DetailStore); ok {
 		d, found, err := ds.Detail(id)
 		if err != nil {

@@ -65,6 +65,10 @@ const (
 	// that does not prove the posture (diagnose.ProvesPosture): a local
 	// fault, the network, a timeout, a wrong password. Nothing was verified.
 	StatusUnverified Status = "unverified"
+	// StatusElsewhere: in a cluster, another member owns and runs the
+	// check (CheckState.Owner). Its state, history and metrics are on that
+	// member; this one shows only the configured check and where it runs.
+	StatusElsewhere Status = "elsewhere"
 )
 
 // GuardState is the lockout guard's view of one account: how many failed
@@ -138,6 +142,10 @@ type CheckState struct {
 	// LockoutGuard is the guard's state for this check's account; nil for
 	// XOAUTH2 checks and for accounts the guard never saw fail.
 	LockoutGuard *GuardState `json:"lockout_guard,omitempty"`
+	// Owner and OwnerURL name the cluster member that runs the check and
+	// its status page, when it is not this member (Status elsewhere).
+	Owner    string `json:"owner,omitempty"`
+	OwnerURL string `json:"owner_url,omitempty"`
 }
 
 // AttemptSummary is what the scheduler keeps in memory of a check's latest

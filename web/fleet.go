@@ -133,15 +133,17 @@ type incidentSet struct {
 // as states (rendering happens in buildPage, for the shown part only).
 type fleetResult struct {
 	Total, Matched int
-	Counts         map[scheduler.Status]int
-	Causes         []string // causes present, for the filter's list
-	Incidents      []*incidentSet
-	Unverified     []*incidentSet
-	Guards         []*scheduler.CheckState // one check per guarded account
-	Rest           []*scheduler.CheckState // healthy and pending, this page
-	RestTotal      int
-	Pages, Page    int
-	Check          *scheduler.CheckState
+	// Elsewhere counts the checks other cluster members run (unfiltered).
+	Elsewhere   int
+	Counts      map[scheduler.Status]int
+	Causes      []string // causes present, for the filter's list
+	Incidents   []*incidentSet
+	Unverified  []*incidentSet
+	Guards      []*scheduler.CheckState // one check per guarded account
+	Rest        []*scheduler.CheckState // healthy and pending, this page
+	RestTotal   int
+	Pages, Page int
+	Check       *scheduler.CheckState
 }
 
 // runFleetQuery reads what the page lays out through the paginated query
@@ -156,6 +158,7 @@ func runFleetQuery(src Source, q fleetQuery) fleetResult {
 	causes := map[string]bool{}
 	count := func(p scheduler.Page) {
 		res.Total = p.Total
+		res.Elsewhere = p.Statuses[scheduler.StatusElsewhere]
 		res.Matched += p.Matched
 		for st, n := range p.MatchedStatuses {
 			res.Counts[st] += n
@@ -192,7 +195,9 @@ func runFleetQuery(src Source, q fleetQuery) fleetResult {
 			g.Members = append(g.Members, st)
 		}
 	}
-	if sq, ok := q.query([]scheduler.Status{scheduler.StatusOK, scheduler.StatusPending}); ok && q.Incident == "" {
+	// In a cluster, checks another member runs are cells too (they open on
+	// their owner).
+	if sq, ok := q.query([]scheduler.Status{scheduler.StatusOK, scheduler.StatusPending, scheduler.StatusElsewhere}); ok && q.Incident == "" {
 		sq.Offset, sq.Limit = (max(q.Page, 1)-1)*gridPageSize, gridPageSize
 		p := QueryChecks(src, sq)
 		count(p)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"strings"
@@ -107,4 +108,26 @@ func clusterOf(p *cluster.Peer) scheduler.Cluster {
 		return nil
 	}
 	return p
+}
+
+// memberWebURL is the status page URL this member advertises to the others,
+// which link the checks it owns to it. A listener on every address (":9465",
+// as in a pod) is reached at the gossip advertise address's host (the pod
+// IP: reachable from the other members, and an IP passes the DNS-rebinding
+// guard); otherwise at the listener's own address.
+func memberWebURL(httpAddr, webConfig, advertise string) string {
+	u := statusURL(httpAddr, webConfig)
+	ah, _, err := net.SplitHostPort(advertise)
+	if err != nil || ah == "" {
+		return u
+	}
+	h, port, err := net.SplitHostPort(httpAddr)
+	if err != nil {
+		return u
+	}
+	if ip := net.ParseIP(h); h != "" && (ip == nil || !ip.IsUnspecified()) {
+		return u
+	}
+	scheme, _, _ := strings.Cut(u, "://")
+	return scheme + "://" + net.JoinHostPort(ah, port) + "/"
 }

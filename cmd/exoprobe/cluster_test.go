@@ -209,4 +209,47 @@ func TestRunDaemonsShareChecks(t *testing.T) {
 			t.Errorf("member m%d does not export exoprobe_cluster_members 2", i)
 		}
 	}
+	// /api/v1/status of each member: the whole fleet, the other member's
+	// checks with their owner and its status page.
+	for i, a := range addrs {
+		resp, err := http.Get("http://" + a + "/api/v1/status")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var st struct {
+			Checks []scheduler.CheckState `json:"checks"`
+		}
+		err = json.NewDecoder(resp.Body).Decode(&st)
+		resp.Body.Close()
+		if err != nil || len(st.Checks) != 8 {
+			t.Fatalf("member m%d /api/v1/status: %d checks, %v", i, len(st.Checks), err)
+		}
+		self := fmt.Sprintf("m%d", i)
+		for _, c := range st.Checks {
+			m := owner[c.Target]
+			switch {
+			case m == self && (c.Status == scheduler.StatusElsewhere || c.Owner != ""):
+				t.Errorf("member %s lists its own %s as %s (owner %q)", self, c.ID, c.Status, c.Owner)
+			case m != self && (c.Status != scheduler.StatusElsewhere || c.Owner != m || c.OwnerURL != "http://"+addrs[1-i]+"/"):
+				t.Errorf("member %s lists %s (owned by %s) as %s, owner %q at %q", self, c.ID, m, c.Status, c.Owner, c.OwnerURL)
+			}
+		}
+	}
+}
+
+func TestMemberWebURL(t *testing.T) {
+	for _, tc := range []struct{ listen, advertise, want string }{
+		{"127.0.0.1:9465", "10.0.0.7:9094", "http://127.0.0.1:9465/"},
+		{"[::]:9465", "10.0.0.7:9094", "http://10.0.0.7:9465/"},
+		{"0.0.0.0:9465", "[fd00::7]:9094", "http://[fd00::7]:9465/"},
+		{"0.0.0.0:9465", "", ""}, // statusURL's hostname
+	} {
+		got := memberWebURL(tc.listen, "", tc.advertise)
+		if tc.want == "" {
+			tc.want = statusURL(tc.listen, "")
+		}
+		if got != tc.want {
+			t.Errorf("memberWebURL(%q, %q) = %q, want %q", tc.listen, tc.advertise, got, tc.want)
+		}
+	}
 }

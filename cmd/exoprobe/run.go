@@ -454,7 +454,7 @@ func runDaemon(ctx context.Context, o runOptions) error {
 		cc.Logger, cc.Registerer = log, reg
 		cc.GuardWindow = cfg.Scheduler.LockoutGuard.Window.D()
 		if cc.WebURL == "" {
-			cc.WebURL = statusURL(ln.Addr().String(), o.WebConfigFile)
+			cc.WebURL = memberWebURL(ln.Addr().String(), o.WebConfigFile, cc.AdvertiseAddress)
 		}
 		if peer, err = cluster.New(cc); err != nil {
 			return err

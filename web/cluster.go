@@ -1,0 +1,56 @@
+package web
+
+import (
+	"net/url"
+	"strings"
+
+	"github.com/exoprobe/exoprobe/scheduler"
+)
+
+// In a cluster every member lists the whole fleet: a check another member
+// runs comes with status elsewhere, its owner's name and the URL of the
+// owner's status page (scheduler.CheckState.Owner, OwnerURL), and no
+// state, since this member's copy would be stale. The page shows such a
+// check as a cell that opens it on its owner, and never offers to probe it
+// from here.
+
+func init() {
+	messages[langEN]["status.elsewhere"] = "run by another member"
+	messages[langJA]["status.elsewhere"] = "別のメンバーが実行"
+}
+
+// remote reports whether another cluster member runs the check.
+func remote(st *scheduler.CheckState) bool { return st.Status == scheduler.StatusElsewhere }
+
+// ownerCheckURL links a check on its owner's status page; "" when the owner
+// advertised no usable URL (only http and https are linked: the URL came
+// over gossip).
+func ownerCheckURL(st *scheduler.CheckState, lang string) string {
+	u, err := url.Parse(st.OwnerURL)
+	if st.OwnerURL == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return ""
+	}
+	u.Path = strings.TrimSuffix(u.Path, "/") + "/"
+	u.RawQuery = url.Values{"lang": {lang}, "check": {string(st.ID)}}.Encode()
+	u.Fragment = ""
+	return u.String()
+}
+
+// checkURL opens a check: here, or on the member that runs it.
+func checkURL(st *scheduler.CheckState, lang string) string {
+	if remote(st) {
+		if u := ownerCheckURL(st, lang); u != "" {
+			return u
+		}
+	}
+	return "?" + url.Values{"lang": {lang}, "check": {string(st.ID)}}.Encode()
+}
+
+// ownerLabel is the state label of a check run elsewhere, naming its owner.
+func ownerLabel(st *scheduler.CheckState, lang string) string {
+	l := msg(lang, "status.elsewhere")
+	if st.Owner != "" {
+		l += ": " + st.Owner
+	}
+	return l
+}
