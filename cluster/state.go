@@ -103,6 +103,10 @@ func (p *Peer) GuardPublish(account string, failures []time.Time, inflight int) 
 // Emit records a committed event as the check's announced state and
 // gossips it (scheduler.EventSink).
 func (p *Peer) Emit(ev scheduler.Event) {
+	if ev.Handover != "" {
+		// A change of owner, not of state: the state announced stays.
+		return
+	}
 	a := announcement{ID: ev.CheckID, Kind: ev.Kind, Expect: ev.Expect, Cause: ev.Cause, PrevCause: ev.PrevCause,
 		Since: ev.Since, Time: ev.Time, Node: p.name}
 	if ev.Finding != nil {

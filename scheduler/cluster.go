@@ -3,6 +3,7 @@ package scheduler
 import (
 	"container/heap"
 	"errors"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -39,6 +40,72 @@ type Cluster interface {
 	// OwnerOf names the member that owns the account and the URL of its
 	// status page ("" when unknown), for readers of checks run elsewhere.
 	OwnerOf(account string) (name, webURL string)
+	// Ready reports whether the membership settled. Before, Owns is false
+	// for every account, and no check is taken over or given away.
+	Ready() bool
+}
+
+// Handover marks an event that records a change of a check's owner, so
+// that the alerts follow the check from member to member without telling
+// anyone about an incident again.
+type Handover string
+
+const (
+	// HandoverAdopted: this member took the check over in a state that
+	// needs attention (failing, unexpectedly ok, unverified), which the
+	// cluster already announced. The alerts add it to its incident as
+	// already notified, and tell its recovery when it comes.
+	HandoverAdopted Handover = "adopted"
+	// HandoverReleased: another member took the check over. The alerts
+	// forget it without a word: no "resolved", no reminders.
+	HandoverReleased Handover = "released"
+)
+
+// ownership is what a member last found of owning a check.
+type ownership uint8
+
+const (
+	ownUnknown ownership = iota // not decided since start
+	ownYes
+	ownNo
+)
+
+// needsAttention: the statuses the alerts keep an incident open for.
+func needsAttention(st Status) (EventKind, bool) {
+	switch st {
+	case StatusFailing:
+		return EventRegressed, true
+	case StatusUnexpectedlyOK:
+		return EventUnexpectedlyOK, true
+	case StatusUnverified:
+		return EventPostureUnverified, true
+	}
+	return "", false
+}
+
+// handoverEvent records a change of owner of e in its current state; the
+// caller holds s.mu. ok is false when the state needs no incident.
+func (s *Scheduler) handoverEvent(e *entry, h Handover, now time.Time) (Event, bool) {
+	kind, ok := needsAttention(e.m.Status)
+	if !ok {
+		return Event{}, false
+	}
+	return Event{ID: NewULID(now), Time: now, Kind: kind, CheckID: e.id, Target: e.spec.Target.Name,
+		User: e.spec.Target.User, Labels: maps.Clone(e.spec.Labels), AuthPolicy: e.spec.AuthPolicy,
+		Protocol: e.spec.Protocol, Mechanism: e.spec.Mechanism, Expect: e.m.Expect, Cause: e.m.Cause,
+		PrevCause: e.m.PrevCause, Since: e.m.Since, Handover: h}, true
+}
+
+// sendHandovers hands the release events dispatch queued to the persister,
+// outside the lock.
+func (s *Scheduler) sendHandovers() {
+	s.mu.Lock()
+	hs := s.handovers
+	s.handovers = nil
+	s.mu.Unlock()
+	for _, u := range hs {
+		s.persist <- u
+	}
 }
 
 // ErrNotOwned is returned for an action on a check another cluster member
@@ -90,19 +157,35 @@ func (s *Scheduler) skipNotOwned(e *entry, now time.Time) bool {
 		return false
 	}
 	if !s.opt.Cluster.Owns(e.account) {
-		if e.owned {
-			s.log.Debug("check moved to another member", "check", e.id)
+		if e.own != ownNo && s.opt.Cluster.Ready() {
+			// Given away (or, at start, found owned elsewhere): the
+			// alerts of this member forget its incident.
+			if e.own == ownYes {
+				s.log.Debug("check moved to another member", "check", e.id)
+			}
+			e.own, e.adopted = ownNo, nil
+			if ev, ok := s.handoverEvent(e, HandoverReleased, now); ok {
+				s.unpublished.Add(1)
+				s.handovers = append(s.handovers, Update{ID: e.id, Events: []Event{ev}})
+			}
 		}
-		e.owned = false
 		s.stats.notOwned++
 		e.regular = nextSlot(e.regular, e.spec.Interval, now)
 		e.due, e.confirm = e.regular, false
 		heap.Push(&s.queue, e)
 		return true
 	}
-	if !e.owned {
-		e.owned = true
+	if e.own != ownYes {
+		e.own = ownYes
 		s.takeOver(e)
+		if ev, ok := s.handoverEvent(e, HandoverAdopted, now); ok {
+			if ann, found := s.opt.Cluster.Announced(e.id); found && ann.Cause == e.m.Cause {
+				// When the cluster announced it: the alerts judge from
+				// it whether its previous owner had time to notify it.
+				ev.Time = ann.Time
+			}
+			e.adopted = &ev
+		}
 	}
 	return false
 }
@@ -124,6 +207,8 @@ func (s *Scheduler) takeOver(e *entry) {
 		st = StatusOK
 	case EventUnexpectedlyOK:
 		st = StatusUnexpectedlyOK
+	case EventPostureUnverified:
+		st = StatusUnverified
 	default:
 		return
 	}

@@ -35,6 +35,8 @@ func (c *fakeCluster) Owns(acct string) bool {
 	return c.owned[acct]
 }
 
+func (c *fakeCluster) Ready() bool { return true }
+
 func (c *fakeCluster) OwnerOf(acct string) (string, string) {
 	if c.Owns(acct) {
 		return "self", "http://127.0.0.1:9465/"
@@ -223,8 +225,12 @@ func TestClusterTakeOverDoesNotReannounce(t *testing.T) {
 	if h.prober.count(sp.ID()) == 0 {
 		t.Fatal("never ran after the take-over")
 	}
-	if evs := h.sink.list(); len(evs) != 0 {
-		t.Fatalf("the announced incident was announced again: %+v", evs)
+	// One event only records the change of owner, dated when the cluster
+	// announced the state, for the alerts to follow the check.
+	evs := h.sink.list()
+	if len(evs) != 1 || evs[0].Handover != HandoverAdopted || evs[0].Kind != EventRegressed ||
+		evs[0].Cause != diagnose.CauseBasicAuthDisabled || !evs[0].Time.Equal(t0.Add(-time.Hour)) {
+		t.Fatalf("the announced incident was announced again, or its take-over not recorded: %+v", evs)
 	}
 	st, _ := h.s.Check(sp.ID())
 	if st.Status != StatusFailing || !st.Since.Equal(t0.Add(-time.Hour)) {
@@ -234,8 +240,43 @@ func TestClusterTakeOverDoesNotReannounce(t *testing.T) {
 	fail = false
 	mu.Unlock()
 	h.advance(2*time.Minute, 10*time.Second)
-	evs := h.sink.list()
-	if len(evs) != 1 || evs[0].Kind != EventRecovered {
+	evs = h.sink.list()
+	if len(evs) != 2 || evs[1].Kind != EventRecovered || evs[1].Handover != "" {
 		t.Fatalf("recovery after the take-over: %+v", evs)
+	}
+}
+
+// A failing check given to another member is released once: its alerts
+// forget the incident there, and nothing else is recorded while it runs
+// elsewhere.
+func TestClusterMoveAwayReleasesIncident(t *testing.T) {
+	fc := newFakeCluster("scanner@contoso.com")
+	h := newHarness(t, Options{Cluster: fc, NoConfirm: true}, nil)
+	h.prober.answer = func(CheckID, int) (bool, diagnose.Cause, string) {
+		return false, diagnose.CauseBasicAuthDisabled, ""
+	}
+	sp := spec(target("scanner", "scanner@contoso.com", "h"), probe.IMAP, probe.XOAUTH2, time.Minute)
+	if err := h.s.SetChecks([]CheckSpec{sp}); err != nil {
+		t.Fatal(err)
+	}
+	h.start()
+	h.advance(3*time.Minute, 10*time.Second)
+	evs := h.sink.list()
+	if len(evs) != 1 || evs[0].Kind != EventRegressed || evs[0].Handover != "" {
+		t.Fatalf("before the move: %+v", evs)
+	}
+	fc.setOwned("scanner@contoso.com", false)
+	h.advance(5*time.Minute, 10*time.Second)
+	evs = h.sink.list()
+	if len(evs) != 2 || evs[1].Handover != HandoverReleased || evs[1].Kind != EventRegressed ||
+		evs[1].Cause != diagnose.CauseBasicAuthDisabled {
+		t.Fatalf("after the move: %+v", evs)
+	}
+	// Back here: adopted again, not announced again.
+	fc.setOwned("scanner@contoso.com", true)
+	h.advance(2*time.Minute, 10*time.Second)
+	evs = h.sink.list()
+	if len(evs) != 3 || evs[2].Handover != HandoverAdopted {
+		t.Fatalf("after the move back: %+v", evs)
 	}
 }

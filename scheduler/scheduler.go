@@ -193,6 +193,9 @@ type Scheduler struct {
 
 	wake    chan struct{}
 	persist chan Update
+	// handovers are updates of checks given to another cluster member,
+	// sent to the persister by Run after dispatch (under mu).
+	handovers []Update
 	// unpublished counts updates sent to the persister and not yet
 	// committed and published.
 	unpublished atomic.Int64
@@ -216,9 +219,11 @@ type entry struct {
 	index    int // in queue; -1 when not queued
 	lastDur  time.Duration
 	guardHit bool
-	// owned: the last dispatch found this member owning the check (only
-	// with a Cluster).
-	owned bool
+	// own is what the last dispatch found of this member owning the check
+	// (only with a Cluster); adopted is the handover event of a check
+	// taken over in a firing state, committed with its first attempt here.
+	own     ownership
+	adopted *Event
 	// pub is the check's state as readers see it: immutable, replaced
 	// whenever it changes (under mu).
 	pub atomic.Pointer[CheckState]
@@ -541,6 +546,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 
 	for {
 		wait := s.dispatch(probeCtx)
+		s.sendHandovers()
 		var tc <-chan time.Time
 		var timer Timer
 		if wait >= 0 {
@@ -561,6 +567,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	}
 	cancelProbes()
 	s.wg.Wait()
+	s.sendHandovers()
 	close(s.persist)
 	<-persistDone
 	s.mu.Lock()
@@ -874,6 +881,12 @@ func (s *Scheduler) observe(e *entry, a probe.Attempt, f *diagnose.Finding, conf
 		cause = diagnose.CauseOK
 	}
 	upd := &Update{ID: e.id}
+	if e.adopted != nil {
+		// Before the attempt's own event: the alerts learn the incident
+		// they continue before its recovery.
+		upd.Events = append(upd.Events, *e.adopted)
+		e.adopted = nil
+	}
 	if g != nil && lockoutFailure(&a, cause, conf) {
 		g.setFailures(append(slices.Clone(g.failures), now))
 		upd.Guard = &GuardRecord{Account: e.account, Failures: g.failures}

@@ -212,6 +212,9 @@ type Event struct {
 	// Reply is the server's words from the confirming attempt (redacted).
 	Reply   string            `json:"reply,omitempty"`
 	Finding *diagnose.Finding `json:"finding,omitempty"`
+	// Handover, in a cluster, marks an event that records a change of the
+	// check's owner, not of its state (Kind and Cause are its state).
+	Handover Handover `json:"handover,omitempty"`
 }
 
 // HistoryEntry is one attempt of a check as kept in the bounded history.

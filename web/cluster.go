@@ -17,6 +17,20 @@ import (
 func init() {
 	messages[langEN]["status.elsewhere"] = "run by another member"
 	messages[langJA]["status.elsewhere"] = "別のメンバーが実行"
+	messages[langEN]["handover.adopted"] = "taken over from another member"
+	messages[langJA]["handover.adopted"] = "別のメンバーから引き継ぎ"
+	messages[langEN]["handover.released"] = "moved to another member"
+	messages[langJA]["handover.released"] = "別のメンバーへ移動"
+}
+
+// eventLabel names an event's kind; a change of owner in a cluster says
+// so, not that the check changed state again.
+func eventLabel(ev *scheduler.Event, lang string) string {
+	l := msg(lang, "kind."+string(ev.Kind))
+	if ev.Handover != "" {
+		l += " — " + msg(lang, "handover."+string(ev.Handover))
+	}
+	return l
 }
 
 // remote reports whether another cluster member runs the check.

@@ -91,3 +91,14 @@ func TestClusterChecksElsewhereLinkTheirOwner(t *testing.T) {
 		t.Errorf("API: %d checks, summary %v, remote check with owner found %v", len(resp.Checks), resp.Summary, found)
 	}
 }
+
+func TestHandoverEventsSayWhatHappened(t *testing.T) {
+	ev := scheduler.Event{Kind: scheduler.EventRegressed, Handover: scheduler.HandoverReleased}
+	if got := eventLabel(&ev, langEN); got != msg(langEN, "kind.regressed")+" — moved to another member" {
+		t.Errorf("released: %q", got)
+	}
+	ev.Handover = ""
+	if got := eventLabel(&ev, langJA); got != msg(langJA, "kind.regressed") {
+		t.Errorf("plain: %q", got)
+	}
+}

@@ -186,7 +186,7 @@ func (h *handler) buildPage(lang string, q fleetQuery) pageData {
 
 	for _, ev := range evs {
 		d.Events = append(d.Events, eventView{
-			Time: fmtTime(ev.Time), Kind: string(ev.Kind), KindLabel: msg(lang, "kind."+string(ev.Kind)),
+			Time: fmtTime(ev.Time), Kind: string(ev.Kind), KindLabel: eventLabel(&ev, lang),
 			Check: string(ev.CheckID), Cause: string(ev.Cause), CauseTitle: causeTitle(ev.Cause, lang),
 			PrevCause: string(ev.PrevCause),
 		})
