@@ -140,7 +140,8 @@ func TestHelmTemplate(t *testing.T) {
 			kinds: []string{"ConfigMap", "PodDisruptionBudget", "PrometheusRule", "Service", "Service", "ServiceMonitor", "StatefulSet"}},
 		{name: "single", sets: []string{"replicas=1", "serviceMonitor.enabled=false", "prometheusRule.enabled=false"}, replicas: 1,
 			kinds: []string{"ConfigMap", "Service", "Service", "StatefulSet"}},
-		{name: "secret", sets: []string{"replicas=2", "credentials.values.scanner-password=s3cret"}, replicas: 2,
+		{name: "secret", sets: []string{"replicas=2", "credentials.values.scanner-password=s3cret",
+			"web.writeToken.existingSecret=exoprobe-web-token", "web.externalNames={exoprobe.example.com}"}, replicas: 2,
 			kinds: []string{"ConfigMap", "PodDisruptionBudget", "PrometheusRule", "Secret", "Service", "Service", "ServiceMonitor", "StatefulSet"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -196,6 +197,23 @@ func TestHelmTemplate(t *testing.T) {
 					}
 				}
 			}
+			// The Service's names pass the DNS-rebinding guard; writes need
+			// the token when its Secret is given.
+			if !slices.Contains(args, "--web.external-name=exo-exoprobe,exo-exoprobe.monitoring,exo-exoprobe.monitoring.svc,exo-exoprobe.monitoring.svc.cluster.local") {
+				t.Errorf("the Service's names are not accepted hosts: %v", args)
+			}
+			token := tc.name == "secret"
+			if slices.Contains(args, "--web.external-name=exoprobe.example.com") != token {
+				t.Errorf("web.externalNames not passed: %v", args)
+			}
+			hasToken := slices.Contains(args, "--web.write-token-file=/run/exoprobe/web/write-token")
+			var mounted bool
+			for _, v := range dig(sts, "spec", "template", "spec", "volumes").([]any) {
+				mounted = mounted || str(dig(v, "secret", "secretName")) == "exoprobe-web-token"
+			}
+			if hasToken != token || mounted != token {
+				t.Errorf("write token flag %v, Secret mounted %v; want %v", hasToken, mounted, token)
+			}
 			// The real binary accepts every flag the chart passes (with the
 			// rendered config; --check-config stops before serving).
 			dir := t.TempDir()
@@ -209,6 +227,9 @@ func TestHelmTemplate(t *testing.T) {
 					a = "--config=" + cfg
 				}
 				a = strings.NewReplacer("$(POD_IP)", "10.0.0.1", "$(POD_NAME)", "exo-exoprobe-0").Replace(a)
+				if strings.HasPrefix(a, "--web.write-token-file=") {
+					a = "--web.write-token-file=" + writeTokenFile(t, dir)
+				}
 				runArgs = append(runArgs, a)
 			}
 			out, err := exec.Command(bin, append([]string{"run", "--check-config"}, runArgs...)...).CombinedOutput()
@@ -222,4 +243,13 @@ func TestHelmTemplate(t *testing.T) {
 		!strings.Contains(err.Error(), "credentials.values.scanner-password is empty") {
 		t.Errorf("empty credential value: %v", err)
 	}
+}
+
+// writeTokenFile stands in for the mounted token Secret.
+func writeTokenFile(t *testing.T, dir string) string {
+	p := filepath.Join(dir, "write-token")
+	if err := os.WriteFile(p, []byte("0123456789abcdef0123456789abcdef\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
