@@ -160,7 +160,7 @@ type Peer struct {
 	live     map[string]Member
 
 	mu        sync.Mutex
-	guards    map[guardKey]guardRow
+	guards    guardRows
 	announced map[scheduler.CheckID]announcement
 	ver       int64 // last version of this member's guard rows
 
@@ -194,7 +194,7 @@ func New(cfg Config) (*Peer, error) {
 		cfg.Name = h + ":" + portStr
 	}
 	p := &Peer{cfg: cfg, log: cfg.Logger.With("component", "cluster"), name: cfg.Name,
-		started: time.Now().UnixNano(), guards: map[guardKey]guardRow{},
+		started: time.Now().UnixNano(), guards: guardRows{},
 		announced: map[scheduler.CheckID]announcement{}, stop: make(chan struct{})}
 	p.ver = p.started
 	p.names.Store(&[]string{cfg.Name})

@@ -507,3 +507,36 @@ func TestSecretKeyKeepsStrangersOut(t *testing.T) {
 		t.Error("a 5-byte key was accepted")
 	}
 }
+
+// An operator clears an account's guard on any member: every member stops
+// counting the failures up to then, the owner's own included.
+func TestGuardClearReachesEveryMember(t *testing.T) {
+	ps := startCluster(t, 2)
+	acct := "scanner@contoso.com"
+	now := time.Now()
+	since := now.Add(-time.Hour)
+	ps[0].GuardPublish(acct, []time.Time{now.Add(-3 * time.Minute), now.Add(-2 * time.Minute), now.Add(-time.Minute)}, 0)
+	waitFor(t, "the failures reach the other member", func() bool { return len(ps[1].GuardOthers(acct, since)) == 3 })
+	ps[1].GuardClear(acct)
+	waitFor(t, "the clear reaches the member that counted the failures", func() bool {
+		return !ps[0].GuardCleared(acct).IsZero()
+	})
+	if n := len(ps[1].GuardOthers(acct, since)); n != 0 {
+		t.Errorf("the clearing member still counts %d failures", n)
+	}
+	if c := ps[0].GuardCleared(acct); c.Before(now) {
+		t.Errorf("cleared at %v, before the failures it clears", c)
+	}
+	// Later failures count again, and a later publish keeps the clear.
+	later := time.Now().Add(time.Second)
+	ps[0].GuardPublish(acct, []time.Time{now.Add(-time.Minute), later}, 0)
+	waitFor(t, "the new failure counts", func() bool {
+		got := ps[1].GuardOthers(acct, since)
+		return len(got) == 1 && got[0].Equal(later)
+	})
+	// Expiry keeps a clear while the window may still hold what it hides.
+	ps[1].expire(time.Now())
+	if ps[1].GuardCleared(acct).IsZero() {
+		t.Error("the clear was expired inside the window")
+	}
+}

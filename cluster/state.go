@@ -10,9 +10,22 @@ import (
 	"github.com/exoprobe/exoprobe/scheduler"
 )
 
-// guardKey: each member writes only its own row per account, so rows never
-// conflict and merging is "newest version of each row wins".
-type guardKey struct{ Account, Node string }
+// guardRows are the guard records by account, then member: each member
+// writes only its own row per account, so rows never conflict and merging
+// is "newest version of each row wins". By account first, so that the
+// scheduler's question about one account reads that account's rows only.
+type guardRows map[string]map[string]guardRow
+
+func (g guardRows) get(account, node string) guardRow { return g[account][node] }
+
+func (g guardRows) put(r guardRow) {
+	m := g[r.Account]
+	if m == nil {
+		m = map[string]guardRow{}
+		g[r.Account] = m
+	}
+	m[r.Node] = r
+}
 
 // guardRow is one member's lockout record of one account.
 type guardRow struct {
@@ -26,6 +39,10 @@ type guardRow struct {
 	// (at At) until the member says otherwise.
 	InFlight int       `json:"n,omitempty"`
 	At       time.Time `json:"at"`
+	// Cleared: an operator cleared the account's guard at this time on
+	// this member; every member ignores failures and in-flight attempts
+	// of any member up to it.
+	Cleared time.Time `json:"c,omitzero"`
 }
 
 // announcement is the latest event committed for a check, by any member.
@@ -70,9 +87,11 @@ type nodeMeta struct {
 func (p *Peer) GuardOthers(account string, since time.Time) []time.Time {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	rows := p.guards[account]
+	since = maxTime(since, clearedOf(rows))
 	var out []time.Time
-	for _, r := range p.guards {
-		if r.Account != account || (r.Node == p.name && r.Ver >= p.started) {
+	for _, r := range rows {
+		if r.Node == p.name && r.Ver >= p.started {
 			continue
 		}
 		for _, f := range r.Failures {
@@ -94,10 +113,53 @@ func (p *Peer) GuardPublish(account string, failures []time.Time, inflight int) 
 	now := time.Now()
 	p.mu.Lock()
 	p.ver = max(p.ver+1, now.UnixNano())
-	r := guardRow{Account: account, Node: p.name, Ver: p.ver, Failures: failures, InFlight: inflight, At: now}
-	p.guards[guardKey{account, p.name}] = r
+	r := guardRow{Account: account, Node: p.name, Ver: p.ver, Failures: failures, InFlight: inflight, At: now,
+		Cleared: p.guards.get(account, p.name).Cleared}
+	p.guards.put(r)
 	p.mu.Unlock()
 	p.broadcast(message{Guard: &r})
+}
+
+// GuardClear records and gossips that the account's guard was cleared now:
+// every member then ignores the failures counted up to now, its own
+// included (the scheduler forgets those it holds itself).
+func (p *Peer) GuardClear(account string) {
+	now := time.Now()
+	p.mu.Lock()
+	p.ver = max(p.ver+1, now.UnixNano())
+	old := p.guards.get(account, p.name)
+	r := guardRow{Account: account, Node: p.name, Ver: p.ver, InFlight: old.InFlight, At: old.At, Cleared: now}
+	for _, f := range old.Failures {
+		if f.After(now) {
+			r.Failures = append(r.Failures, f)
+		}
+	}
+	p.guards.put(r)
+	p.mu.Unlock()
+	p.broadcast(message{Guard: &r})
+}
+
+// GuardCleared returns when the account's guard was last cleared, on any
+// member (zero: never, or longer ago than the window).
+func (p *Peer) GuardCleared(account string) time.Time {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return clearedOf(p.guards[account])
+}
+
+func clearedOf(rows map[string]guardRow) time.Time {
+	var c time.Time
+	for _, r := range rows {
+		c = maxTime(c, r.Cleared)
+	}
+	return c
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }
 
 // Emit records a committed event as the check's announced state and
@@ -146,9 +208,8 @@ func (p *Peer) broadcast(m message) {
 
 // merge applies one row or announcement; the caller holds p.mu.
 func (p *Peer) mergeGuard(r guardRow) {
-	k := guardKey{r.Account, r.Node}
-	if old, ok := p.guards[k]; !ok || r.Ver > old.Ver {
-		p.guards[k] = r
+	if old, ok := p.guards[r.Account][r.Node]; !ok || r.Ver > old.Ver {
+		p.guards.put(r)
 	}
 }
 
@@ -164,13 +225,20 @@ func (p *Peer) expire(now time.Time) {
 	cut := now.Add(-p.cfg.GuardWindow)
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	for k, r := range p.guards {
-		live := r.InFlight > 0 && r.At.After(cut)
-		for _, f := range r.Failures {
-			live = live || f.After(cut)
+	for acct, rows := range p.guards {
+		for node, r := range rows {
+			// A clear is kept while failures it hides may still be in
+			// the window on some member.
+			live := (r.InFlight > 0 && r.At.After(cut)) || r.Cleared.After(cut)
+			for _, f := range r.Failures {
+				live = live || f.After(cut)
+			}
+			if !live {
+				delete(rows, node)
+			}
 		}
-		if !live {
-			delete(p.guards, k)
+		if len(rows) == 0 {
+			delete(p.guards, acct)
 		}
 	}
 	acut := now.Add(-p.cfg.AnnouncedTTL)
@@ -225,8 +293,10 @@ func (d *delegate) LocalState(join bool) []byte {
 	p := (*Peer)(d)
 	p.mu.Lock()
 	var st fullState
-	for _, r := range p.guards {
-		st.Guards = append(st.Guards, r)
+	for _, rows := range p.guards {
+		for _, r := range rows {
+			st.Guards = append(st.Guards, r)
+		}
 	}
 	for _, a := range p.announced {
 		st.Announced = append(st.Announced, a)

@@ -40,6 +40,14 @@ type Cluster interface {
 	// OwnerOf names the member that owns the account and the URL of its
 	// status page ("" when unknown), for readers of checks run elsewhere.
 	OwnerOf(account string) (name, webURL string)
+	// GuardCleared returns when the account's guard was last cleared on
+	// any member (zero: not within the window): failures up to it, this
+	// member's own included, no longer count.
+	GuardCleared(account string) time.Time
+	// GuardClear forgets, on every member, the failures and in-flight
+	// attempts counted against the account up to now (an operator fixed
+	// its password). Called under the scheduler's lock.
+	GuardClear(account string)
 	// Ready reports whether the membership settled. Before, Owns is false
 	// for every account, and no check is taken over or given away.
 	Ready() bool
@@ -226,6 +234,12 @@ func (s *Scheduler) takeOver(e *entry) {
 func (s *Scheduler) guardTimes(acct string, own []time.Time, cut time.Time) []time.Time {
 	if s.opt.Cluster == nil {
 		return own
+	}
+	if c := s.opt.Cluster.GuardCleared(acct); c.After(cut) {
+		// Cleared on another member: this member's own failures up to
+		// then no longer count either.
+		cut = c
+		own = slices.DeleteFunc(slices.Clone(own), func(t time.Time) bool { return !t.After(c) })
 	}
 	others := s.opt.Cluster.GuardOthers(acct, cut)
 	if len(others) == 0 {

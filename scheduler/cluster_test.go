@@ -18,11 +18,12 @@ type fakeCluster struct {
 	others    map[string][]time.Time
 	announced map[CheckID]Event
 	published map[string][]int // account -> in-flight counts published
+	cleared   map[string]time.Time
 }
 
 func newFakeCluster(owned ...string) *fakeCluster {
 	c := &fakeCluster{owned: map[string]bool{}, others: map[string][]time.Time{},
-		announced: map[CheckID]Event{}, published: map[string][]int{}}
+		announced: map[CheckID]Event{}, published: map[string][]int{}, cleared: map[string]time.Time{}}
 	for _, a := range owned {
 		c.owned[a] = true
 	}
@@ -36,6 +37,18 @@ func (c *fakeCluster) Owns(acct string) bool {
 }
 
 func (c *fakeCluster) Ready() bool { return true }
+
+func (c *fakeCluster) GuardClear(acct string) {
+	c.mu.Lock()
+	delete(c.others, acct)
+	c.mu.Unlock()
+}
+
+func (c *fakeCluster) GuardCleared(acct string) time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.cleared[acct]
+}
 
 func (c *fakeCluster) OwnerOf(acct string) (string, string) {
 	if c.Owns(acct) {
@@ -278,5 +291,47 @@ func TestClusterMoveAwayReleasesIncident(t *testing.T) {
 	evs = h.sink.list()
 	if len(evs) != 3 || evs[2].Handover != HandoverAdopted {
 		t.Fatalf("after the move back: %+v", evs)
+	}
+}
+
+// Clearing the guard on any member forgets the failures every member
+// counted: the held check runs at once; a clear made elsewhere also
+// releases this member's own count.
+func TestClusterClearGuard(t *testing.T) {
+	fc := newFakeCluster("scanner@contoso.com")
+	h := newHarness(t, Options{Cluster: fc, NoConfirm: true}, nil)
+	h.prober.answer = func(CheckID, int) (bool, diagnose.Cause, string) { return true, diagnose.CauseOK, "" }
+	fc.others["scanner@contoso.com"] = []time.Time{t0.Add(-3 * time.Minute), t0.Add(-2 * time.Minute), t0.Add(-time.Minute)}
+	sp := spec(target("scanner", "scanner@contoso.com", "h"), probe.IMAP, probe.Basic, time.Minute)
+	if err := h.s.SetChecks([]CheckSpec{sp}); err != nil {
+		t.Fatal(err)
+	}
+	h.start()
+	h.advance(3*time.Minute, 10*time.Second)
+	if n := h.prober.count(sp.ID()); n != 0 {
+		t.Fatalf("ran %d times while the other members' 3 failures hold the guard", n)
+	}
+	n, err := h.s.ClearGuard("scanner@contoso.com")
+	if err != nil || n != 3 {
+		t.Fatalf("ClearGuard: %d, %v; want the other members' 3", n, err)
+	}
+	h.advance(20*time.Second, 10*time.Second)
+	if h.prober.count(sp.ID()) == 0 {
+		t.Error("the check still waits after the cluster-wide clear")
+	}
+	// Own failures, then a clear made on another member.
+	own := h.clock.Now()
+	h.s.mu.Lock()
+	g := h.s.guard("scanner@contoso.com")
+	g.setFailures([]time.Time{own.Add(-time.Second), own.Add(-time.Second / 2), own})
+	h.s.mu.Unlock()
+	if st, _ := h.s.Check(sp.ID()); st.LockoutGuard == nil || !st.LockoutGuard.Active {
+		t.Fatalf("own failures do not hold the guard: %+v", st.LockoutGuard)
+	}
+	fc.mu.Lock()
+	fc.cleared["scanner@contoso.com"] = own
+	fc.mu.Unlock()
+	if st, _ := h.s.Check(sp.ID()); st.LockoutGuard != nil {
+		t.Errorf("a clear made on another member leaves this member's count: %+v", st.LockoutGuard)
 	}
 }
