@@ -364,10 +364,12 @@ func run(targets int, interval, window time.Duration, intervals int, bin string)
 	fmt.Printf("exoprobe cluster benchmark: 3 members (real binary, local processes), %d targets × 2 SMTP checks, interval %v, guard 3 per %v\n",
 		targets, interval, window)
 	fmt.Printf("  settled after start: %v; ownership before the kill: %v\n", settled.Sub(started).Round(time.Millisecond), owned)
-	p1 := perInterval(all, m1From, m1To, interval, targets)
-	p2 := perInterval(all, m2From, m2To, interval, targets)
-	fmt.Printf("  XOAUTH2 probes per check per interval, 3 members:        min %.2f mean %.3f max %.2f\n", p1.min, p1.mean, p1.max)
-	fmt.Printf("  XOAUTH2 probes per check per interval, after the kill:   min %.2f mean %.3f max %.2f\n", p2.min, p2.mean, p2.max)
+	p1, g1 := perInterval(all, m1From, m1To, interval, targets)
+	p2, g2 := perInterval(all, m2From, m2To, interval, targets)
+	fmt.Printf("  XOAUTH2 probes per check per interval, 3 members:        min %.2f mean %.3f max %.2f (closest two probes of one check: %v)\n",
+		p1.min, p1.mean, p1.max, g1.Round(time.Millisecond))
+	fmt.Printf("  XOAUTH2 probes per check per interval, after the kill:   min %.2f mean %.3f max %.2f (closest two probes of one check: %v)\n",
+		p2.min, p2.mean, p2.max, g2.Round(time.Millisecond))
 	fmt.Printf("  failover (kill -9 of %s, %d accounts moved): survivors saw it dead after %v and %v; first probe of a moved check after the kill: median %v, worst %v (bound: interval %v + detection)\n",
 		victim.name, len(moved), detected[0], detected[1], firsts[len(firsts)/2].Round(time.Millisecond), firsts[len(firsts)-1].Round(time.Millisecond), interval)
 	worst, worstUser := maxFailuresInWindow(all, window)
@@ -398,22 +400,52 @@ func detectionTime(web, victim string, killAt time.Time) time.Duration {
 type stats struct{ min, mean, max float64 }
 
 // perInterval counts XOAUTH2 logins per account between from and to, in
-// probes per interval.
-func perInterval(ls []login, from, to time.Time, interval time.Duration, targets int) stats {
-	n := map[string]int{}
+// probes per interval. Each account's window is moved to start halfway
+// between two of its slots (its phase is read from its first login in the
+// window), so that a probe that starts or logs in a little late on a loaded
+// machine is not counted in two windows: only a second probe in one slot
+// raises the figure. minGap is the closest two logins of one account came,
+// over the whole window: a second prober shows as a gap well below the
+// interval.
+func perInterval(ls []login, from, to time.Time, interval time.Duration, targets int) (s stats, minGap time.Duration) {
+	by := map[string][]time.Time{}
 	for _, l := range ls {
 		if !l.basic && !l.at.Before(from) && l.at.Before(to) {
-			n[l.user]++
+			by[l.user] = append(by[l.user], l.at)
 		}
 	}
-	k := float64(to.Sub(from)) / float64(interval)
-	s := stats{min: 1e9}
+	slots := int((to.Sub(from) / interval)) - 1
+	if slots < 1 {
+		slots = 1
+	}
+	s = stats{min: 1e9}
+	minGap = -1
 	for i := range targets {
-		v := float64(n[fmt.Sprintf("t%04d@contoso.com", i)]) / k
+		ts := by[fmt.Sprintf("t%04d@contoso.com", i)]
+		slices.SortFunc(ts, func(a, b time.Time) int { return a.Compare(b) })
+		n := 0
+		if len(ts) > 0 {
+			ws := from.Add(ts[0].Sub(from)%interval - interval/2)
+			if ws.Before(from) {
+				ws = ws.Add(interval)
+			}
+			we := ws.Add(time.Duration(slots) * interval)
+			for _, t := range ts {
+				if !t.Before(ws) && t.Before(we) {
+					n++
+				}
+			}
+		}
+		for k := 1; k < len(ts); k++ {
+			if g := ts[k].Sub(ts[k-1]); minGap < 0 || g < minGap {
+				minGap = g
+			}
+		}
+		v := float64(n) / float64(slots)
 		s.min, s.max = min(s.min, v), max(s.max, v)
 		s.mean += v / float64(targets)
 	}
-	return s
+	return s, minGap
 }
 
 func maxFailuresInWindow(ls []login, window time.Duration) (int, string) {
