@@ -227,8 +227,15 @@ func Render(n *Notification, lang string) Content {
 			r = diagnose.PostureRemedy(lang, diagnose.Vars{Mailbox: first.User, User: first.User, Protocol: first.Protocol,
 				Policy: first.AuthPolicy})
 		} else {
-			r = diagnose.RemedyFor(diagnose.Cause(n.Problem), lang, diagnose.Vars{
-				Mailbox: first.User, User: first.User, Protocol: first.Protocol, Tenant: n.Scope, Policy: first.AuthPolicy})
+			// One fix line per mailbox where the fix names one: a
+			// tenant-wide incident must not aim its fix at the first
+			// printer only.
+			users := make([]string, 0, len(members))
+			for i := range members {
+				users = append(users, members[i].User)
+			}
+			r = diagnose.RemedyForMailboxes(diagnose.Cause(n.Problem), lang, diagnose.Vars{
+				Protocol: first.Protocol, Tenant: n.Scope, Policy: first.AuthPolicy}, users)
 		}
 		c.Remedy, c.Inspect, c.Fix, c.Steps, c.Caveats, c.Links = r.Summary, r.Inspect, r.Fix, r.Steps, r.Caveats, r.Links
 	}

@@ -2,6 +2,7 @@ package alerts
 
 import (
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -127,5 +128,22 @@ func TestRemedyFillsAuthPolicy(t *testing.T) {
 	fix = strings.Join(Render(&n, "en").Fix, "\n")
 	if !strings.Contains(fix, "Set-AuthenticationPolicy -Identity BlockBasicScanners") || strings.Contains(fix, "<policy>") {
 		t.Errorf("basic_auth_disabled fix lines do not name the policy:\n%s", fix)
+	}
+}
+
+// A tenant-wide incident of three printers: the alert's fix is one ready
+// line per printer, not the first printer's line alone.
+func TestRemedyOneLinePerMailbox(t *testing.T) {
+	var ms []Member
+	for _, u := range []string{"p1@contoso.com", "p2@contoso.com", "p3@contoso.com"} {
+		ms = append(ms, memberOf(event(scheduler.EventRegressed, u, probe.SMTP, diagnose.CauseSMTPAuthDisabledTenant, diagnose.CauseOK)))
+	}
+	n := Notification{ID: "z", Kind: scheduler.EventRegressed, Status: StatusFiring,
+		Problem: string(diagnose.CauseSMTPAuthDisabledTenant), Scope: "contoso.com", Time: time.Now(), Firing: ms}
+	fix := Render(&n, "en").Fix
+	for _, u := range []string{"p1@contoso.com", "p2@contoso.com", "p3@contoso.com"} {
+		if !slices.Contains(fix, "Set-CasMailbox "+u+" -SmtpClientAuthenticationDisabled $False") {
+			t.Errorf("no fix line for %s: %q", u, fix)
+		}
 	}
 }

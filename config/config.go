@@ -53,12 +53,15 @@ type Config struct {
 	Scheduler Scheduler           `yaml:"scheduler"`
 	Store     Store               `yaml:"store"`
 	OAuthApps map[string]OAuthApp `yaml:"oauth_apps"`
-	Targets   []Target            `yaml:"targets"`
+	// Tenants: optional, for tenant reads (see tenants.go).
+	Tenants map[string]Tenant `yaml:"tenants"`
+	Targets []Target          `yaml:"targets"`
 	// Alerts is kept as raw YAML for package alerts, which decodes and
 	// validates it with its own schema.
 	Alerts yaml.Node `yaml:"alerts"`
 
-	appLines map[string]int
+	appLines    map[string]int
+	tenantLines map[string]int
 	// keyLines maps the dotted path of every key under defaults:,
 	// scheduler: and store: ("scheduler.lockout_guard.limit") to its
 	// line, so that errors about those values can point at them.
@@ -156,10 +159,13 @@ type Target struct {
 	// the user (Get-User <user> | Select AuthenticationPolicy, else
 	// Get-OrganizationConfig's DefaultAuthenticationPolicy): it fills the
 	// <policy> of remedies, which stays a placeholder when this is empty.
-	AuthPolicy string   `yaml:"auth_policy"`
-	Interval   Duration `yaml:"interval"`
-	Timeout    Duration `yaml:"timeout"`
-	Checks     []Check  `yaml:"checks"`
+	AuthPolicy string `yaml:"auth_policy"`
+	// Tenant names the tenant (under tenants:) the target belongs to;
+	// usually derived (Config.TenantOf).
+	Tenant   string   `yaml:"tenant"`
+	Interval Duration `yaml:"interval"`
+	Timeout  Duration `yaml:"timeout"`
+	Checks   []Check  `yaml:"checks"`
 
 	// Line of the target in the file, for messages.
 	Line int `yaml:"-"`
@@ -424,6 +430,12 @@ func recordLines(root *yaml.Node, c *Config) {
 			c.appLines[an.Content[i].Value] = an.Content[i].Line
 		}
 	}
+	if tn := mapValue(doc, "tenants"); tn != nil && tn.Kind == yaml.MappingNode {
+		c.tenantLines = map[string]int{}
+		for i := 0; i+1 < len(tn.Content); i += 2 {
+			c.tenantLines[tn.Content[i].Value] = tn.Content[i].Line
+		}
+	}
 	c.keyLines = map[string]int{}
 	for _, sec := range []string{"defaults", "scheduler", "store"} {
 		if i := mapIndex(doc, sec); i >= 0 {
@@ -558,6 +570,7 @@ func (c *Config) validate() error {
 	for name, app := range c.OAuthApps {
 		validateApp(&e, c.appLines[name], "oauth_apps."+name, &app)
 	}
+	c.validateTenants(&e)
 	if len(c.Targets) == 0 {
 		e.add(0, "no targets: add at least one under targets:")
 	}

@@ -205,6 +205,8 @@ const stsNow = "$([System.DateTime]::UtcNow)"
 func Baseline(user string) []string {
 	return []string{
 		"Set-TransportConfig -SmtpClientAuthenticationDisabled $False",
+		fmt.Sprintf("Set-CasMailbox %s -SmtpClientAuthenticationDisabled $null", user),
+		fmt.Sprintf("Set-CasMailbox scanner@%s -SmtpClientAuthenticationDisabled $null", domainOf(user)),
 		"Update-MgPolicyIdentitySecurityDefaultEnforcementPolicy -IsEnabled:$false",
 		fmt.Sprintf("Set-AuthenticationPolicy -Identity %q -AllowBasicAuthImap:$false", PolicyName),
 		"Set-SimTenant -BasicAuthRetiredImapPop:$true",
@@ -214,11 +216,19 @@ func Baseline(user string) []string {
 
 // Scenario is the demo's story for the demo user.
 func Scenario(user string) []Step {
-	fixSMTP := diagnose.RemedyFor(diagnose.CauseSMTPAuthDisabledTenant, "en", diagnose.Vars{}).Fix
+	// The fix the status page and the alert print for this incident: each
+	// affected mailbox's own SMTP AUTH exception (the organization's switch
+	// stays off, as the admin set it).
+	fixSMTP := diagnose.RemedyForMailboxes(diagnose.CauseSMTPAuthDisabledTenant, "en", diagnose.Vars{Protocol: "smtp"},
+		[]string{user, "scanner@" + domainOf(user)}).Fix
 	return []Step{
 		{
-			Say:     "an admin disables SMTP AUTH for the whole tenant",
-			Cmdlets: []string{"Set-TransportConfig -SmtpClientAuthenticationDisabled $True"},
+			// The mailboxes follow the organization (blank): on the second
+			// round of the loop this removes the exceptions step 2 made.
+			Say: "an admin disables SMTP AUTH for the whole tenant, no mailbox excepted",
+			Cmdlets: []string{"Set-TransportConfig -SmtpClientAuthenticationDisabled $True",
+				fmt.Sprintf("Set-CasMailbox %s -SmtpClientAuthenticationDisabled $null", user),
+				fmt.Sprintf("Set-CasMailbox scanner@%s -SmtpClientAuthenticationDisabled $null", domainOf(user))},
 			Expect: []Expect{
 				{SMTPBasic, scheduler.EventRegressed, diagnose.CauseSMTPAuthDisabledTenant},
 				{SMTPXOAUTH2, scheduler.EventRegressed, diagnose.CauseSMTPAuthDisabledTenant},

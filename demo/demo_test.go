@@ -288,8 +288,12 @@ func TestPlayerWaitsForTheBaseline(t *testing.T) {
 
 func TestScenarioUsesTheRemedy(t *testing.T) {
 	steps := Scenario("demo@contoso.com")
-	fix := diagnose.RemedyFor(diagnose.CauseSMTPAuthDisabledTenant, "en", diagnose.Vars{}).Fix
-	if len(fix) == 0 || strings.Join(steps[1].Cmdlets, "\n") != strings.Join(fix, "\n") {
+	// The incident's remedy as the page and the alert render it for the
+	// two affected mailboxes: their own exceptions, not the org switch.
+	fix := diagnose.RemedyForMailboxes(diagnose.CauseSMTPAuthDisabledTenant, "en", diagnose.Vars{Protocol: "smtp"},
+		[]string{"demo@contoso.com", "scanner@contoso.com", "demo@contoso.com"}).Fix
+	if len(fix) != 2 || strings.Join(steps[1].Cmdlets, "\n") != strings.Join(fix, "\n") ||
+		strings.Contains(strings.Join(fix, "\n"), "Set-TransportConfig") {
 		t.Errorf("step 2 runs %q, the remedy says %q", steps[1].Cmdlets, fix)
 	}
 	kinds := map[scheduler.EventKind]bool{}

@@ -116,6 +116,7 @@ func WriteFleet(w io.Writer, rs []Result, lang string) error {
 		var said []string
 		protos := map[string]bool{}
 		sameUser := true
+		var users []string
 		for _, m := range ms {
 			ma := m.r.Attempts[m.i]
 			names = append(names, m.r.Target+" "+checkName(ma))
@@ -123,6 +124,7 @@ func WriteFleet(w io.Writer, rs []Result, lang string) error {
 			if ma.User != a.User {
 				sameUser = false
 			}
+			users = append(users, ma.User)
 			if rep := firstNonEmpty(ma.Reply, ma.AuthReply, ma.Error); rep != "" {
 				// The same words from many servers: only the trace part
 				// (hostname, time, id in brackets) differs.
@@ -153,7 +155,8 @@ func WriteFleet(w io.Writer, rs []Result, lang string) error {
 		if prob == string(scheduler.EventUnexpectedlyOK) {
 			rem = diagnose.PostureRemedy(lang, v)
 		} else {
-			rem = diagnose.RemedyFor(f.Cause, lang, v)
+			// One fix line per mailbox where the fix names one.
+			rem = diagnose.RemedyForMailboxes(f.Cause, lang, v, users)
 		}
 		if rem.Summary != "" {
 			fmt.Fprintf(ew, "   %s\n", rem.Summary)

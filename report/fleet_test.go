@@ -36,8 +36,12 @@ func TestWriteFleetGroupsIncidents(t *testing.T) {
 				t.Errorf("%s: the incident does not name printer-%d", lang, i)
 			}
 		}
-		if n := strings.Count(out, "Set-TransportConfig -SmtpClientAuthenticationDisabled $False"); n != 1 {
-			t.Errorf("%s: fix printed %d times, want once:\n%s", lang, n, out)
+		// The remedy once, with each printer's own SMTP AUTH exception
+		// (never the organization's switch, which would open every mailbox).
+		for i := 1; i <= 3; i++ {
+			if n := strings.Count(out, fmt.Sprintf("Set-CasMailbox printer-%d@contoso.com -SmtpClientAuthenticationDisabled $False", i)); n != 1 {
+				t.Errorf("%s: printer-%d's fix printed %d times, want once:\n%s", lang, i, n, out)
+			}
 		}
 		if n := strings.Count(out, "535 5.7.139"); n != 1 {
 			t.Errorf("%s: server words printed %d times, want once", lang, n)

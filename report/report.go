@@ -15,6 +15,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/exoprobe/exoprobe/diagnose"
+	"github.com/exoprobe/exoprobe/inspect/snapshot"
 	"github.com/exoprobe/exoprobe/internal/clip"
 	"github.com/exoprobe/exoprobe/probe"
 )
@@ -37,6 +38,11 @@ type Result struct {
 	// or "fail" (a posture check: Basic must stay off). Missing entries
 	// and "" mean "ok".
 	Expect []string
+	// Tenant is what a tenant read returned (check --tenant-reads), nil
+	// without reads: it fills remedies' names and drops fix lines the
+	// tenant shows are done. Findings must already carry its evidence
+	// (diagnose.ApplyTenant).
+	Tenant *snapshot.Snapshot
 }
 
 // Expectations of a check.
@@ -123,6 +129,27 @@ type Document struct {
 	Lang     string       `json:"lang"`
 	Attempts []AttemptDoc `json:"attempts"`
 	Findings []FindingDoc `json:"findings"`
+	// TenantReads: what the tenant read could not read (check
+	// --tenant-reads); absent without reads.
+	TenantReads *TenantReadsDoc `json:"tenant_reads,omitempty"`
+}
+
+// TenantReadsDoc summarises the tenant read behind the findings.
+type TenantReadsDoc struct {
+	Tenant   string    `json:"tenant"`
+	ReadAt   time.Time `json:"read_at"`
+	Problems []string  `json:"problems"`
+}
+
+func tenantDoc(s *snapshot.Snapshot) *TenantReadsDoc {
+	if s == nil {
+		return nil
+	}
+	d := &TenantReadsDoc{Tenant: s.Tenant, ReadAt: s.ReadAt, Problems: []string{}}
+	for _, p := range s.Problems {
+		d.Problems = append(d.Problems, p.String())
+	}
+	return d
 }
 
 // AttemptDoc is one attempt in the JSON form.
@@ -259,7 +286,23 @@ func (r *Result) varsFor(a probe.Attempt, protocol string) diagnose.Vars {
 		v.ObjectID = a.Token.ObjectID
 	}
 	v.Protocol = protocol
+	if r.Tenant != nil {
+		appID := ""
+		if a.Token != nil {
+			appID = a.Token.AppID
+		}
+		v = diagnose.TenantVars(r.Tenant, a.User, appID, v)
+	}
 	return v
+}
+
+// remedy is diagnose.RemedyFor, tailored to the tenant when it was read.
+func (r *Result) remedy(c diagnose.Cause, lang string, a probe.Attempt, protocol string) diagnose.Remedy {
+	rem := diagnose.RemedyFor(c, lang, r.varsFor(a, protocol))
+	if r.Tenant != nil && a.Token != nil {
+		rem = diagnose.TailorToTenant(rem, c, r.Tenant, a.User, a.Token.AppID)
+	}
+	return rem
 }
 
 func evidenceIn(f diagnose.Finding, lang string) []string {
@@ -275,7 +318,7 @@ func evidenceIn(f diagnose.Finding, lang string) []string {
 // Build makes the JSON document in a language.
 func Build(r Result, lang string) Document {
 	lang = normLang(lang)
-	d := Document{Schema: SchemaVersion, Target: r.Target, Lang: lang, Attempts: []AttemptDoc{}, Findings: []FindingDoc{}}
+	d := Document{Schema: SchemaVersion, Target: r.Target, Lang: lang, Attempts: []AttemptDoc{}, Findings: []FindingDoc{}, TenantReads: tenantDoc(r.Tenant)}
 	for i, a := range r.Attempts {
 		f := r.findingAt(i)
 		ad := AttemptDoc{
@@ -297,7 +340,7 @@ func Build(r Result, lang string) Document {
 			Protocol: f.Protocol, Mechanism: f.Mechanism, Cause: string(f.Cause),
 			Title: diagnose.Title(f.Cause, lang), Confidence: string(f.Confidence),
 			Evidence:   evidenceIn(f, lang),
-			Remedy:     diagnose.RemedyFor(f.Cause, lang, r.varsFor(a, f.Protocol)),
+			Remedy:     r.remedy(f.Cause, lang, a, f.Protocol),
 			AsExpected: r.AsExpected(i),
 		})
 	}
@@ -472,7 +515,7 @@ func WriteText(w io.Writer, r Result, lang string) error {
 		fmt.Fprintf(ew, "== %s: %s (expect: fail)\n", L.unexpectedOK, checkName(a))
 		if a.Mechanism == probe.Basic {
 			fmt.Fprintf(ew, "  %s\n", L.postureBasic)
-			rem := diagnose.RemedyFor(diagnose.CauseBasicAuthDisabled, lang, r.varsFor(a, string(a.Protocol)))
+			rem := r.remedy(diagnose.CauseBasicAuthDisabled, lang, a, string(a.Protocol))
 			writeList(ew, L.inspect, rem.Inspect, "  PS> ")
 		} else {
 			fmt.Fprintf(ew, "  %s\n", L.postureOAuth)
@@ -499,7 +542,7 @@ func WriteText(w io.Writer, r Result, lang string) error {
 				fmt.Fprintf(ew, "    - %s\n", Inert(e))
 			}
 		}
-		rem := diagnose.RemedyFor(g.cause, lang, r.varsFor(r.Attempts[g.idx[0]], proto))
+		rem := r.remedy(g.cause, lang, r.Attempts[g.idx[0]], proto)
 		fmt.Fprintf(ew, "%s:\n  %s\n", L.summary, rem.Summary)
 		writeList(ew, L.inspect, rem.Inspect, "  PS> ")
 		writeList(ew, L.fix, rem.Fix, "  PS> ")
@@ -523,6 +566,12 @@ func WriteText(w io.Writer, r Result, lang string) error {
 			for _, l := range a.Transcript {
 				fmt.Fprintf(ew, "  %s\n", Inert(l))
 			}
+		}
+	}
+	if td := tenantDoc(r.Tenant); td != nil && len(td.Problems) > 0 {
+		fmt.Fprintf(ew, "\nTenant reads (%s): some settings could not be read; the findings use what was read\n", td.Tenant)
+		for _, p := range td.Problems {
+			fmt.Fprintf(ew, "  %s\n", p)
 		}
 	}
 	return ew.err

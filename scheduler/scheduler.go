@@ -911,7 +911,12 @@ func (s *Scheduler) observe(e *entry, a probe.Attempt, f *diagnose.Finding, conf
 	e.regular = nextSlot(e.regular, e.spec.Interval, now)
 	e.due, e.confirm = e.regular, false
 	if stp.NeedConfirm {
+		// Confirmed by whichever comes first: the confirm delay or the
+		// check's own next slot (a 1 s check is not left alone for 30 s).
 		e.due, e.confirm = now.Add(s.opt.ConfirmDelay), true
+		if e.regular.Before(e.due) {
+			e.due = e.regular
+		}
 	}
 	if e.rec.ThrottledUntil.After(e.due) {
 		e.due = e.rec.ThrottledUntil

@@ -1024,3 +1024,40 @@ func TestULIDOrderedAndUnique(t *testing.T) {
 		seen[id], prev = true, id
 	}
 }
+
+// A check whose interval is shorter than the confirm delay is confirmed at
+// its own next slot, not left unprobed for the whole delay.
+func TestConfirmNotLaterThanInterval(t *testing.T) {
+	h := newHarness(t, Options{ConfirmDelay: 30 * time.Second}, nil)
+	var mu sync.Mutex
+	failing := false
+	h.prober.answer = func(CheckID, int) (bool, diagnose.Cause, string) {
+		mu.Lock()
+		defer mu.Unlock()
+		if failing {
+			return false, diagnose.CauseSMTPAuthDisabledTenant, ""
+		}
+		return true, diagnose.CauseOK, ""
+	}
+	tg := target("t", "u@c.example", "smtp.example")
+	id := MakeID("t", probe.SMTP, probe.Basic)
+	h.s.SetChecks([]CheckSpec{spec(tg, probe.SMTP, probe.Basic, 10*time.Second)})
+	h.start()
+	h.runNext(id)
+	mu.Lock()
+	failing = true
+	mu.Unlock()
+	first := h.runNext(id)
+	st, _ := h.s.Check(id)
+	if st.Pending != diagnose.CauseSMTPAuthDisabledTenant {
+		t.Fatalf("after the first failure: state %+v", st)
+	}
+	if st.NextRun.Sub(first) > 10*time.Second {
+		t.Fatalf("confirm re-probe planned %v after the failure, want at most the 10s interval", st.NextRun.Sub(first))
+	}
+	h.runNext(id)
+	waitFor(t, func() bool { return len(h.sink.list()) == 1 })
+	if hist, _ := h.s.History(id, 10); len(hist) < 1 || !hist[0].Confirm {
+		t.Fatalf("the slot's attempt is not a confirm: %+v", hist)
+	}
+}

@@ -34,7 +34,7 @@ const (
 // covers, so that clients may keep their production ServerName (SNI and
 // verification) while dialling 127.0.0.1.
 var ServerNames = []string{
-	"outlook.office365.com", "smtp.office365.com", "login.microsoftonline.com",
+	"outlook.office365.com", "smtp.office365.com", "login.microsoftonline.com", "graph.microsoft.com",
 }
 
 // authority is the emulator's private certificate authority. It is kept in

@@ -31,6 +31,16 @@ type Endpoints struct {
 	Authority           string `json:"authority"`
 	TokenURL            string `json:"token_url"`
 	OpenIDConfiguration string `json:"openid_configuration"`
+	// GraphURL is Microsoft Graph's root (the emulator's
+	// https://graph.microsoft.com): GET GraphURL + "/v1.0/…" with a token
+	// for GraphScope. ExchangeAdminURL is Exchange's
+	// (https://outlook.office365.com): POST InvokeCommandURL with a token
+	// for ExchangeScope. See sim/graph and sim/adminapi.
+	GraphURL         string `json:"graph_url"`
+	GraphScope       string `json:"graph_scope"`
+	ExchangeAdminURL string `json:"exchange_admin_url"`
+	InvokeCommandURL string `json:"invoke_command_url"`
+	ExchangeScope    string `json:"exchange_scope"`
 	// AdminURL takes cmdlet lines (see cmdlet.AdminHandler) with
 	// "Authorization: Bearer <contents of AdminTokenFile>".
 	AdminURL       string `json:"admin_url"`
@@ -46,7 +56,11 @@ type Endpoints struct {
 	Domain   string `json:"domain"` // the initial domain (contoso.onmicrosoft.com)
 	Era      string `json:"era"`
 
-	Demo  *Demo      `json:"demo,omitempty"`
+	Demo *Demo `json:"demo,omitempty"`
+	// Reader is the tenant-reads app: read-only Graph permissions and
+	// Exchange.ManageAsApp with Global Reader (tenant-api.md §0).
+	Reader *tenant.ReaderInfo `json:"reader,omitempty"`
+
 	Users []UserInfo `json:"users"`
 	Apps  []AppInfo  `json:"apps"`
 }
@@ -91,6 +105,8 @@ type AppInfo struct {
 	Thumbprints        []string `json:"certificate_thumbprints"`
 	Roles              []string `json:"roles"`
 	DelegatedScopes    []string `json:"delegated_scopes"`
+	GraphRoles         []string `json:"graph_roles"`
+	DirectoryRoles     []string `json:"directory_roles"`
 }
 
 // ReadEndpoints reads an endpoints.json file.
@@ -139,7 +155,8 @@ func tenantInfo(e *Endpoints, s *tenant.State, dir string) {
 	for _, a := range s.Apps {
 		ai := AppInfo{ClientID: a.AppID, DisplayName: a.DisplayName, EnterpriseObjectID: a.EnterpriseObjectID,
 			ClientSecrets: []string{}, Thumbprints: []string{},
-			Roles: append([]string{}, a.Roles...), DelegatedScopes: append([]string{}, a.DelegatedScopes...)}
+			Roles: append([]string{}, a.Roles...), DelegatedScopes: append([]string{}, a.DelegatedScopes...),
+			GraphRoles: append([]string{}, a.GraphRoles...), DirectoryRoles: append([]string{}, a.DirectoryRoles...)}
 		for _, sec := range a.Secrets {
 			ai.ClientSecrets = append(ai.ClientSecrets, sec.Value)
 		}
@@ -147,6 +164,10 @@ func tenantInfo(e *Endpoints, s *tenant.State, dir string) {
 			ai.Thumbprints = append(ai.Thumbprints, c.Thumbprint)
 		}
 		e.Apps = append(e.Apps, ai)
+	}
+	e.Reader = nil
+	if r, ok := s.ReaderInfo(); ok {
+		e.Reader = &r
 	}
 	e.Demo = nil
 	if d, ok := s.DemoInfo(); ok {

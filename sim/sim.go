@@ -13,12 +13,15 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/exoprobe/exoprobe/sim/adminapi"
 	"github.com/exoprobe/exoprobe/sim/cmdlet"
 	"github.com/exoprobe/exoprobe/sim/entra"
+	"github.com/exoprobe/exoprobe/sim/graph"
 	"github.com/exoprobe/exoprobe/sim/imapd"
 	"github.com/exoprobe/exoprobe/sim/pop3d"
 	"github.com/exoprobe/exoprobe/sim/smtpd"
@@ -181,6 +184,14 @@ func Start(ctx context.Context, opts Options) (_ *Sim, err error) {
 	e.Authority = "https://" + addr(OffsetToken) + "/" + state.ID
 	e.TokenURL = e.Authority + "/oauth2/v2.0/token"
 	e.OpenIDConfiguration = e.Authority + "/v2.0/.well-known/openid-configuration"
+	// Graph and the Exchange admin API share the token endpoint's HTTPS
+	// listener, told apart by path (real hosts: graph.microsoft.com,
+	// outlook.office365.com; tenant-api.md §0).
+	e.GraphURL = "https://" + addr(OffsetToken)
+	e.GraphScope = tenant.ResourceGraph + "/.default"
+	e.ExchangeAdminURL = "https://" + addr(OffsetToken)
+	e.InvokeCommandURL = e.ExchangeAdminURL + "/adminapi/beta/" + state.ID + "/InvokeCommand"
+	e.ExchangeScope = tenant.ResourceOutlook365 + "/.default"
 	e.AdminURL = "http://" + addr(OffsetAdmin)
 	e.AdminTokenFile = filepath.Join(dir, AdminTokenFile)
 	e.CAFile = filepath.Join(dir, CAFile)
@@ -200,7 +211,7 @@ func Start(ctx context.Context, opts Options) (_ *Sim, err error) {
 	s.serve("smtp starttls", func() error { return s.smtp.Serve(lns[OffsetSMTPStartTLS], false) })
 
 	tokenSrv := &http.Server{
-		Handler: entra.HandlerWithLogger(s.tenant, opts.Logger),
+		Handler: httpsHandler(s.tenant, s.interp, opts.Logger),
 		// A copy: net/http's HTTP/2 set-up writes NextProtos into the
 		// config it is given, which the mail servers are reading.
 		TLSConfig:         serverTLS.Clone(),
@@ -216,6 +227,24 @@ func Start(ctx context.Context, opts Options) (_ *Sim, err error) {
 	s.serve("token https", func() error { return tokenSrv.ServeTLS(lns[OffsetToken], "", "") })
 	s.serve("admin http", func() error { return adminSrv.Serve(lns[OffsetAdmin]) })
 	return s, nil
+}
+
+// httpsHandler routes the HTTPS listener: /v1.0/ and /beta/ to Graph,
+// /adminapi/ to Exchange's admin API, everything else to Entra.
+func httpsHandler(t *tenant.Tenant, in *cmdlet.Interpreter, log *slog.Logger) http.Handler {
+	g := graph.Handler(t, log)
+	a := adminapi.Handler(t, in, log)
+	e := entra.HandlerWithLogger(t, log)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch p := r.URL.Path; {
+		case strings.HasPrefix(p, "/v1.0/"), strings.HasPrefix(p, "/beta/"):
+			g.ServeHTTP(w, r)
+		case strings.HasPrefix(p, "/adminapi/"):
+			a.ServeHTTP(w, r)
+		default:
+			e.ServeHTTP(w, r)
+		}
+	})
 }
 
 // serve runs one server loop; an exit other than by Close is logged.

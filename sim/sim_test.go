@@ -59,7 +59,7 @@ func TestEndpointsFileAndSecretsOnDisk(t *testing.T) {
 	if e.Demo == nil || e.Demo.User != tenant.DemoUser || e.Demo.ClientID != tenant.DemoAppID || e.Demo.Tenant != tenant.DemoTenantID {
 		t.Fatalf("demo = %+v", e.Demo)
 	}
-	if e.Era != "2026" || e.Domain != "contoso.onmicrosoft.com" || len(e.Users) < 5 || len(e.Apps) != 1 {
+	if e.Era != "2026" || e.Domain != "contoso.onmicrosoft.com" || len(e.Users) < 5 || len(e.Apps) != 2 {
 		t.Errorf("era %q domain %q users %d apps %d", e.Era, e.Domain, len(e.Users), len(e.Apps))
 	}
 	// Private files are 0600; the demo key matches the certificate.

@@ -207,6 +207,10 @@ func TestIncidentAndCheckViews(t *testing.T) {
 	if n := strings.Count(inc, `<tr id="check-printer-`); n != incidentMembersMax {
 		t.Errorf("overview shows %d of 9 checks, want %d", n, incidentMembersMax)
 	}
+	// The remedy, shown once, has a ready fix line per affected mailbox.
+	if n := strings.Count(inc, "Set-CasMailbox printer-"); n != 9 || strings.Contains(inc, "Set-CasMailbox &lt;mailbox&gt;") {
+		t.Errorf("incident remedy: %d per-mailbox fix lines, want 9 and no placeholder", n)
+	}
 	if !strings.Contains(inc, `href="?incident=smtp_auth_disabled_tenant%2Fcontoso.com&amp;lang=en">All checks of this incident (3)`) {
 		t.Errorf("no link to the rest of the incident:\n%s", inc[strings.Index(inc, "</table>"):])
 	}
@@ -221,8 +225,8 @@ func TestIncidentAndCheckViews(t *testing.T) {
 	}
 }
 
-// The JSON API gives durations in seconds beside the older nanosecond
-// fields, and times in RFC 3339.
+// The JSON API gives durations in seconds, never nanoseconds, and times in
+// RFC 3339.
 func TestAPIDurationsInSeconds(t *testing.T) {
 	h := newTestHandler(fleetSource(1, 1, 5*time.Minute, true), Options{})
 	_, _, body := get(t, h, "/api/v1/status")
@@ -266,4 +270,36 @@ func TestAPIDurationsInSeconds(t *testing.T) {
 	if !strings.Contains(body, `"interval_seconds": 60`) {
 		t.Errorf("one check lacks interval_seconds")
 	}
+	for _, path := range []string{"/api/v1/status", "/api/v1/checks/printer-1%2Fsmtp%2Fbasic",
+		"/api/v1/checks/printer-1%2Fsmtp%2Fbasic/history?limit=2", "/api/v1/events", "/api/v1/readiness"} {
+		_, _, body := get(t, h, path)
+		var v any
+		if err := json.Unmarshal([]byte(body), &v); err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		for _, k := range nanosecondKeys(v, "") {
+			t.Errorf("%s: %s is a duration in nanoseconds", path, k)
+		}
+	}
+}
+
+// nanosecondKeys lists the keys of v that hold a duration that is not in
+// seconds: the names the scheduler and probe types use for time.Duration.
+func nanosecondKeys(v any, at string) []string {
+	var out []string
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			switch k {
+			case "duration", "dur", "interval", "timeout", "window":
+				out = append(out, at+"."+k)
+			}
+			out = append(out, nanosecondKeys(e, at+"."+k)...)
+		}
+	case []any:
+		for i, e := range x {
+			out = append(out, nanosecondKeys(e, fmt.Sprintf("%s[%d]", at, i))...)
+		}
+	}
+	return out
 }

@@ -106,6 +106,9 @@ type Options struct {
 	// nil: same-site JSON only (sameSiteJSON). The daemon's write
 	// protection plugs in here.
 	Protect func(http.Handler) http.Handler
+	// Tenants, when set, adds the tenant-reads section to the status page
+	// (web/tenants.go).
+	Tenants func() []TenantView
 }
 
 func (o *Options) defaults() {
@@ -248,34 +251,6 @@ type StatusResponse struct {
 	Config *ConfigJSON `json:"config,omitempty"`
 }
 
-// CheckJSON is a check's state in the API: the scheduler's fields (whose
-// durations are nanoseconds, kept for existing readers) plus the same
-// durations in seconds, as Prometheus and the rest of exoprobe count them.
-type CheckJSON struct {
-	scheduler.CheckState
-	IntervalSeconds float64 `json:"interval_seconds"`
-	TimeoutSeconds  float64 `json:"timeout_seconds"`
-	// LastDurationSeconds is the latest attempt's duration.
-	LastDurationSeconds float64 `json:"last_duration_seconds,omitempty"`
-}
-
-func checkJSON(st scheduler.CheckState) CheckJSON {
-	c := CheckJSON{CheckState: st, IntervalSeconds: st.Interval.Seconds(), TimeoutSeconds: st.Timeout.Seconds()}
-	switch {
-	case st.LastAttempt != nil:
-		c.LastDurationSeconds = st.LastAttempt.Duration.Seconds()
-	case st.Last != nil:
-		c.LastDurationSeconds = st.Last.Duration.Seconds()
-	}
-	return c
-}
-
-// HistoryEntryJSON is a history entry with its duration in seconds.
-type HistoryEntryJSON struct {
-	scheduler.HistoryEntry
-	DurationSeconds float64 `json:"duration_seconds"`
-}
-
 // ConfigJSON is ConfigStatus in the API.
 type ConfigJSON struct {
 	LastReloadOK bool      `json:"last_reload_ok"`
@@ -401,7 +376,11 @@ func (h *handler) events(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *handler) readiness(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, ComputeReadiness(h.src.Snapshot(), h.opt.Now()))
+	rd := ComputeReadiness(h.src.Snapshot(), h.opt.Now())
+	if h.opt.Tenants != nil {
+		addTenantReadiness(&rd, h.opt.Tenants())
+	}
+	writeJSON(w, http.StatusOK, rd)
 }
 
 func (h *handler) readyz(w http.ResponseWriter, r *http.Request) {

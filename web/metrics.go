@@ -39,6 +39,7 @@ type collector struct {
 	reloadOK, reloadSuccessTime, reloadTime, reloads                        *prometheus.Desc
 	checks, inFlight, queued, waiting, lag                                  *prometheus.Desc
 	probes, confirms, panics, guardHolds, throttleHolds, dropped            *prometheus.Desc
+	abandoned                                                               *prometheus.Desc
 }
 
 func newCollector(src Source, opt Options) *collector {
@@ -73,6 +74,7 @@ func newCollector(src Source, opt Options) *collector {
 		probes:        d("exoprobe_probes_total", "Probes started, confirm re-probes included."),
 		confirms:      d("exoprobe_confirm_probes_total", "Confirm re-probes started."),
 		panics:        d("exoprobe_probe_panics_total", "Probes that panicked (recorded as failed attempts)."),
+		abandoned:     d("exoprobe_probe_abandoned_total", "Attempts given up at their deadline because a protocol library call did not return; each leaves a goroutine behind."),
 		guardHolds:    d("exoprobe_lockout_guard_holds_total", "Times the lockout guard held a Basic attempt back."),
 		throttleHolds: d("exoprobe_throttle_holds_total", "Times a check waited out a server's throttling backoff."),
 		dropped:       d("exoprobe_events_dropped_total", "Events a slow subscriber missed (durable sinks are not affected)."),
@@ -83,7 +85,7 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.success, c.duration, c.expected, c.status, c.cause, c.tokenExpiry,
 		c.lastRun, c.since, c.guardActive, c.guardFailures, c.reloadOK, c.reloadSuccessTime, c.reloadTime, c.reloads,
 		c.checks, c.inFlight, c.queued, c.waiting, c.lag, c.probes, c.confirms, c.panics, c.guardHolds,
-		c.throttleHolds, c.dropped} {
+		c.throttleHolds, c.dropped, c.abandoned} {
 		ch <- d
 	}
 }
@@ -239,5 +241,8 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		counter(c.guardHolds, s.GuardHolds)
 		counter(c.throttleHolds, s.ThrottleHolds)
 		counter(c.dropped, s.DroppedEvents)
+		// Process-wide (probe.Run's own count), shown beside the
+		// scheduler's panics.
+		counter(c.abandoned, uint64(probe.Abandoned()))
 	}
 }

@@ -93,6 +93,8 @@ type pageData struct {
 	// ShowAlerts is false when the daemon sends no alerts.
 	ShowAlerts bool
 	Alerts     []deliveryView
+	// Tenant is the tenant-reads section, rendered by web/tenants.go.
+	Tenant template.HTML
 }
 
 type deliveryView struct {

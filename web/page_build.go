@@ -227,6 +227,13 @@ func (h *handler) buildPage(lang string, q fleetQuery) pageData {
 			d.Alerts = append(d.Alerts, v)
 		}
 	}
+	if h.opt.Tenants != nil {
+		if sec, err := renderTenants(lang, h.opt.Tenants()); err != nil {
+			h.opt.Logger.Error("web: tenant section", "err", err)
+		} else {
+			d.Tenant = sec
+		}
+	}
 	if h.opt.ConfigStatus != nil {
 		if cs := h.opt.ConfigStatus(); !cs.LastReloadOK && cs.Error != "" {
 			d.ConfigError = scrubText(cs.Error)
@@ -342,8 +349,10 @@ func remedyOf(members []*scheduler.CheckState, status scheduler.Status, lang str
 	first := members[0]
 	v := remedyVars(first)
 	protos := map[string]bool{}
+	var users []string
 	for _, m := range members {
 		protos[string(m.Protocol)] = true
+		users = append(users, m.User)
 		if m.User != first.User {
 			v.User, v.Mailbox = "", ""
 		}
@@ -365,11 +374,12 @@ func remedyOf(members []*scheduler.CheckState, status scheduler.Status, lang str
 	case scheduler.StatusUnexpectedlyOK:
 		return toRemedyView(diagnose.PostureRemedy(lang, v))
 	case scheduler.StatusUnverified:
-		rv := toRemedyView(diagnose.RemedyFor(first.Cause, lang, v))
+		rv := toRemedyView(diagnose.RemedyForMailboxes(first.Cause, lang, v, users))
 		rv.Summary = diagnose.PostureUnverifiedText(first.Cause, lang) + " " + rv.Summary
 		return rv
 	}
-	return toRemedyView(diagnose.RemedyFor(first.Cause, lang, v))
+	// One fix line per mailbox where the fix names one.
+	return toRemedyView(diagnose.RemedyForMailboxes(first.Cause, lang, v, users))
 }
 
 func (h *handler) incidentView(g *incidentSet, q fleetQuery, lang string, now time.Time, evs []scheduler.Event, dls []alerts.Delivery) incidentView {

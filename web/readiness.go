@@ -58,6 +58,9 @@ type Readiness struct {
 	Dependencies int             `json:"dependencies"`
 	Breaking     int             `json:"breaking"`
 	Items        []ReadinessItem `json:"items"`
+	// TenantBasicSignIns: from tenant reads, users and devices that logged
+	// in with Basic SMTP, IMAP or POP that no check covers (web/tenants.go).
+	TenantBasicSignIns []TenantBasicSignIn `json:"tenant_basic_signins,omitempty"`
 }
 
 // ComputeReadiness finds, among the checks, every target that depends on

@@ -62,6 +62,8 @@ type checkFlags struct {
 	authPolicy                                                     string
 	timeout                                                        time.Duration
 	transcript                                                     bool
+	// tenantReads: read the tenant's settings to confirm causes.
+	tenantReads bool
 	// set holds the flags given on the command line (not defaults).
 	set map[string]bool
 }
@@ -111,6 +113,7 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&f.lang, "lang", "en", "en or ja")
 	fs.BoolVar(&f.transcript, "transcript", false, "show each attempt's conversation (credentials redacted)")
 	fs.StringVar(&f.config, "config", "", "YAML config: check every target in it")
+	fs.BoolVar(&f.tenantReads, "tenant-reads", false, "read the tenant's settings (read-only app of tenants: tenant_reads:, or the emulator's with --endpoints) to confirm causes and fill remedies")
 	fs.StringVar(&f.authPolicy, "auth-policy", "", "name of the Exchange authentication policy that applies to the user, for the remedies' <policy> (config: auth_policy)")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, checkUsage)
@@ -138,6 +141,13 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 
+	var tenants *checkTenants
+	if f.tenantReads {
+		if tenants, err = prepareTenantReads(&f); err != nil {
+			fmt.Fprintf(stderr, "exoprobe check: %v\n", err)
+			return exitUsage
+		}
+	}
 	// Progress only where a person watches (a terminal) and a wait is
 	// likely (several targets); it never mixes into stdout.
 	// Our own cursor controls go to the terminal itself (report.Raw);
@@ -152,6 +162,12 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(report.Raw(stderr), "\r\x1b[K")
 	}
 
+	if tenants != nil {
+		applyTenantReads(context.Background(), tenants, results)
+		if note := tenantReadsNote(results); note != "" {
+			fmt.Fprintln(stderr, "exoprobe check: "+note)
+		}
+	}
 	code := exitOK
 	for i := range results {
 		results[i].Lang = f.lang
@@ -233,6 +249,9 @@ func (f *checkFlags) plans(stderr io.Writer) ([]plan, error) {
 	}
 	if f.timeout <= 0 {
 		return nil, usagef("--timeout must be positive")
+	}
+	if f.tenantReads && f.config == "" && f.endpoints == "" {
+		return nil, usagef("--tenant-reads needs --config (tenants: with tenant_reads:) or --endpoints")
 	}
 	if f.config != "" {
 		return f.configPlans(stderr)

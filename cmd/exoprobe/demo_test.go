@@ -152,7 +152,7 @@ func TestDemoEndToEnd(t *testing.T) {
 	}
 	story := out.String()
 	for _, w := range []string{"status page: http://127.0.0.1:", "step 1/6: an admin disables SMTP AUTH",
-		"step 2/6: applying the remedy's fix command", "PS> Set-TransportConfig -SmtpClientAuthenticationDisabled $False",
+		"step 2/6: applying the remedy's fix command", "PS> Set-CasMailbox demo@contoso.com -SmtpClientAuthenticationDisabled $False",
 		"event: unexpectedly_ok demo/imap/basic", "starting state seen: 6 checks as expected",
 		// Step 1 starts after the first results: its regression has a
 		// previous cause.

@@ -25,7 +25,6 @@ import (
 	"github.com/exoprobe/exoprobe/alerts"
 	"github.com/exoprobe/exoprobe/cluster"
 	"github.com/exoprobe/exoprobe/config"
-	"github.com/exoprobe/exoprobe/diagnose"
 	"github.com/exoprobe/exoprobe/probe"
 	"github.com/exoprobe/exoprobe/probe/token"
 	"github.com/exoprobe/exoprobe/scheduler"
@@ -65,6 +64,9 @@ type Runtime struct {
 	SparseCauses bool
 	// SparseAbove is --web.sparse-above.
 	SparseAbove int
+	// Tenants keeps the tenant reads (nil in tests that build a Runtime
+	// by hand).
+	Tenants *tenantService
 	// schedulerRunning is true while the scheduler's loop runs: /readyz
 	// answers 503 before it starts and once shutdown has begun.
 	schedulerRunning atomic.Bool
@@ -141,6 +143,11 @@ func (rt *Runtime) reload() error {
 	}
 	if _, _, err := alertsSection(cfg); err != nil {
 		return err
+	}
+	if rt.Tenants != nil {
+		if err := rt.Tenants.Configure(cfg); err != nil {
+			return err
+		}
 	}
 	if err := rt.Scheduler.SetChecks(specs); err != nil {
 		return err
@@ -470,9 +477,16 @@ func runDaemon(ctx context.Context, o runOptions) error {
 	if prober == nil {
 		prober = scheduler.ProberFunc(probe.Run)
 	}
+	// Tenant reads: their evidence reaches the classifier from a cache
+	// refreshed in the background, so a read never delays a probe.
+	tenants := newTenantService(log)
+	if err := tenants.Configure(cfg); err != nil {
+		return &configError{fmt.Errorf("config %s: %w", o.ConfigPath, err)}
+	}
+	reg.MustRegister(tenantCollector{tenants})
 	sc := cfg.Scheduler
 	sched, err := scheduler.New(scheduler.Options{
-		Prober: prober, ClassifyAt: diagnose.ClassifyAt, Store: st, Logger: log,
+		Prober: prober, ClassifyAt: tenants.ClassifyAt, Store: st, Logger: log,
 		MaxInFlight: sc.MaxInFlight, MaxPerHost: sc.MaxPerHost, ConfirmDelay: sc.ConfirmDelay.D(),
 		NoConfirm: sc.NoConfirm, FailureThreshold: sc.FailureThreshold, SuccessThreshold: sc.SuccessThreshold,
 		GuardLimit: sc.LockoutGuard.Limit, GuardWindow: sc.LockoutGuard.Window.D(), Sinks: evSinks,
@@ -485,7 +499,7 @@ func runDaemon(ctx context.Context, o runOptions) error {
 		return &configError{err}
 	}
 	rt := &Runtime{Scheduler: sched, Store: db, Log: log, Metrics: reg, Alerts: mgr, cfgPath: o.ConfigPath, cfg: cfg,
-		SparseCauses: o.SparseCauses, SparseAbove: o.SparseAbove, Cluster: peer}
+		SparseCauses: o.SparseCauses, SparseAbove: o.SparseAbove, Tenants: tenants, Cluster: peer}
 	if db != nil {
 		rt.alerts = sw
 	}
@@ -505,11 +519,15 @@ func runDaemon(ctx context.Context, o runOptions) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	wg.Add(3)
+	wg.Add(4)
 	// Stopped before db.Close (deferred earlier, runs later).
 	sw.ctx = ctx
 	sw.run(mgr)
 	defer sw.close()
+	go func() {
+		defer wg.Done()
+		tenants.Run(ctx)
+	}()
 	// Set before the listener serves, so /readyz never answers 503 for a
 	// daemon whose loop is merely about to start.
 	rt.schedulerRunning.Store(true)
@@ -587,6 +605,21 @@ func newMux(rt *Runtime) *http.ServeMux {
 				return
 			}
 			m.SilencesHandler().ServeHTTP(w, r)
+		})
+		mux.Handle("/api/v1/silences", h)
+		mux.Handle("/api/v1/silences/", h)
+	} else {
+		// Without --data-dir nothing is alerted and a silence has nowhere
+		// durable to live: the list is honestly empty, and a write says why
+		// instead of a bare 404.
+		h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			if r.Method == http.MethodGet || r.Method == http.MethodHead {
+				io.WriteString(w, "[]\n")
+				return
+			}
+			w.WriteHeader(http.StatusConflict)
+			io.WriteString(w, `{"error":"silences need --data-dir: without it exoprobe sends no alerts and keeps no silences"}`+"\n")
 		})
 		mux.Handle("/api/v1/silences", h)
 		mux.Handle("/api/v1/silences/", h)

@@ -159,6 +159,10 @@ func printEndpoints(w io.Writer, e sim.Endpoints, file string) {
 	fmt.Fprintf(&b, "  SMTP   STARTTLS     %s\n", e.SMTP.StartTLS)
 	fmt.Fprintf(&b, "  token  %s\n", e.TokenURL)
 	fmt.Fprintf(&b, "  authority %s\n", e.Authority)
+	if e.GraphURL != "" {
+		fmt.Fprintf(&b, "  graph  %s/v1.0 (token scope %s)\n", e.GraphURL, e.GraphScope)
+		fmt.Fprintf(&b, "  exchange admin API  POST %s (token scope %s)\n", e.InvokeCommandURL, e.ExchangeScope)
+	}
 	fmt.Fprintf(&b, "  admin  %s (bearer token in %s)\n", e.AdminURL, e.AdminTokenFile)
 	fmt.Fprintf(&b, "  CA     %s (certificate also valid for %s)\n", e.CAFile, strings.Join(e.ServerNames, ", "))
 	if d := e.Demo; d != nil {
@@ -168,6 +172,9 @@ func printEndpoints(w io.Writer, e sim.Endpoints, file string) {
 		if d.CertFile != "" {
 			fmt.Fprintf(&b, "  app certificate %s  key %s\n", d.CertFile, d.KeyFile)
 		}
+	}
+	if r := e.Reader; r != nil {
+		fmt.Fprintf(&b, "  tenant reader app (read-only Graph + Exchange.ManageAsApp)  client_id %s  client_secret %s\n", r.ClientID, r.ClientSecret)
 	}
 	if len(e.Users) > 0 {
 		fmt.Fprintf(&b, "users:\n")

@@ -19,10 +19,12 @@ func init() {
 		started := time.Now()
 		if rt.Metrics != nil {
 			// A reload mounts again on a new mux: registered once.
-			if err := rt.Metrics.Register(buildInfo()); err != nil {
-				var are prometheus.AlreadyRegisteredError
-				if !errors.As(err, &are) {
-					rt.Log.Error("metrics: exoprobe_build_info", "err", err)
+			for _, c := range []prometheus.Collector{buildInfo()} {
+				if err := rt.Metrics.Register(c); err != nil {
+					var are prometheus.AlreadyRegisteredError
+					if !errors.As(err, &are) {
+						rt.Log.Error("metrics: register", "err", err)
+					}
 				}
 			}
 		}
@@ -43,6 +45,7 @@ func init() {
 			SparseCauses:    rt.SparseCauses,
 			SparseAbove:     rt.SparseAbove,
 			Ready:           func() error { return ready(rt) },
+			Tenants:         tenantViews(rt),
 			ProbeNow:        rt.Scheduler.ProbeNow,
 			ClearGuard:      rt.Scheduler.ClearGuard,
 		}

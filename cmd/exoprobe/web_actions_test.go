@@ -35,6 +35,9 @@ func TestRunSilencesWithoutSinksAndActions(t *testing.T) {
 	if _, m := getStatus(t, base+"/metrics"); !strings.Contains(m, `exoprobe_build_info{goarch=`) || !strings.Contains(m, `version="dev"} 1`) {
 		t.Error("/metrics lacks exoprobe_build_info")
 	}
+	if _, m := getStatus(t, base+"/metrics"); !strings.Contains(m, "\nexoprobe_probe_abandoned_total 0\n") {
+		t.Error("/metrics lacks exoprobe_probe_abandoned_total")
+	}
 	if _, page := getStatus(t, base+"/?check=scanner%2Fsmtp%2Fbasic"); !strings.Contains(page, `data-action="probe" data-check="scanner/smtp/basic"`) {
 		t.Error("the check's view offers no probe-now button")
 	}

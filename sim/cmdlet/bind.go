@@ -435,3 +435,11 @@ func parseDate(s string) (time.Time, bool) {
 	}
 	return time.Time{}, false
 }
+
+// intOr is an int parameter's value, or def when it was not given.
+func (v *value) intOr(def int) int {
+	if v == nil || !v.set {
+		return def
+	}
+	return v.n
+}

@@ -487,7 +487,7 @@ func TestPipelinesAndStatements(t *testing.T) {
 		{name: "unknown stage", line: "Get-TransportConfig | Where-Object", err: "The term 'Where-Object' is not recognized"},
 		{name: "cmdlet as stage", line: "Get-CasMailbox alice | Set-CasMailbox -PopEnabled $false", err: "piping into Set-CASMailbox is not supported"},
 		{name: "stage alone", line: "fl Name", err: "needs input"},
-		{name: "unknown cmdlet lists supported", line: "Get-Mailbox alice", err: "Supported cmdlets: Add-MailboxPermission, Connect-ExchangeOnline"},
+		{name: "unknown cmdlet lists supported", line: "Get-Mailbox alice", err: "Supported cmdlets: Add-MailboxPermission, Add-SimSignIn, Connect-ExchangeOnline"},
 		{name: "comment only", line: "# nothing to do", exact: ""},
 		{name: "trailing comment", line: "Get-TransportConfig | fl SmtpClientAuthenticationDisabled # check", exact: "\nSmtpClientAuthenticationDisabled : False\n\n"},
 		{name: "smart quotes and dash", line: "Set-CasMailbox \u201cAlice Smith\u201d \u2013PopEnabled $false", check: func(t *testing.T, s *tenant.State) {

@@ -25,8 +25,14 @@ func confirm(ps ...param) []param { return append(ps, named("Confirm", kSwitch))
 // the real one varies per tenant (inferred).
 const dcName = "CO1PR01A001DC01.NAMPR01A001.PROD.OUTLOOK.COM"
 
+// NotFoundError is Exchange's "couldn't be found" (a
+// ManagementObjectNotFoundException in Exchange's terms).
+type NotFoundError struct{ msg string }
+
+func (e *NotFoundError) Error() string { return e.msg }
+
 func notFound(id string) error {
-	return fmt.Errorf("The operation couldn't be performed because object '%s' couldn't be found on '%s'.", id, dcName)
+	return &NotFoundError{fmt.Sprintf("The operation couldn't be performed because object '%s' couldn't be found on '%s'.", id, dcName)}
 }
 
 func ambiguous(id string) error {
@@ -512,6 +518,10 @@ func (in *Interpreter) getOrgConfig(args) ([]any, error) {
 			{"Name", name},
 			{"Identity", name},
 			{"DefaultAuthenticationPolicy", s.DefaultAuthenticationPolicy},
+			// Modern authentication is on in every emulated tenant (XOAUTH2
+			// works); tenant-api.md §8.8 lists it among the properties to
+			// read (live record: true).
+			{"OAuth2ClientProfileEnabled", true},
 		}}
 	})
 	return []any{o}, nil
@@ -767,8 +777,9 @@ func (in *Interpreter) updateSecurityDefaults(a args) ([]any, error) {
 
 // caPolicyID names the one Conditional Access policy the emulator models:
 // the per-user ConditionalAccessBlocked flag (Set-SimUser) stands for a
-// policy blocking those users' non-interactive sign-ins.
-const caPolicyID = "5f0c3c2e-0000-4000-8000-00000000ca01"
+// policy blocking those users' non-interactive sign-ins. Graph serves the
+// same policy (sim/graph).
+const caPolicyID = tenant.CAPolicyID
 
 func (in *Interpreter) getConditionalAccess(a args) ([]any, error) {
 	if a.has("ConditionalAccessPolicyId") && !strings.EqualFold(a.str("ConditionalAccessPolicyId"), caPolicyID) {
@@ -788,7 +799,7 @@ func (in *Interpreter) getConditionalAccess(a args) ([]any, error) {
 	}
 	return []any{&object{props: []prop{
 		{"Id", caPolicyID},
-		{"DisplayName", "Block legacy and non-interactive sign-in (emulated)"},
+		{"DisplayName", tenant.CAPolicyName},
 		{"State", state},
 		{"IncludeUsers", users},
 	}, table: []string{"Id", "DisplayName", "State"}}}, nil

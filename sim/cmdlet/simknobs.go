@@ -3,13 +3,30 @@ package cmdlet
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/exoprobe/exoprobe/sim/tenant"
 )
 
-var appRoles = []string{"IMAP.AccessAsApp", "POP.AccessAsApp", "SMTP.SendAsApp"}
+// appRoles are the Office 365 Exchange Online application permissions the
+// emulator models: the three protocol roles and Exchange.ManageAsApp, the
+// admin API's (tenant-api.md §8.6).
+var appRoles = []string{"IMAP.AccessAsApp", "POP.AccessAsApp", "SMTP.SendAsApp", "Exchange.ManageAsApp"}
+
+// graphRoles are the Microsoft Graph application permissions the tenant
+// reads use (tenant-api.md §0, §1.5).
+var graphRoles = []string{"Policy.Read.All", "Policy.Read.ConditionalAccess", "AuditLog.Read.All",
+	"Directory.Read.All", "Application.Read.All", "Reports.Read.All", "User.Read.All"}
+
+// directoryRoles are the Entra roles the emulator puts in wids.
+var directoryRoles = []string{"Global Reader", "Security Reader", "Exchange Administrator", "Global Administrator"}
+
+// clientApps are clientAppUsed values Add-SimSignIn accepts (tenant-api.md
+// §5.4).
+var clientApps = []string{"Authenticated SMTP", "IMAP4", "POP3", "Exchange ActiveSync", "Exchange Web Services",
+	"Other clients", "Browser", "Mobile Apps and Desktop clients"}
 
 var delegatedScopes = []string{"IMAP.AccessAsUser.All", "POP.AccessAsUser.All", "SMTP.Send", "offline_access"}
 
@@ -33,7 +50,26 @@ func simCmdlets() []*spec {
 			named("BasicAuthRetiredSmtp", kSwitchOrBool),
 			named("LockoutThreshold", kInt),
 			named("RefreshTokenMaxInactive", kDuration),
+			named("SignInLogDelay", kDuration),
+			named("EntraLicense", kString).oneOf(tenant.LicenseFree, tenant.LicenseP1, tenant.LicenseP2),
+			named("LicenseErrorText", kString).oneOf("doc", "new"),
+			named("GraphThrottle", kInt), named("ExchangeThrottle", kInt),
+			named("GraphUnavailable", kInt), named("ExchangeUnavailable", kInt),
+			named("RetryAfter", kString),
+			named("InvokeCommandEnabled", kSwitchOrBool),
+			named("InvokeCommandPagingExpires", kSwitchOrBool),
+			named("GraphBudgets", kSwitchOrBool),
+			named("SignInLicenseFlaky", kSwitchOrBool),
 		}, run: (*Interpreter).setSimTenant, needsOne: true},
+		{name: "Add-SimSignIn", params: []param{
+			named("User", kString).at(0).req(),
+			named("ClientApp", kString).req().oneOf(clientApps...),
+			named("IPAddress", kString),
+			named("ErrorCode", kInt),
+			named("AppId", kString),
+			named("CreatedDateTime", kDate),
+		}, run: (*Interpreter).addSimSignIn},
+		{name: "Get-SimSignIn", params: []param{named("User", kString).at(0)}, run: (*Interpreter).getSimSignIn},
 		{name: "Set-SimApp", params: []param{
 			named("AppId", kString).at(0).req().alias("Identity"),
 			named("SecretExpired", kSwitchOrBool),
@@ -41,6 +77,10 @@ func simCmdlets() []*spec {
 			named("AddDelegatedScope", kStrings).oneOf(delegatedScopes...),
 			named("RemoveDelegatedScope", kStrings).oneOf(delegatedScopes...),
 			named("PublicClient", kSwitchOrBool),
+			named("SecretEndDateTime", kDate), named("CertificateEndDateTime", kDate),
+			named("AddGraphRole", kStrings).oneOf(graphRoles...), named("RemoveGraphRole", kStrings).oneOf(graphRoles...),
+			named("AddDirectoryRole", kStrings).oneOf(directoryRoles...),
+			named("RemoveDirectoryRole", kStrings).oneOf(directoryRoles...),
 		}, run: (*Interpreter).setSimApp, needsOne: true},
 		{name: "Set-SimRefreshToken", params: []param{
 			named("Identity", kString).at(0), named("Expired", kSwitch).req(),
@@ -111,6 +151,52 @@ func (in *Interpreter) setSimTenant(a args) ([]any, error) {
 		if a.has("RefreshTokenMaxInactive") {
 			s.RefreshTokenMaxInactive = tenant.Duration(a["RefreshTokenMaxInactive"].d)
 		}
+		if a.has("SignInLogDelay") {
+			if a["SignInLogDelay"].d < 0 {
+				return fmt.Errorf("Cannot validate argument on parameter 'SignInLogDelay'. The argument must not be negative.")
+			}
+			d := tenant.Duration(a["SignInLogDelay"].d)
+			s.SignInLogDelayOverride = &d
+		}
+		if a.has("EntraLicense") {
+			s.EntraLicense = a.str("EntraLicense")
+		}
+		if a.has("LicenseErrorText") {
+			s.LicenseErrorText = ""
+			if a.str("LicenseErrorText") == "new" {
+				s.LicenseErrorText = "new"
+			}
+		}
+		for name, field := range map[string]*int{
+			"GraphThrottle": &s.API.GraphThrottle, "ExchangeThrottle": &s.API.ExchangeThrottle,
+			"GraphUnavailable": &s.API.GraphUnavailable, "ExchangeUnavailable": &s.API.ExchangeUnavailable,
+		} {
+			if a.has(name) {
+				if a[name].n < 0 {
+					return fmt.Errorf("Cannot validate argument on parameter '%s'. The argument must not be negative.", name)
+				}
+				*field = a[name].n
+			}
+		}
+		if a.has("RetryAfter") {
+			ra := a.str("RetryAfter")
+			if _, err := strconv.ParseFloat(ra, 64); err != nil && ra != "none" {
+				return fmt.Errorf("Cannot validate argument on parameter 'RetryAfter'. Give seconds (2, 2.128) or none.")
+			}
+			s.API.RetryAfter = ra
+		}
+		if a.has("InvokeCommandEnabled") {
+			s.API.InvokeCommandDisabled = !a.boolean("InvokeCommandEnabled")
+		}
+		if a.has("SignInLicenseFlaky") {
+			s.API.SignInLicenseFlaky = a.boolean("SignInLicenseFlaky")
+		}
+		if a.has("GraphBudgets") {
+			s.API.GraphBudgets = a.boolean("GraphBudgets")
+		}
+		if a.has("InvokeCommandPagingExpires") {
+			s.API.InvokeCommandPagingExpires = a.boolean("InvokeCommandPagingExpires")
+		}
 		return nil
 	})
 }
@@ -169,6 +255,27 @@ func (in *Interpreter) setSimApp(a args) ([]any, error) {
 		if a.has("PublicClient") {
 			app.PublicClient = a.boolean("PublicClient")
 		}
+		// What Graph shows as endDateTime (tenant-api.md §6.1); an end in
+		// the past also makes the token endpoint refuse the secret
+		// (AADSTS7000222) or the certificate.
+		if a.has("SecretEndDateTime") {
+			if len(app.Secrets) == 0 {
+				return fmt.Errorf("app '%s' has no client secret", app.DisplayName)
+			}
+			for i := range app.Secrets {
+				app.Secrets[i].Expires = a["SecretEndDateTime"].t.UTC()
+			}
+		}
+		if a.has("CertificateEndDateTime") {
+			if len(app.Certificates) == 0 {
+				return fmt.Errorf("app '%s' has no certificate", app.DisplayName)
+			}
+			for i := range app.Certificates {
+				app.Certificates[i].Expires = a["CertificateEndDateTime"].t.UTC()
+			}
+		}
+		app.GraphRoles = addRemove(app.GraphRoles, a.strs("AddGraphRole"), a.strs("RemoveGraphRole"))
+		app.DirectoryRoles = addRemove(app.DirectoryRoles, a.strs("AddDirectoryRole"), a.strs("RemoveDirectoryRole"))
 		return nil
 	})
 }
@@ -213,6 +320,10 @@ func (in *Interpreter) getSimState(args) ([]any, error) {
 			{"SmtpClientAuthenticationDisabled", s.Transport.SmtpClientAuthenticationDisabled},
 			{"DefaultAuthenticationPolicy", s.DefaultAuthenticationPolicy},
 			{"AuthenticationPolicies", pols},
+			{"EntraLicense", s.License()},
+			{"SignInLogDelay", s.SignInLogDelay()},
+			{"SignInLogRows", len(s.SignIns)},
+			{"InvokeCommandEnabled", !s.API.InvokeCommandDisabled},
 		}})
 		for _, u := range s.Users {
 			eff := "(none: Basic allowed)"
@@ -264,6 +375,9 @@ func (in *Interpreter) getSimState(args) ([]any, error) {
 				{"Secrets", secrets},
 				{"Certificates", len(app.Certificates)},
 				{"Roles", slices.Clone(app.Roles)},
+				{"GraphRoles", slices.Clone(app.GraphRoles)},
+				{"DirectoryRoles", slices.Clone(app.DirectoryRoles)},
+				{"SecretEndDateTime", secretEnd(app)},
 				{"DelegatedScopes", slices.Clone(app.DelegatedScopes)},
 				{"PublicClient", app.PublicClient},
 				{"ServicePrincipal", sp},
@@ -278,4 +392,76 @@ func (in *Interpreter) getSimState(args) ([]any, error) {
 		}
 	})
 	return out, nil
+}
+
+func addRemove(cur, add, remove []string) []string {
+	for _, r := range add {
+		if !slices.Contains(cur, r) {
+			cur = append(cur, r)
+		}
+	}
+	return slices.DeleteFunc(cur, func(r string) bool { return slices.Contains(remove, r) })
+}
+
+// addSimSignIn appends a synthetic sign-in row: a device or app that
+// logged in without any check behind it (e.g. a printer on Basic SMTP).
+func (in *Interpreter) addSimSignIn(a args) ([]any, error) {
+	var out []any
+	err := in.t.Update(func(s *tenant.State) error {
+		upn := strings.TrimSpace(a.str("User"))
+		if _, _, ok := strings.Cut(upn, "@"); !ok {
+			return fmt.Errorf("Cannot validate argument on parameter 'User'. '%s' is not a user principal name.", upn)
+		}
+		at := in.t.Now()
+		if a.has("CreatedDateTime") {
+			at = a["CreatedDateTime"].t
+		}
+		r := s.AddSyntheticSignIn(tenant.SyntheticSignIn{
+			UPN: upn, ClientAppUsed: a.str("ClientApp"), IPAddress: a.str("IPAddress"),
+			ErrorCode: a["ErrorCode"].intOr(0), AppID: a.str("AppId"), At: at,
+		})
+		out = append(out, signInObject(r))
+		return nil
+	})
+	return out, err
+}
+
+// getSimSignIn lists the sign-in log as the emulator holds it, visible to
+// Graph or not yet.
+func (in *Interpreter) getSimSignIn(a args) ([]any, error) {
+	var out []any
+	in.t.View(func(s *tenant.State) {
+		for _, r := range s.SignIns {
+			if a.has("User") && !strings.EqualFold(r.UserPrincipalName, a.str("User")) {
+				continue
+			}
+			out = append(out, signInObject(r))
+		}
+	})
+	return out, nil
+}
+
+func signInObject(r *tenant.SignIn) *object {
+	return &object{props: []prop{
+		{"CreatedDateTime", r.CreatedDateTime},
+		{"UserPrincipalName", r.UserPrincipalName},
+		{"AppId", r.AppID},
+		{"ClientAppUsed", r.ClientAppUsed},
+		{"IPAddress", r.IPAddress},
+		{"ErrorCode", r.ErrorCode},
+		{"SignInEventType", r.EventType},
+		{"Id", r.ID},
+	}, table: []string{"CreatedDateTime", "UserPrincipalName", "ClientAppUsed", "IPAddress", "ErrorCode"}}
+}
+
+// secretEnd is the earliest end date of an app's client secrets (zero for
+// none): what an expiry warning keys on.
+func secretEnd(app *tenant.App) time.Time {
+	var end time.Time
+	for _, sec := range app.Secrets {
+		if !sec.Expires.IsZero() && (end.IsZero() || sec.Expires.Before(end)) {
+			end = sec.Expires
+		}
+	}
+	return end
 }

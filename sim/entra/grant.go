@@ -3,6 +3,7 @@ package entra
 import (
 	"crypto/subtle"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"net/http"
 	"net/url"
@@ -74,8 +75,10 @@ func (h *handler) token(w http.ResponseWriter, r *http.Request) {
 		resp *tokenResponse
 		aerr *aadError
 	)
+	ip := tenant.RemoteIP(remoteAddr(r.RemoteAddr))
 	_ = h.t.Update(func(s *tenant.State) error {
 		resp, aerr = h.grant(s, req, now)
+		recordSignIn(s, req, ip, resp, aerr, now)
 		return nil
 	})
 	gt := req.form.Get("grant_type")
@@ -310,4 +313,100 @@ func userTokens(s *tenant.State, app *tenant.App, u *tenant.User, acr string, sc
 		resp.ClientInfo = base64.RawURLEncoding.EncodeToString(b)
 	}
 	return resp, nil
+}
+
+// remoteAddr wraps http.Request.RemoteAddr ("ip:port") as a net.Addr.
+type remoteAddr string
+
+func (remoteAddr) Network() string  { return "tcp" }
+func (a remoteAddr) String() string { return string(a) }
+
+// recordSignIn writes the sign-in log row of a token request this tenant
+// decided (tenant-api.md §5.7): not for another tenant, an unknown grant
+// type or a request without a client id, which Entra refuses before it
+// knows whom to log (inferred).
+func recordSignIn(s *tenant.State, req *request, ip string, resp *tokenResponse, aerr *aadError, now time.Time) {
+	gt := req.form.Get("grant_type")
+	switch {
+	case resolve(s, req.tenantSeg) == "", req.clientID == "":
+		return
+	case gt != "client_credentials" && gt != "password" && gt != "refresh_token":
+		return
+	}
+	ts := tenant.TokenSignIn{GrantType: gt, AppID: req.clientID, UPN: req.form.Get("username"), IP: ip}
+	if sc, err := parseScopes(req.form.Get("scope")); err == nil {
+		ts.Resource = sc.resource
+	}
+	app := s.FindApp(req.clientID)
+	switch {
+	case req.assertion != "":
+		ts.CredentialType = "certificate"
+		if app != nil {
+			if c := assertionCertificate(app, req.assertion); c != nil {
+				ts.CredentialKeyID, ts.CredentialThumbprint = c.KeyIDOf(), certThumbprintHex(c)
+			}
+		}
+	case req.hasSecret:
+		ts.CredentialType = "clientSecret"
+		if app != nil {
+			ts.CredentialKeyID = app.SecretKeyID(req.secret)
+		}
+	}
+	if gt == "refresh_token" && resp != nil && resp.AccessToken != "" {
+		if c, err := s.VerifyAccessToken(resp.AccessToken, now); err == nil {
+			ts.UPN, ts.Resource = c.UPN, c.Aud
+		}
+	}
+	if gt == "password" && aerr == nil && resp != nil {
+		if c, err := s.VerifyAccessToken(resp.AccessToken, now); err == nil {
+			ts.Resource = c.Aud
+		}
+	}
+	if aerr != nil {
+		ts.ErrorCode, ts.Reason = aerr.code, aerr.desc
+		// Which refusals Conditional Access decided, for the row's CA
+		// fields (tenant-api.md §5.5).
+		switch aerr.code {
+		case 53003:
+			ts.Outcome = tenant.SignInConditionalAccess
+		case 530035:
+			ts.Outcome = tenant.SignInSecurityDefaults
+		case 50076:
+			ts.Outcome = tenant.SignInMFARequired
+		case 50079:
+			ts.Outcome = tenant.SignInMFARegistration
+		default:
+			ts.Outcome = tenant.SignInBadPassword
+		}
+	}
+	s.RecordTokenSignIn(ts, now)
+}
+
+// assertionCertificate is the app certificate a client assertion names in
+// its header (x5t or x5t#S256), whether or not the assertion verifies.
+func assertionCertificate(app *tenant.App, assertion string) *tenant.Certificate {
+	h, _, _ := strings.Cut(assertion, ".")
+	b, err := base64.RawURLEncoding.DecodeString(h)
+	if err != nil {
+		return nil
+	}
+	var hdr struct {
+		X5t     string `json:"x5t"`
+		X5tS256 string `json:"x5t#S256"`
+	}
+	if json.Unmarshal(b, &hdr) != nil {
+		return nil
+	}
+	c, _ := app.FindCertificate(hdr.X5t, hdr.X5tS256)
+	return c
+}
+
+// certThumbprintHex is the SHA-1 thumbprint in upper-case hex, as Entra
+// shows thumbprints.
+func certThumbprintHex(c *tenant.Certificate) string {
+	b, err := base64.RawURLEncoding.DecodeString(c.Thumbprint)
+	if err != nil {
+		return ""
+	}
+	return strings.ToUpper(hex.EncodeToString(b))
 }

@@ -252,7 +252,7 @@ func (ss *session) login(tag string, args []arg) error {
 	if ss.basicRetired2026() {
 		return ss.basicDisabled(tag)
 	}
-	v := ss.srv.cfg.Auth.AuthenticateBasic(tenant.IMAP, args[0].str, args[1].str)
+	v := tenant.AuthenticateBasicAt(ss.srv.cfg.Auth, tenant.IMAP, args[0].str, args[1].str, ss.conn.RemoteAddr())
 	return ss.finishLogin(tag, "LOGIN", args[0].str, v, false)
 }
 
@@ -327,7 +327,7 @@ func (ss *session) authenticate(tag string, args []arg) error {
 		}
 		server = gosasl.NewPlainServer(func(identity, username, password string) error {
 			user = username
-			verdict = ss.srv.cfg.Auth.AuthenticateBasic(tenant.IMAP, username, password)
+			verdict = tenant.AuthenticateBasicAt(ss.srv.cfg.Auth, tenant.IMAP, username, password, ss.conn.RemoteAddr())
 			return nil
 		})
 	case sasl.XOAUTH2:

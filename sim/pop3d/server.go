@@ -325,7 +325,7 @@ func (ss *session) passCmd(arg string) error {
 	}
 	user := ss.user
 	ss.user = "" // RFC 1939: a failed PASS returns to the start of AUTHORIZATION
-	v := ss.srv.cfg.Auth.AuthenticateBasic(tenant.POP, user, arg)
+	v := tenant.AuthenticateBasicAt(ss.srv.cfg.Auth, tenant.POP, user, arg, ss.conn.RemoteAddr())
 	ss.log.Info("pop login", "mechanism", "USER", "user", user, "verdict", string(v))
 	switch {
 	case v == tenant.VerdictOK:
@@ -400,7 +400,7 @@ func (ss *session) authPlain(raw []byte) error {
 		ss.log.Info("pop login", "mechanism", "PLAIN", "verdict", "malformed")
 		return ss.reply(errAuthFailure) // inferred: P6's text (XOAUTH2) for PLAIN
 	}
-	v := ss.srv.cfg.Auth.AuthenticateBasic(tenant.POP, user, password)
+	v := tenant.AuthenticateBasicAt(ss.srv.cfg.Auth, tenant.POP, user, password, ss.conn.RemoteAddr())
 	ss.log.Info("pop login", "mechanism", "PLAIN", "user", user, "verdict", string(v))
 	switch {
 	case v == tenant.VerdictOK:

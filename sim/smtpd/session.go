@@ -305,7 +305,7 @@ func (ss *session) auth(arg string) error {
 	case sasl.Login:
 		server = sasl.NewLoginServer(func(u, password string) error {
 			user = u
-			verdict = ss.srv.cfg.Auth.AuthenticateBasic(tenant.SMTP, u, password)
+			verdict = tenant.AuthenticateBasicAt(ss.srv.cfg.Auth, tenant.SMTP, u, password, ss.conn.RemoteAddr())
 			return nil
 		})
 	case sasl.XOAUTH2:

@@ -4,10 +4,12 @@ import (
 	"crypto/rsa"
 	"crypto/sha1"
 	"crypto/sha256"
+	"crypto/subtle"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"strings"
 )
 
@@ -55,4 +57,33 @@ func (a *App) FindCertificate(x5t, x5tS256 string) (*Certificate, *x509.Certific
 		}
 	}
 	return nil, nil
+}
+
+// KeyIDOf is a certificate's keyCredentials keyId as Graph shows it: the
+// stored KeyID, else one derived from the thumbprint, stable across
+// restarts.
+func (c *Certificate) KeyIDOf() string {
+	if c.KeyID != "" {
+		return c.KeyID
+	}
+	return DerivedGUID("key:" + c.Thumbprint)
+}
+
+// DerivedGUID is a name-based GUID (SHA-1, version 5 layout) for ids the
+// emulator must keep stable without storing them.
+func DerivedGUID(seed string) string {
+	b := sha1.Sum([]byte(seed))
+	b[6] = b[6]&0x0f | 0x50
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
+
+// SecretKeyID is the keyId of the app's secret equal to value ("" for none).
+func (a *App) SecretKeyID(value string) string {
+	for _, sec := range a.Secrets {
+		if subtle.ConstantTimeCompare([]byte(sec.Value), []byte(value)) == 1 {
+			return sec.ID
+		}
+	}
+	return ""
 }

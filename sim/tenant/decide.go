@@ -74,13 +74,16 @@ func (t *Tenant) AdvertisePlain(proto Protocol) bool {
 //  8. Protocol disabled on the mailbox (ImapEnabled/PopEnabled false): only
 //     after a good password, as Exchange needs the session to look at the
 //     mailbox (inferred).
+//
+// Sign-in log (tenant-api.md §5.7, inferred where it says so): a login
+// that reached Entra (step 7, or 3 for an address at one of the tenant's
+// domains: 50034) writes a user row with Entra's error code, including a
+// success followed by step 8's refusal (errorCode 0, "may show errorCode
+// 0", §5.7). Refusals Exchange makes before Entra (1, 2, 4, 5, 6) write
+// none: "unknown whether a blocked request reaches Entra at all" (§9); the
+// emulator says it does not.
 func (t *Tenant) AuthenticateBasic(proto Protocol, user, password string) Verdict {
-	v := VerdictBadCredentials
-	_ = t.Update(func(s *State) error {
-		v = s.decideBasic(proto, user, password, t.now())
-		return nil
-	})
-	return v
+	return t.AuthenticateBasicFrom(proto, user, password, "")
 }
 
 func (t *Tenant) now() time.Time {
@@ -90,7 +93,7 @@ func (t *Tenant) now() time.Time {
 	return time.Now()
 }
 
-func (s *State) decideBasic(proto Protocol, user, password string, now time.Time) Verdict {
+func (s *State) decideBasicFrom(proto Protocol, user, password, ip string, now time.Time) Verdict {
 	if u := s.FindMailbox(user); u != nil && u.Throttled {
 		return VerdictThrottled
 	}
@@ -99,6 +102,9 @@ func (s *State) decideBasic(proto Protocol, user, password string, now time.Time
 	}
 	u := s.FindMailbox(user)
 	if u == nil {
+		if _, domain, ok := strings.Cut(user, "@"); ok && s.HasDomain(domain) {
+			s.recordBasic(proto, user, ip, SignInUnknownUser, nil, now)
+		}
 		return VerdictBadCredentials
 	}
 	if proto == SMTP {
@@ -112,7 +118,9 @@ func (s *State) decideBasic(proto Protocol, user, password string, now time.Time
 	if allow, _ := s.EffectivePolicy(u, now); !allow.Allows(proto) {
 		return VerdictBasicDisabled
 	}
-	switch out, _ := s.PasswordSignIn(user, password, now); out {
+	out, _ := s.PasswordSignIn(user, password, now)
+	s.recordBasic(proto, user, ip, out, u, now)
+	switch out {
 	case SignInOK:
 	case SignInUnknownUser, SignInBadPassword:
 		return VerdictBadCredentials

@@ -10,6 +10,7 @@ import (
 	"encoding/pem"
 	"fmt"
 	"math/big"
+	"slices"
 	"time"
 )
 
@@ -23,7 +24,15 @@ const (
 	DemoAppRegObjectID = "e1d2c3b4-a596-4877-8695-a4b3c2d1e0f9" // the app registration's own object id: the wrong one for New-ServicePrincipal
 	DemoUser           = "demo@contoso.com"
 	DemoPolicy         = "Allow SMTP Basic"
+	// The tenant-reads app (tenant-api.md §0's permission bundle, read
+	// only): Graph Policy.Read.All, AuditLog.Read.All, Directory.Read.All,
+	// Application.Read.All; Exchange.ManageAsApp with Global Reader.
+	DemoReaderAppID    = "5a1d7c3e-8b2f-4e6a-9c0d-1e2f3a4b5c6d"
+	DemoReaderObjectID = "6b2e8d4f-9c3a-4f7b-8d1e-2f3a4b5c6d7e"
 )
+
+// ReaderGraphRoles are the Graph permissions of the demo reader app.
+var ReaderGraphRoles = []string{"Policy.Read.All", "AuditLog.Read.All", "Directory.Read.All", "Application.Read.All"}
 
 // Demo builds the default demo tenant "contoso". Users:
 //
@@ -122,6 +131,21 @@ func demo() (*State, error) {
 		DelegatedScopes: []string{"IMAP.AccessAsUser.All", "POP.AccessAsUser.All", "SMTP.Send", "offline_access"},
 		PublicClient:    true,
 	}}
+	readerSecret, err := randomSecret(30)
+	if err != nil {
+		return nil, err
+	}
+	now := time.Now().UTC().Truncate(time.Second)
+	s.Apps[0].Secrets[0].Created = now
+	s.Apps = append(s.Apps, &App{
+		AppID: DemoReaderAppID, DisplayName: "exoprobe tenant reader", EnterpriseObjectID: DemoReaderObjectID,
+		Secrets: []Secret{{ID: newGUID(), Value: readerSecret, Created: now, Expires: now.AddDate(1, 0, 0),
+			DisplayName: "exoprobe tenant reads"}},
+		Roles:          []string{"Exchange.ManageAsApp"},
+		GraphRoles:     slices.Clone(ReaderGraphRoles),
+		DirectoryRoles: []string{"Global Reader"},
+	})
+	s.Reader = DemoReaderAppID
 	s.ServicePrincipals = []*ServicePrincipal{{AppID: DemoAppID, ObjectID: DemoAppObjectID, DisplayName: "exoprobe demo"}}
 	for _, mb := range []string{"demo", "scanner", "nosmtp", "noimap"} {
 		s.MailboxPermissions = append(s.MailboxPermissions, &MailboxPermission{
@@ -143,6 +167,22 @@ type DemoInfo struct {
 	CertificatePEM string `json:"certificate_pem,omitempty"`
 	KeyPEM         string `json:"key_pem,omitempty"`
 	Thumbprint     string `json:"thumbprint,omitempty"`
+}
+
+// ReaderInfo is the tenant-reads app endpoints.json advertises as "reader".
+type ReaderInfo struct {
+	Tenant       string `json:"tenant"`
+	ClientID     string `json:"client_id"`
+	ClientSecret string `json:"client_secret"`
+}
+
+// ReaderInfo returns the reader app's credentials; false without one.
+func (s *State) ReaderInfo() (ReaderInfo, bool) {
+	a := s.FindApp(s.Reader)
+	if s.Reader == "" || a == nil || len(a.Secrets) == 0 {
+		return ReaderInfo{}, false
+	}
+	return ReaderInfo{Tenant: s.ID, ClientID: a.AppID, ClientSecret: a.Secrets[len(a.Secrets)-1].Value}, true
 }
 
 // DemoInfo returns the demo credentials; false when the state has no demo.

@@ -29,10 +29,49 @@ func (s *State) MintAppToken(a *App, aud, acr string, now time.Time) (string, er
 	c := s.baseClaims(aud, now)
 	c.AppID, c.AppDisplayName, c.AppIDACR, c.IDTyp = a.AppID, a.DisplayName, acr, "app"
 	c.OID, c.Sub = a.EnterpriseObjectID, a.EnterpriseObjectID
-	if IsExchangeResource(aud) {
+	switch {
+	case IsExchangeResource(aud):
 		c.Roles = slices.Clone(a.Roles)
+	case IsGraphResource(aud):
+		// Graph application permissions (tenant-api.md §1.4: "Values are
+		// the permission names").
+		c.Roles = slices.Clone(a.GraphRoles)
 	}
+	// The service principal's directory roles as role template ids
+	// (tenant-api.md §1.4 wids; §8.6: Exchange "RBAC is configured using the
+	// directory role information that's available in the token").
+	c.Wids = DirectoryRoleIDs(a.DirectoryRoles)
 	return s.SignJWT(c)
+}
+
+// IsGraphResource reports whether a resource id names Microsoft Graph.
+func IsGraphResource(res string) bool {
+	res = strings.TrimSuffix(strings.ToLower(res), "/")
+	return res == ResourceGraph || res == ResourceGraphAppID
+}
+
+// DirectoryRoleTemplates maps the Entra built-in roles the emulator knows to
+// their role template ids. Global Reader: doc says (tenant-api.md §1.4);
+// Security Reader: seen in code (§1.4); the others are Microsoft's
+// built-in-roles page values (not in tenant-api.md).
+var DirectoryRoleTemplates = map[string]string{
+	"Global Reader":          "f2ef992c-3afb-46b9-b7cf-a126ee74c451",
+	"Security Reader":        "5d6b6bb7-de71-4623-b4af-96380a352509",
+	"Exchange Administrator": "29232cdf-9323-42fd-ade2-1d097af3e4de",
+	"Global Administrator":   "62e90394-69f5-4237-9190-012177145e10",
+}
+
+// DirectoryRoleIDs maps role names to template ids, unknown names dropped.
+func DirectoryRoleIDs(names []string) []string {
+	var ids []string
+	for _, n := range names {
+		for k, id := range DirectoryRoleTemplates {
+			if strings.EqualFold(k, n) {
+				ids = append(ids, id)
+			}
+		}
+	}
+	return ids
 }
 
 // MintUserToken issues a delegated access token for u through app a on

@@ -142,6 +142,22 @@ type State struct {
 	// Demo names the healthy-path user and app that endpoints.json
 	// advertises as "demo".
 	Demo *DemoRef `json:"demo,omitempty"`
+	// Reader names the demo tenant-reads app (Graph and Exchange admin API
+	// read permissions only) that endpoints.json advertises as "reader".
+	Reader string `json:"reader,omitempty"`
+
+	// SignIns is the Entra sign-in log (signinlog.go), oldest first.
+	SignIns []*SignIn `json:"sign_ins,omitempty"`
+	// SignInLogDelayOverride: nil means DefaultSignInLogDelay.
+	SignInLogDelayOverride *Duration `json:"sign_in_log_delay,omitempty"`
+	// EntraLicense: Free, P1 or P2; "" means P1.
+	EntraLicense string `json:"entra_license,omitempty"`
+	// LicenseErrorText picks which of the two texts of the sign-in log's
+	// licence error Graph answers (tenant-api.md §2.5): "" the doc's, "new"
+	// the newer variant.
+	LicenseErrorText string `json:"license_error_text,omitempty"`
+	// API holds the tenant-read API knobs (throttling, InvokeCommand).
+	API APIKnobs `json:"api,omitempty"`
 
 	// signer caches the parsed SigningKey (keyed by its kid).
 	signer *rsa.PrivateKey
@@ -268,6 +284,90 @@ type App struct {
 	// PublicClient: "Allow public client flows" (needed for ROPC without a
 	// secret).
 	PublicClient bool `json:"public_client"`
+	// ObjectID is the app registration's own object id (Graph
+	// /applications/{id}); "" derives a stable one from AppID.
+	ObjectID string `json:"object_id,omitempty"`
+	// GraphRoles are consented Microsoft Graph application permissions
+	// (Policy.Read.All, AuditLog.Read.All, …): the roles of a Graph token.
+	GraphRoles []string `json:"graph_roles,omitempty"`
+	// DirectoryRoles are Entra roles assigned to the app's service
+	// principal (Global Reader, …): the wids of its tokens.
+	DirectoryRoles []string `json:"directory_roles,omitempty"`
+}
+
+// APIKnobs are the emulator-only switches of the Graph and Exchange admin
+// endpoints.
+type APIKnobs struct {
+	// GraphThrottle and ExchangeThrottle: the next N requests to that API
+	// get 429.
+	GraphThrottle    int `json:"graph_throttle,omitempty"`
+	ExchangeThrottle int `json:"exchange_throttle,omitempty"`
+	// GraphUnavailable and ExchangeUnavailable: the next N requests to
+	// that API get 503, as a transient outage (tenant-api.md §2.4 "503/504
+	// transient"; §8.5: the module retries 503/504).
+	GraphUnavailable    int `json:"graph_unavailable,omitempty"`
+	ExchangeUnavailable int `json:"exchange_unavailable,omitempty"`
+	// RetryAfter is the Retry-After value sent with a 429 ("2.128", "10");
+	// "none" sends none. "" means "2".
+	RetryAfter string `json:"retry_after,omitempty"`
+	// SignInLicenseFlaky reproduces the known flakiness of §2.5: for an app
+	// without Directory.Read.All, every other sign-in read gets the licence
+	// error even on a P1/P2 tenant ("randomly", users reported).
+	SignInLicenseFlaky bool `json:"sign_in_license_flaky,omitempty"`
+	flakyCount         int
+	// GraphBudgets enforces Graph's published per-workload limits
+	// (tenant-api.md §2.6): sign-in reports 5 requests per 10 s per app,
+	// Conditional Access 1 request per second per tenant; over them, 429.
+	GraphBudgets bool `json:"graph_budgets,omitempty"`
+	// InvokeCommandDisabled makes /adminapi answer 404, as if Microsoft had
+	// withdrawn the undocumented endpoint (tenant-api.md §8.1).
+	InvokeCommandDisabled bool `json:"invoke_command_disabled,omitempty"`
+	// InvokeCommandPagingExpires: replaying an InvokeCommand
+	// @odata.nextLink answers G2O's 400 "Expired or Invalid pagination
+	// request" instead of the next page (CIPP's experience), §8.4.
+	InvokeCommandPagingExpires bool `json:"invoke_command_paging_expires,omitempty"`
+}
+
+// TakeUnavailable consumes one 503 of api ("graph" or "exchange").
+func (t *Tenant) TakeUnavailable(api string) bool {
+	hit := false
+	_ = t.Update(func(s *State) error {
+		n := &s.API.GraphUnavailable
+		if api == "exchange" {
+			n = &s.API.ExchangeUnavailable
+		}
+		if *n > 0 {
+			*n--
+			hit = true
+		}
+		return nil
+	})
+	return hit
+}
+
+// TakeThrottle consumes one throttled request of api ("graph" or
+// "exchange"): true when the request must get 429, with the Retry-After
+// value to send ("" for none).
+func (t *Tenant) TakeThrottle(api string) (bool, string) {
+	hit, ra := false, ""
+	_ = t.Update(func(s *State) error {
+		n := &s.API.GraphThrottle
+		if api == "exchange" {
+			n = &s.API.ExchangeThrottle
+		}
+		if *n > 0 {
+			*n--
+			hit = true
+			switch ra = s.API.RetryAfter; ra {
+			case "":
+				ra = "2"
+			case "none":
+				ra = ""
+			}
+		}
+		return nil
+	})
+	return hit, ra
 }
 
 // Secret is a client secret.
@@ -275,6 +375,10 @@ type Secret struct {
 	ID      string    `json:"id"`
 	Value   string    `json:"value"`
 	Expires time.Time `json:"expires"`
+	// Created is Graph's startDateTime; zero shows as null.
+	Created time.Time `json:"created,omitempty"`
+	// DisplayName is the secret's description in Entra.
+	DisplayName string `json:"display_name,omitempty"`
 }
 
 // Certificate is a client certificate (public part), for client_assertion.
@@ -284,8 +388,11 @@ type Certificate struct {
 	// KeyPEM is the private key (PKCS#8). Real Entra never has it; the
 	// emulator keeps the demo app's so it can hand it to clients.
 	KeyPEM string `json:"key_pem,omitempty"`
-	// Expires is the certificate's NotAfter.
+	// Expires is the certificate's NotAfter (Set-SimApp
+	// -CertificateEndDateTime overrides what Entra shows).
 	Expires time.Time `json:"expires,omitempty"`
+	// KeyID is Graph's keyCredentials[].keyId; "" derives one.
+	KeyID string `json:"key_id,omitempty"`
 }
 
 // ServicePrincipal is an Exchange Online service principal registered with

@@ -164,6 +164,28 @@ func (s *State) Validate() error {
 			bad("signing_key: unreadable or without kid")
 		}
 	}
+	switch s.EntraLicense {
+	case "", LicenseFree, LicenseP1, LicenseP2:
+	default:
+		bad("entra_license %q unknown (want %s, %s or %s)", s.EntraLicense, LicenseFree, LicenseP1, LicenseP2)
+	}
+	if s.LicenseErrorText != "" && s.LicenseErrorText != "new" {
+		bad("license_error_text %q unknown (want \"\" or \"new\")", s.LicenseErrorText)
+	}
+	if d := s.SignInLogDelayOverride; d != nil && *d < 0 {
+		bad("sign_in_log_delay is negative")
+	}
+	if s.API.GraphThrottle < 0 || s.API.ExchangeThrottle < 0 || s.API.GraphUnavailable < 0 || s.API.ExchangeUnavailable < 0 {
+		bad("api: throttle and outage counts must not be negative")
+	}
+	for i, r := range s.SignIns {
+		if r == nil || r.ID == "" || r.CreatedDateTime.IsZero() {
+			bad("sign_ins[%d]: id and created_date_time are required", i)
+		}
+	}
+	if s.Reader != "" && s.FindApp(s.Reader) == nil {
+		bad("reader: app %q not found", s.Reader)
+	}
 	if s.Demo != nil && (s.FindUser(s.Demo.User) == nil || s.FindApp(s.Demo.AppID) == nil) {
 		bad("demo: user %q or app %q not found", s.Demo.User, s.Demo.AppID)
 	}

@@ -54,6 +54,7 @@ type Claims struct {
 	Sub               string   `json:"sub,omitempty"`
 	TID               string   `json:"tid"`
 	Roles             []string `json:"roles,omitempty"`
+	Wids              []string `json:"wids,omitempty"`
 	Scp               string   `json:"scp,omitempty"`
 	UPN               string   `json:"upn,omitempty"`
 	UniqueName        string   `json:"unique_name,omitempty"`
@@ -244,6 +245,9 @@ func (c *Claims) HasScope(names ...string) bool {
 
 // HasRole reports whether roles carries name.
 func (c *Claims) HasRole(name string) bool { return slices.Contains(c.Roles, name) }
+
+// HasWid reports whether wids carries the role template id.
+func (c *Claims) HasWid(id string) bool { return slices.Contains(c.Wids, id) }
 
 // IsApp reports an app-only (client credentials) token.
 func (c *Claims) IsApp() bool {
