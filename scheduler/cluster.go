@@ -151,10 +151,31 @@ func (s *Scheduler) elsewhere(e *entry, pub *CheckState, out *CheckState) bool {
 	return true
 }
 
-// remoteView completes a state from elsewhere with its owner.
+// remoteView completes a state from elsewhere with its owner and the state
+// the cluster last announced for it.
 func (s *Scheduler) remoteView(e *entry, st CheckState) CheckState {
 	st.Owner, st.OwnerURL = s.opt.Cluster.OwnerOf(e.account)
+	if ev, ok := s.opt.Cluster.Announced(e.id); ok && ev.Expect == st.Expect {
+		if as, ok := announcedStatus(ev.Kind); ok {
+			st.OwnerStatus, st.OwnerCause, st.OwnerSince = as, ev.Cause, ev.Since
+		}
+	}
 	return st
+}
+
+// announcedStatus is the status an announced event leaves a check in.
+func announcedStatus(k EventKind) (Status, bool) {
+	switch k {
+	case EventRegressed, EventCauseChanged:
+		return StatusFailing, true
+	case EventRecovered:
+		return StatusOK, true
+	case EventUnexpectedlyOK:
+		return StatusUnexpectedlyOK, true
+	case EventPostureUnverified:
+		return StatusUnverified, true
+	}
+	return "", false
 }
 
 // skipNotOwned moves a due check that another member owns to its next
@@ -207,17 +228,8 @@ func (s *Scheduler) takeOver(e *entry) {
 	if !ok || ev.Expect != e.m.Expect || !ev.Time.After(e.rec.LastRun) {
 		return
 	}
-	var st Status
-	switch ev.Kind {
-	case EventRegressed, EventCauseChanged:
-		st = StatusFailing
-	case EventRecovered:
-		st = StatusOK
-	case EventUnexpectedlyOK:
-		st = StatusUnexpectedlyOK
-	case EventPostureUnverified:
-		st = StatusUnverified
-	default:
+	st, ok := announcedStatus(ev.Kind)
+	if !ok {
 		return
 	}
 	e.m = MachineState{Expect: e.m.Expect, Status: st, Cause: ev.Cause, PrevCause: ev.PrevCause, Since: ev.Since}

@@ -233,6 +233,11 @@ func TestClusterTakeOverDoesNotReannounce(t *testing.T) {
 	if h.prober.count(sp.ID()) != 0 {
 		t.Fatal("ran while another member owns it")
 	}
+	// Meanwhile this member shows it with the state the cluster announced.
+	if st, _ := h.s.Check(sp.ID()); st.Status != StatusElsewhere || st.OwnerStatus != StatusFailing ||
+		st.OwnerCause != diagnose.CauseBasicAuthDisabled || !st.OwnerSince.Equal(t0.Add(-time.Hour)) {
+		t.Errorf("a check run elsewhere: status %s, announced %s %s since %v", st.Status, st.OwnerStatus, st.OwnerCause, st.OwnerSince)
+	}
 	fc.setOwned("scanner@contoso.com", true)
 	h.advance(3*time.Minute, 10*time.Second)
 	if h.prober.count(sp.ID()) == 0 {

@@ -146,6 +146,14 @@ type CheckState struct {
 	// its status page, when it is not this member (Status elsewhere).
 	Owner    string `json:"owner,omitempty"`
 	OwnerURL string `json:"owner_url,omitempty"`
+	// OwnerStatus, OwnerCause and OwnerSince are, for a check run
+	// elsewhere, the state the cluster last announced for it (its owner
+	// gossips every state change); empty when none was announced (the
+	// check has not changed state since the cluster started, or recovered
+	// more than a week ago).
+	OwnerStatus Status         `json:"owner_status,omitempty"`
+	OwnerCause  diagnose.Cause `json:"owner_cause,omitempty"`
+	OwnerSince  time.Time      `json:"owner_since,omitzero"`
 }
 
 // AttemptSummary is what the scheduler keeps in memory of a check's latest

@@ -21,6 +21,32 @@ func init() {
 	messages[langJA]["handover.adopted"] = "別のメンバーから引き継ぎ"
 	messages[langEN]["handover.released"] = "moved to another member"
 	messages[langJA]["handover.released"] = "別のメンバーへ移動"
+	messages[langEN]["owner_announced"] = "as its owner last announced"
+	messages[langJA]["owner_announced"] = "所有メンバーが最後に通知した状態"
+}
+
+// remoteCellStatus is the cell class of a check run elsewhere: marked when
+// the cluster announced it needs attention.
+func remoteCellStatus(st *scheduler.CheckState) string {
+	switch st.OwnerStatus {
+	case scheduler.StatusFailing, scheduler.StatusUnexpectedlyOK, scheduler.StatusUnverified:
+		return string(scheduler.StatusElsewhere) + "-" + string(st.OwnerStatus)
+	}
+	return string(scheduler.StatusElsewhere)
+}
+
+// remoteTitle describes a check run elsewhere: its owner and, when the
+// cluster announced one, its state.
+func remoteTitle(st *scheduler.CheckState, lang string) string {
+	t := string(st.ID) + ": " + ownerLabel(st, lang)
+	if st.OwnerStatus != "" {
+		t += " — " + msg(lang, "status."+string(st.OwnerStatus))
+		if st.OwnerCause != "" && st.OwnerStatus != scheduler.StatusOK {
+			t += " " + string(st.OwnerCause)
+		}
+		t += " (" + msg(lang, "owner_announced") + ")"
+	}
+	return t
 }
 
 // eventLabel names an event's kind; a change of owner in a cluster says

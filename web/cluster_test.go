@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/exoprobe/exoprobe/diagnose"
 	"github.com/exoprobe/exoprobe/probe"
 	"github.com/exoprobe/exoprobe/scheduler"
 )
@@ -26,7 +27,9 @@ func TestClusterChecksElsewhereLinkTheirOwner(t *testing.T) {
 	src := fleetSource(3, 1, 5*time.Minute, false)
 	far := elsewhere("far-1", "m1", "http://127.0.0.1:9466/")
 	bad := elsewhere("far-2", "m2", "javascript:alert(1)")
-	src.checks = append(src.checks, far, bad)
+	sick := elsewhere("far-3", "m1", "http://127.0.0.1:9466/")
+	sick.OwnerStatus, sick.OwnerCause, sick.OwnerSince = scheduler.StatusFailing, diagnose.CauseSMTPAuthDisabledTenant, now.Add(-time.Hour)
+	src.checks = append(src.checks, far, bad, sick)
 	h := newTestHandler(src, Options{ProbeNow: func(scheduler.CheckID) (bool, error) { return true, nil }})
 
 	_, _, body := get(t, h, "/?lang=en")
@@ -42,7 +45,11 @@ func TestClusterChecksElsewhereLinkTheirOwner(t *testing.T) {
 	if !strings.Contains(body, `href="?check=`+url.QueryEscape(string(bad.ID))) {
 		t.Errorf("a check whose owner gave no usable URL should open here")
 	}
-	if !strings.Contains(body, `<span class="badge st-elsewhere">run by another member</span> 2`) {
+	if !strings.Contains(body, `<a class="cell st-elsewhere-failing" href="http://127.0.0.1:9466/?check=far-3`) ||
+		!strings.Contains(body, `title="far-3/imap/xoauth2: run by another member: m1 — failing smtp_auth_disabled_tenant (as its owner last announced)"`) {
+		t.Error("a check run elsewhere that its owner announced failing is not marked so")
+	}
+	if !strings.Contains(body, `<span class="badge st-elsewhere">run by another member</span> 3`) {
 		t.Error("the summary does not count the checks run elsewhere")
 	}
 	if !strings.Contains(body, `<option value="elsewhere"`) {
@@ -87,7 +94,7 @@ func TestClusterChecksElsewhereLinkTheirOwner(t *testing.T) {
 			t.Errorf("%s has an owner but runs here", c.ID)
 		}
 	}
-	if !found || len(resp.Checks) != 6 || resp.Summary["elsewhere"] != 2 {
+	if !found || len(resp.Checks) != 7 || resp.Summary["elsewhere"] != 3 {
 		t.Errorf("API: %d checks, summary %v, remote check with owner found %v", len(resp.Checks), resp.Summary, found)
 	}
 }

@@ -169,10 +169,11 @@ func (h *handler) buildPage(lang string, q fleetQuery) pageData {
 			if st.Pending != "" {
 				title += " (" + msg(lang, "confirming") + " " + string(st.Pending) + ")"
 			}
+			status := string(st.Status)
 			if remote(st) {
-				title = string(st.ID) + ": " + ownerLabel(st, lang)
+				title, status = remoteTitle(st, lang), remoteCellStatus(st)
 			}
-			d.Grid = append(d.Grid, cellView{ID: string(st.ID), Status: string(st.Status), Title: title,
+			d.Grid = append(d.Grid, cellView{ID: string(st.ID), Status: status, Title: title,
 				URL: checkURL(st, lang)})
 		}
 		d.Pager = pagerView{Page: res.Page, Pages: res.Pages}
@@ -248,9 +249,17 @@ func (h *handler) checkRow(raw *scheduler.CheckState, lang string, now time.Time
 	full := *raw
 	if remote(raw) {
 		// Run by another member: where, and nothing stale from here.
-		return checkView{ID: string(raw.ID), Target: raw.Target, User: raw.User, URL: checkURL(raw, lang),
+		cv := checkView{ID: string(raw.ID), Target: raw.Target, User: raw.User, URL: checkURL(raw, lang),
 			Protocol: string(raw.Protocol), Mechanism: string(raw.Mechanism), Expect: string(raw.Expect),
 			Status: string(raw.Status), StatusLabel: ownerLabel(raw, lang)}
+		if raw.OwnerStatus != "" {
+			cv.PendingLabel = msg(lang, "status."+string(raw.OwnerStatus)) + " (" + msg(lang, "owner_announced") + ")"
+			if raw.OwnerStatus != scheduler.StatusOK {
+				cv.Cause, cv.CauseTitle = string(raw.OwnerCause), causeTitle(raw.OwnerCause, lang)
+			}
+			cv.Since, cv.SinceAgo = fmtTime(raw.OwnerSince), ago(now, raw.OwnerSince, lang)
+		}
+		return cv
 	}
 	if full.LastAttempt == nil {
 		// The fleet query's states are compact: the transcript and
