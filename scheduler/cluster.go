@@ -154,12 +154,14 @@ func (s *Scheduler) elsewhere(e *entry, pub *CheckState, out *CheckState) bool {
 // remoteView completes a state from elsewhere with its owner and the state
 // the cluster last announced for it.
 func (s *Scheduler) remoteView(e *entry, st CheckState) CheckState {
-	st.Owner, st.OwnerURL = s.opt.Cluster.OwnerOf(e.account)
+	r := &Remote{}
+	r.Owner, r.OwnerURL = s.opt.Cluster.OwnerOf(e.account)
 	if ev, ok := s.opt.Cluster.Announced(e.id); ok && ev.Expect == st.Expect {
 		if as, ok := announcedStatus(ev.Kind); ok {
-			st.OwnerStatus, st.OwnerCause, st.OwnerSince = as, ev.Cause, ev.Since
+			r.AnnouncedStatus, r.AnnouncedCause, r.AnnouncedSince = as, ev.Cause, ev.Since
 		}
 	}
+	st.Remote = r
 	return st
 }
 
@@ -192,7 +194,8 @@ func (s *Scheduler) skipNotOwned(e *entry, now time.Time) bool {
 			if e.own == ownYes {
 				s.log.Debug("check moved to another member", "check", e.id)
 			}
-			e.own, e.adopted = ownNo, nil
+			e.own = ownNo
+			delete(s.adopted, e)
 			if ev, ok := s.handoverEvent(e, HandoverReleased, now); ok {
 				s.unpublished.Add(1)
 				s.handovers = append(s.handovers, Update{ID: e.id, Events: []Event{ev}})
@@ -213,7 +216,10 @@ func (s *Scheduler) skipNotOwned(e *entry, now time.Time) bool {
 				// it whether its previous owner had time to notify it.
 				ev.Time = ann.Time
 			}
-			e.adopted = &ev
+			if s.adopted == nil {
+				s.adopted = map[*entry]Event{}
+			}
+			s.adopted[e] = ev
 		}
 	}
 	return false

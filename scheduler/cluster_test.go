@@ -113,27 +113,27 @@ func TestClusterRunsOnlyOwnedChecksAndTakesOverWithinAnInterval(t *testing.T) {
 	}
 	// Readers of any member see the whole fleet: checks run elsewhere are
 	// listed with their owner and no state (this member's is stale).
-	if st, ok := h.s.Check(specs[1].ID()); !ok || st.Status != StatusElsewhere || st.Owner != "other" ||
-		st.OwnerURL != "http://127.0.0.1:9466/" || st.LastRun != (time.Time{}) || st.Last != nil {
+	if st, ok := h.s.Check(specs[1].ID()); !ok || st.Status != StatusElsewhere || ownerOf(st) != "other" ||
+		st.Remote.OwnerURL != "http://127.0.0.1:9466/" || st.LastRun != (time.Time{}) || st.Last != nil {
 		t.Errorf("Check of a check owned elsewhere: %+v, %v", st, ok)
 	}
-	if st, _ := h.s.Check(specs[0].ID()); st.Status != StatusOK || st.Owner != "" {
-		t.Errorf("Check of an owned check: status %s owner %q", st.Status, st.Owner)
+	if st, _ := h.s.Check(specs[0].ID()); st.Status != StatusOK || st.Remote != nil {
+		t.Errorf("Check of an owned check: status %s remote %+v", st.Status, st.Remote)
 	}
 	p := h.s.Query(Query{})
 	if p.Total != 3 || p.Statuses[StatusElsewhere] != 2 || p.Statuses[StatusOK] != 1 || len(p.Checks) != 3 {
 		t.Errorf("Query over the fleet: total %d statuses %v checks %d", p.Total, p.Statuses, len(p.Checks))
 	}
 	for _, c := range p.Checks {
-		if (c.Status == StatusElsewhere) != (c.Owner == "other") {
-			t.Errorf("Query: %s status %s owner %q", c.ID, c.Status, c.Owner)
+		if (c.Status == StatusElsewhere) != (ownerOf(c) == "other") {
+			t.Errorf("Query: %s status %s owner %q", c.ID, c.Status, ownerOf(c))
 		}
 	}
 	// Filters on state see no stale state of checks run elsewhere.
 	if p := h.s.Query(Query{Status: []Status{StatusOK}}); p.Matched != 1 {
 		t.Errorf("Query status=ok matched %d, want 1 (the owned check)", p.Matched)
 	}
-	if p := h.s.Query(Query{Target: "b", ProblemsFirst: true}); p.Matched != 2 || p.Checks[0].Owner != "other" {
+	if p := h.s.Query(Query{Target: "b", ProblemsFirst: true}); p.Matched != 2 || ownerOf(p.Checks[0]) != "other" {
 		t.Errorf("Query target=b: %+v", p)
 	}
 	n := 0
@@ -161,7 +161,7 @@ func TestClusterRunsOnlyOwnedChecksAndTakesOverWithinAnInterval(t *testing.T) {
 	if len(h.s.Snapshot()) != 3 {
 		t.Error("taken-over checks missing from the snapshot")
 	}
-	if st, _ := h.s.Check(specs[1].ID()); st.Status == StatusElsewhere || st.Owner != "" || st.LastRun.IsZero() {
+	if st, _ := h.s.Check(specs[1].ID()); st.Status == StatusElsewhere || st.Remote != nil || st.LastRun.IsZero() {
 		t.Errorf("a taken-over check still shows as elsewhere: %+v", st)
 	}
 }
@@ -234,9 +234,9 @@ func TestClusterTakeOverDoesNotReannounce(t *testing.T) {
 		t.Fatal("ran while another member owns it")
 	}
 	// Meanwhile this member shows it with the state the cluster announced.
-	if st, _ := h.s.Check(sp.ID()); st.Status != StatusElsewhere || st.OwnerStatus != StatusFailing ||
-		st.OwnerCause != diagnose.CauseBasicAuthDisabled || !st.OwnerSince.Equal(t0.Add(-time.Hour)) {
-		t.Errorf("a check run elsewhere: status %s, announced %s %s since %v", st.Status, st.OwnerStatus, st.OwnerCause, st.OwnerSince)
+	if st, _ := h.s.Check(sp.ID()); st.Status != StatusElsewhere || st.Remote == nil || st.Remote.AnnouncedStatus != StatusFailing ||
+		st.Remote.AnnouncedCause != diagnose.CauseBasicAuthDisabled || !st.Remote.AnnouncedSince.Equal(t0.Add(-time.Hour)) {
+		t.Errorf("a check run elsewhere: status %s, remote %+v", st.Status, st.Remote)
 	}
 	fc.setOwned("scanner@contoso.com", true)
 	h.advance(3*time.Minute, 10*time.Second)
@@ -339,4 +339,11 @@ func TestClusterClearGuard(t *testing.T) {
 	if st, _ := h.s.Check(sp.ID()); st.LockoutGuard != nil {
 		t.Errorf("a clear made on another member leaves this member's count: %+v", st.LockoutGuard)
 	}
+}
+
+func ownerOf(st CheckState) string {
+	if st.Remote == nil {
+		return ""
+	}
+	return st.Remote.Owner
 }

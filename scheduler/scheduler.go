@@ -194,8 +194,12 @@ type Scheduler struct {
 	wake    chan struct{}
 	persist chan Update
 	// handovers are updates of checks given to another cluster member,
-	// sent to the persister by Run after dispatch (under mu).
+	// sent to the persister by Run after dispatch; adopted are the
+	// handover events of checks taken over in a state that needs
+	// attention, committed with their first attempt here (under mu; only
+	// with a Cluster, so a single instance pays nothing per check).
 	handovers []Update
+	adopted   map[*entry]Event
 	// unpublished counts updates sent to the persister and not yet
 	// committed and published.
 	unpublished atomic.Int64
@@ -220,10 +224,8 @@ type entry struct {
 	lastDur  time.Duration
 	guardHit bool
 	// own is what the last dispatch found of this member owning the check
-	// (only with a Cluster); adopted is the handover event of a check
-	// taken over in a firing state, committed with its first attempt here.
-	own     ownership
-	adopted *Event
+	// (only with a Cluster).
+	own ownership
 	// pub is the check's state as readers see it: immutable, replaced
 	// whenever it changes (under mu).
 	pub atomic.Pointer[CheckState]
@@ -401,6 +403,7 @@ func (s *Scheduler) SetChecks(specs []CheckSpec) error {
 				heap.Remove(&s.queue, e.index)
 			}
 			s.dropWaiting(e)
+			delete(s.adopted, e)
 			delete(s.checks, id)
 			// Kept so that putting the check back within RemovedGrace
 			// resumes its state, as the store would after a restart.
@@ -881,11 +884,11 @@ func (s *Scheduler) observe(e *entry, a probe.Attempt, f *diagnose.Finding, conf
 		cause = diagnose.CauseOK
 	}
 	upd := &Update{ID: e.id}
-	if e.adopted != nil {
+	if ev, ok := s.adopted[e]; ok {
 		// Before the attempt's own event: the alerts learn the incident
 		// they continue before its recovery.
-		upd.Events = append(upd.Events, *e.adopted)
-		e.adopted = nil
+		upd.Events = append(upd.Events, ev)
+		delete(s.adopted, e)
 	}
 	if g != nil && lockoutFailure(&a, cause, conf) {
 		g.setFailures(append(slices.Clone(g.failures), now))

@@ -9,7 +9,7 @@ import (
 
 // In a cluster every member lists the whole fleet: a check another member
 // runs comes with status elsewhere, its owner's name and the URL of the
-// owner's status page (scheduler.CheckState.Owner, OwnerURL), and no
+// owner's status page (scheduler.CheckState.Remote), and no
 // state, since this member's copy would be stale. The page shows such a
 // check as a cell that opens it on its owner, and never offers to probe it
 // from here.
@@ -28,9 +28,9 @@ func init() {
 // remoteCellStatus is the cell class of a check run elsewhere: marked when
 // the cluster announced it needs attention.
 func remoteCellStatus(st *scheduler.CheckState) string {
-	switch st.OwnerStatus {
+	switch s := st.Remote.AnnouncedStatus; s {
 	case scheduler.StatusFailing, scheduler.StatusUnexpectedlyOK, scheduler.StatusUnverified:
-		return string(scheduler.StatusElsewhere) + "-" + string(st.OwnerStatus)
+		return string(scheduler.StatusElsewhere) + "-" + string(s)
 	}
 	return string(scheduler.StatusElsewhere)
 }
@@ -39,10 +39,10 @@ func remoteCellStatus(st *scheduler.CheckState) string {
 // cluster announced one, its state.
 func remoteTitle(st *scheduler.CheckState, lang string) string {
 	t := string(st.ID) + ": " + ownerLabel(st, lang)
-	if st.OwnerStatus != "" {
-		t += " — " + msg(lang, "status."+string(st.OwnerStatus))
-		if st.OwnerCause != "" && st.OwnerStatus != scheduler.StatusOK {
-			t += " " + string(st.OwnerCause)
+	if r := st.Remote; r.AnnouncedStatus != "" {
+		t += " — " + msg(lang, "status."+string(r.AnnouncedStatus))
+		if r.AnnouncedCause != "" && r.AnnouncedStatus != scheduler.StatusOK {
+			t += " " + string(r.AnnouncedCause)
 		}
 		t += " (" + msg(lang, "owner_announced") + ")"
 	}
@@ -60,14 +60,16 @@ func eventLabel(ev *scheduler.Event, lang string) string {
 }
 
 // remote reports whether another cluster member runs the check.
-func remote(st *scheduler.CheckState) bool { return st.Status == scheduler.StatusElsewhere }
+func remote(st *scheduler.CheckState) bool {
+	return st.Status == scheduler.StatusElsewhere && st.Remote != nil
+}
 
 // ownerCheckURL links a check on its owner's status page; "" when the owner
 // advertised no usable URL (only http and https are linked: the URL came
 // over gossip).
 func ownerCheckURL(st *scheduler.CheckState, lang string) string {
-	u, err := url.Parse(st.OwnerURL)
-	if st.OwnerURL == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+	u, err := url.Parse(st.Remote.OwnerURL)
+	if st.Remote.OwnerURL == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return ""
 	}
 	u.Path = strings.TrimSuffix(u.Path, "/") + "/"
@@ -89,8 +91,8 @@ func checkURL(st *scheduler.CheckState, lang string) string {
 // ownerLabel is the state label of a check run elsewhere, naming its owner.
 func ownerLabel(st *scheduler.CheckState, lang string) string {
 	l := msg(lang, "status.elsewhere")
-	if st.Owner != "" {
-		l += ": " + st.Owner
+	if st.Remote != nil && st.Remote.Owner != "" {
+		l += ": " + st.Remote.Owner
 	}
 	return l
 }

@@ -17,7 +17,8 @@ import (
 func elsewhere(target, owner, ownerURL string) scheduler.CheckState {
 	return scheduler.CheckState{ID: scheduler.MakeID(target, probe.IMAP, probe.XOAUTH2), Target: target,
 		User: target + "@contoso.com", Protocol: probe.IMAP, Mechanism: probe.XOAUTH2, Expect: scheduler.ExpectOK,
-		Status: scheduler.StatusElsewhere, Interval: time.Minute, Timeout: 30 * time.Second, Owner: owner, OwnerURL: ownerURL}
+		Status: scheduler.StatusElsewhere, Interval: time.Minute, Timeout: 30 * time.Second,
+		Remote: &scheduler.Remote{Owner: owner, OwnerURL: ownerURL}}
 }
 
 // Any member's page and API list the whole fleet: a check run elsewhere is
@@ -28,7 +29,8 @@ func TestClusterChecksElsewhereLinkTheirOwner(t *testing.T) {
 	far := elsewhere("far-1", "m1", "http://127.0.0.1:9466/")
 	bad := elsewhere("far-2", "m2", "javascript:alert(1)")
 	sick := elsewhere("far-3", "m1", "http://127.0.0.1:9466/")
-	sick.OwnerStatus, sick.OwnerCause, sick.OwnerSince = scheduler.StatusFailing, diagnose.CauseSMTPAuthDisabledTenant, now.Add(-time.Hour)
+	sick.Remote.AnnouncedStatus, sick.Remote.AnnouncedCause, sick.Remote.AnnouncedSince = scheduler.StatusFailing,
+		diagnose.CauseSMTPAuthDisabledTenant, now.Add(-time.Hour)
 	src.checks = append(src.checks, far, bad, sick)
 	h := newTestHandler(src, Options{ProbeNow: func(scheduler.CheckID) (bool, error) { return true, nil }})
 
@@ -77,10 +79,13 @@ func TestClusterChecksElsewhereLinkTheirOwner(t *testing.T) {
 	var resp struct {
 		Summary map[string]int `json:"summary"`
 		Checks  []struct {
-			ID       string `json:"id"`
-			Status   string `json:"status"`
-			Owner    string `json:"owner"`
-			OwnerURL string `json:"owner_url"`
+			ID     string `json:"id"`
+			Status string `json:"status"`
+			Remote *struct {
+				Owner           string `json:"owner"`
+				OwnerURL        string `json:"owner_url"`
+				AnnouncedStatus string `json:"announced_status"`
+			} `json:"remote"`
 		} `json:"checks"`
 	}
 	if err := json.Unmarshal([]byte(js), &resp); err != nil {
@@ -88,9 +93,14 @@ func TestClusterChecksElsewhereLinkTheirOwner(t *testing.T) {
 	}
 	found := false
 	for _, c := range resp.Checks {
-		if c.ID == string(far.ID) {
-			found = c.Status == "elsewhere" && c.Owner == "m1" && c.OwnerURL == "http://127.0.0.1:9466/"
-		} else if c.Status != "elsewhere" && c.Owner != "" {
+		switch {
+		case c.ID == string(far.ID):
+			found = c.Status == "elsewhere" && c.Remote != nil && c.Remote.Owner == "m1" && c.Remote.OwnerURL == "http://127.0.0.1:9466/"
+		case c.ID == string(sick.ID):
+			if c.Remote == nil || c.Remote.AnnouncedStatus != "failing" {
+				t.Errorf("%s: the announced state is missing: %+v", c.ID, c.Remote)
+			}
+		case c.Status != "elsewhere" && c.Remote != nil:
 			t.Errorf("%s has an owner but runs here", c.ID)
 		}
 	}

@@ -252,12 +252,12 @@ func (h *handler) checkRow(raw *scheduler.CheckState, lang string, now time.Time
 		cv := checkView{ID: string(raw.ID), Target: raw.Target, User: raw.User, URL: checkURL(raw, lang),
 			Protocol: string(raw.Protocol), Mechanism: string(raw.Mechanism), Expect: string(raw.Expect),
 			Status: string(raw.Status), StatusLabel: ownerLabel(raw, lang)}
-		if raw.OwnerStatus != "" {
-			cv.PendingLabel = msg(lang, "status."+string(raw.OwnerStatus)) + " (" + msg(lang, "owner_announced") + ")"
-			if raw.OwnerStatus != scheduler.StatusOK {
-				cv.Cause, cv.CauseTitle = string(raw.OwnerCause), causeTitle(raw.OwnerCause, lang)
+		if r := raw.Remote; r.AnnouncedStatus != "" {
+			cv.PendingLabel = msg(lang, "status."+string(r.AnnouncedStatus)) + " (" + msg(lang, "owner_announced") + ")"
+			if r.AnnouncedStatus != scheduler.StatusOK {
+				cv.Cause, cv.CauseTitle = string(r.AnnouncedCause), causeTitle(r.AnnouncedCause, lang)
 			}
-			cv.Since, cv.SinceAgo = fmtTime(raw.OwnerSince), ago(now, raw.OwnerSince, lang)
+			cv.Since, cv.SinceAgo = fmtTime(r.AnnouncedSince), ago(now, r.AnnouncedSince, lang)
 		}
 		return cv
 	}

@@ -228,10 +228,11 @@ func TestRunDaemonsShareChecks(t *testing.T) {
 		for _, c := range st.Checks {
 			m := owner[c.Target]
 			switch {
-			case m == self && (c.Status == scheduler.StatusElsewhere || c.Owner != ""):
-				t.Errorf("member %s lists its own %s as %s (owner %q)", self, c.ID, c.Status, c.Owner)
-			case m != self && (c.Status != scheduler.StatusElsewhere || c.Owner != m || c.OwnerURL != "http://"+addrs[1-i]+"/"):
-				t.Errorf("member %s lists %s (owned by %s) as %s, owner %q at %q", self, c.ID, m, c.Status, c.Owner, c.OwnerURL)
+			case m == self && (c.Status == scheduler.StatusElsewhere || c.Remote != nil):
+				t.Errorf("member %s lists its own %s as %s (remote %+v)", self, c.ID, c.Status, c.Remote)
+			case m != self && (c.Status != scheduler.StatusElsewhere || c.Remote == nil || c.Remote.Owner != m ||
+				c.Remote.OwnerURL != "http://"+addrs[1-i]+"/"):
+				t.Errorf("member %s lists %s (owned by %s) as %s, remote %+v", self, c.ID, m, c.Status, c.Remote)
 			}
 		}
 	}
