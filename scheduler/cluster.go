@@ -107,6 +107,9 @@ func (s *Scheduler) handoverEvent(e *entry, h Handover, now time.Time) (Event, b
 // sendHandovers hands the release events dispatch queued to the persister,
 // outside the lock.
 func (s *Scheduler) sendHandovers() {
+	if s.opt.Cluster == nil {
+		return // a single instance hands nothing over
+	}
 	s.mu.Lock()
 	hs := s.handovers
 	s.handovers = nil
