@@ -133,17 +133,18 @@ type incidentSet struct {
 // as states (rendering happens in buildPage, for the shown part only).
 type fleetResult struct {
 	Total, Matched int
+	Counts         map[scheduler.Status]int
+	Causes         []string // causes present, for the filter's list
+	Incidents      []*incidentSet
+	Unverified     []*incidentSet
+	Guards         []*scheduler.CheckState // one check per guarded account
+	Rest           []*scheduler.CheckState // healthy and pending, this page
+	RestTotal      int
+	Pages, Page    int
+	Check          *scheduler.CheckState
+
 	// Elsewhere counts the checks other cluster members run (unfiltered).
-	Elsewhere   int
-	Counts      map[scheduler.Status]int
-	Causes      []string // causes present, for the filter's list
-	Incidents   []*incidentSet
-	Unverified  []*incidentSet
-	Guards      []*scheduler.CheckState // one check per guarded account
-	Rest        []*scheduler.CheckState // healthy and pending, this page
-	RestTotal   int
-	Pages, Page int
-	Check       *scheduler.CheckState
+	Elsewhere int
 }
 
 // runFleetQuery reads what the page lays out through the paginated query
