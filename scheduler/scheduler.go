@@ -874,9 +874,10 @@ func (s *Scheduler) classify(attempts []probe.Attempt, a *probe.Attempt) (f *dia
 // observe feeds the attempt to the check's state machine and reschedules
 // it; the caller holds s.mu.
 func (s *Scheduler) observe(e *entry, a probe.Attempt, f *diagnose.Finding, confirm bool, started, now time.Time, g *guard) *Update {
-	cause, conf := diagnose.CauseOK, diagnose.Definitive
+	cause, conf, weak := diagnose.CauseOK, diagnose.Definitive, false
 	if f != nil {
 		cause, conf = f.Cause, f.Confidence
+		weak = diagnose.ProvesPosture(f.Cause) && !diagnose.PostureProof(*f)
 	} else if !a.OK {
 		cause, conf = diagnose.CauseUnknown, diagnose.Unsure
 	}
@@ -903,7 +904,7 @@ func (s *Scheduler) observe(e *entry, a probe.Attempt, f *diagnose.Finding, conf
 		}
 		e.rec.ThrottledUntil = until
 	}
-	stp := e.m.observe(s.th, observation{OK: a.OK, Cause: cause, Confidence: conf, Time: started, Confirm: confirm})
+	stp := e.m.observe(s.th, observation{OK: a.OK, Cause: cause, Confidence: conf, Weak: weak, Time: started, Confirm: confirm})
 	e.rec.Machine = e.m
 	e.rec.LastAttempt = Compact(&a)
 	e.rec.LastFinding = nil

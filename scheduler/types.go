@@ -62,7 +62,7 @@ const (
 	// StatusUnexpectedlyOK: an expect: fail check logs in.
 	StatusUnexpectedlyOK Status = "unexpectedly_ok"
 	// StatusUnverified: an expect: fail check is refused, but for a reason
-	// that does not prove the posture (diagnose.ProvesPosture): a local
+	// that does not prove the posture (diagnose.PostureProof): a local
 	// fault, the network, a timeout, a wrong password. Nothing was verified.
 	StatusUnverified Status = "unverified"
 	// StatusElsewhere: in a cluster, another member owns and runs the

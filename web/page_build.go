@@ -384,6 +384,10 @@ func remedyOf(members []*scheduler.CheckState, status scheduler.Status, lang str
 		return toRemedyView(diagnose.PostureRemedy(lang, v))
 	case scheduler.StatusUnverified:
 		rv := toRemedyView(diagnose.RemedyForMailboxes(first.Cause, lang, v, users))
+		if diagnose.ProvesPosture(first.Cause) {
+			// Weakly inferred: the cause's own fix would turn Basic on.
+			rv = toRemedyView(diagnose.PostureUnverifiedRemedy(first.Cause, lang, v))
+		}
 		rv.Summary = diagnose.PostureUnverifiedText(first.Cause, lang) + " " + rv.Summary
 		return rv
 	}
