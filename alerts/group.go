@@ -120,6 +120,9 @@ func GroupKey(ev *scheduler.Event) string {
 
 // apply moves one event into the groups. It returns the keys it changed.
 func (m *Manager) apply(ev *scheduler.Event, now time.Time) []string {
+	if ev.Handover != "" {
+		return m.handover(ev, now)
+	}
 	var touched []string
 	prevKey, had := m.index[ev.CheckID]
 	leave := func(nowCause diagnose.Cause) {
