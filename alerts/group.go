@@ -528,7 +528,7 @@ func (m *Manager) firing(g *group, s *sinkRT, sg *sinkGroup, newIDs []scheduler.
 		kind = scheduler.EventCauseChanged
 		for _, id := range newIDs {
 			switch k := g.Members[id].Kind; k {
-			case scheduler.EventUnexpectedlyOK, scheduler.EventRegressed, scheduler.EventPostureUnverified:
+			case scheduler.EventUnexpectedlyOK, scheduler.EventRegressed, scheduler.EventPostureUnverified, KindTenant:
 				kind = k
 			}
 		}

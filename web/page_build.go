@@ -317,16 +317,16 @@ func (h *handler) checkRow(raw *scheduler.CheckState, lang string, now time.Time
 // remedyFor is the incident's one remedy. Its placeholders are filled from
 // the members where they agree (one mailbox, one policy); where they do
 // not, the placeholder stays, and the members are listed beside it.
-func incidentRemedy(g *incidentSet, lang string) *remedyView {
-	return remedyOf(g.Members, g.Status, lang)
+func incidentRemedy(g *incidentSet, lang string, rf diagnose.RemedyFunc) *remedyView {
+	return remedyOf(g.Members, g.Status, lang, rf)
 }
 
 // incidentRemedies: one remedy per cause. A failing incident has one cause
 // by its key; an unverified posture incident groups (as the alerts do)
 // every reason that hid the posture in its scope, each with its own fix.
-func incidentRemedies(g *incidentSet, lang string) []causeRemedy {
+func incidentRemedies(g *incidentSet, lang string, rf diagnose.RemedyFunc) []causeRemedy {
 	if g.Status != scheduler.StatusUnverified {
-		return []causeRemedy{{R: incidentRemedy(g, lang)}}
+		return []causeRemedy{{R: incidentRemedy(g, lang, rf)}}
 	}
 	var order []diagnose.Cause
 	by := map[diagnose.Cause][]*scheduler.CheckState{}
@@ -338,7 +338,7 @@ func incidentRemedies(g *incidentSet, lang string) []causeRemedy {
 	}
 	var out []causeRemedy
 	for _, c := range order {
-		cr := causeRemedy{R: remedyOf(by[c], g.Status, lang)}
+		cr := causeRemedy{R: remedyOf(by[c], g.Status, lang, rf)}
 		if len(order) > 1 {
 			cr.Cause, cr.Title = string(c), causeTitle(c, lang)
 		}
@@ -354,7 +354,7 @@ type causeRemedy struct {
 	R            *remedyView
 }
 
-func remedyOf(members []*scheduler.CheckState, status scheduler.Status, lang string) *remedyView {
+func remedyOf(members []*scheduler.CheckState, status scheduler.Status, lang string, rf diagnose.RemedyFunc) *remedyView {
 	first := members[0]
 	v := remedyVars(first)
 	protos := map[string]bool{}
@@ -383,7 +383,7 @@ func remedyOf(members []*scheduler.CheckState, status scheduler.Status, lang str
 	case scheduler.StatusUnexpectedlyOK:
 		return toRemedyView(diagnose.PostureRemedy(lang, v))
 	case scheduler.StatusUnverified:
-		rv := toRemedyView(diagnose.RemedyForMailboxes(first.Cause, lang, v, users))
+		rv := toRemedyView(rf.Render(first.Cause, lang, v, first.Target, users))
 		if diagnose.ProvesPosture(first.Cause) {
 			// Weakly inferred: the cause's own fix would turn Basic on.
 			rv = toRemedyView(diagnose.PostureUnverifiedRemedy(first.Cause, lang, v))
@@ -392,7 +392,7 @@ func remedyOf(members []*scheduler.CheckState, status scheduler.Status, lang str
 		return rv
 	}
 	// One fix line per mailbox where the fix names one.
-	return toRemedyView(diagnose.RemedyForMailboxes(first.Cause, lang, v, users))
+	return toRemedyView(rf.Render(first.Cause, lang, v, first.Target, users))
 }
 
 func (h *handler) incidentView(g *incidentSet, q fleetQuery, lang string, now time.Time, evs []scheduler.Event, dls []alerts.Delivery) incidentView {
@@ -404,7 +404,7 @@ func (h *handler) incidentView(g *incidentSet, q fleetQuery, lang string, now ti
 	if g.Status == scheduler.StatusUnexpectedlyOK {
 		iv.CauseTitle = msg(lang, "posture.breach")
 	}
-	iv.Remedies = incidentRemedies(g, lang)
+	iv.Remedies = incidentRemedies(g, lang, h.opt.Remedy)
 	iv.CanSilence = h.opt.Silences != nil
 	iv.Silences = h.incidentSilences(g.Key, now)
 	// Names of the affected targets (the heading names them), and the

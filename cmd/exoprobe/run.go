@@ -414,7 +414,18 @@ func runDaemon(ctx context.Context, o runOptions) error {
 	reg := prometheus.NewRegistry()
 	errc := make(chan error, 4)
 	var mgr *alerts.Manager
+	// Tenant reads: their evidence reaches the classifier from a cache
+	// refreshed in the background, so a read never delays a probe; the
+	// alerts fill their remedies from the same cache.
+	tenants := newTenantService(log)
 	sw := &alertSwitch{errc: errc}
+	tenants.alert = func(tenant string, evaluated []string, conds []alerts.TenantCondition) {
+		if m := sw.Manager(); m != nil {
+			if err := m.SetTenant(tenant, evaluated, conds); err != nil {
+				log.Error("tenant alerts not updated", "tenant", tenant, "err", err)
+			}
+		}
+	}
 	sw.options = func(cfg *config.Config) (alerts.Options, bool, error) {
 		ac, sinks, err := alertsSection(cfg)
 		if err != nil {
@@ -429,6 +440,7 @@ func runDaemon(ctx context.Context, o runOptions) error {
 		}
 		// A manager built on reload takes the previous one's metrics.
 		ao.DB, ao.Registerer, ao.Logger = db.Bolt(), replacingRegisterer{reg}, log
+		ao.Remedy = tenants.Remedy
 		if ao.StatusURL == "" {
 			ao.StatusURL = statusURL(ln.Addr().String(), o.WebConfigFile)
 		}
@@ -451,7 +463,9 @@ func runDaemon(ctx context.Context, o runOptions) error {
 		// Through the switch, so that a reload can replace the manager.
 		db.OnCommit(sw.CommitHook)
 	}
-	var evSinks []scheduler.EventSink
+	// A failing check makes its tenant due for an early read (the
+	// remedy's names then reflect the change that broke it).
+	evSinks := []scheduler.EventSink{tenants}
 	if db != nil {
 		evSinks = append(evSinks, sw) // wakes the router without waiting for its tick
 	}
@@ -477,9 +491,6 @@ func runDaemon(ctx context.Context, o runOptions) error {
 	if prober == nil {
 		prober = scheduler.ProberFunc(probe.Run)
 	}
-	// Tenant reads: their evidence reaches the classifier from a cache
-	// refreshed in the background, so a read never delays a probe.
-	tenants := newTenantService(log)
 	if err := tenants.Configure(cfg); err != nil {
 		return &configError{fmt.Errorf("config %s: %w", o.ConfigPath, err)}
 	}
