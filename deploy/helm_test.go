@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 
@@ -45,6 +46,7 @@ func TestHelmFilesCopy(t *testing.T) {
 // release can be downloaded here; it is built from its Go module.
 func helmBinary(t *testing.T) string {
 	t.Helper()
+	waitHelmBuild(t)
 	if p, err := exec.LookPath("helm"); err == nil {
 		return p
 	}
@@ -65,6 +67,31 @@ func helmBinary(t *testing.T) string {
 	}
 	t.Skip(msg + "; set EXOPROBE_INTEGRATION=require to make this a failure")
 	return ""
+}
+
+// waitHelmBuild waits for .ci/run's background build of helm, which runs
+// beside the test suite because it takes minutes on a cold cache:
+// EXOPROBE_HELM_BUILDING names the file the build writes "ok" or "failed"
+// to when it ends. Without the variable there is nothing to wait for.
+func waitHelmBuild(t *testing.T) {
+	t.Helper()
+	status := os.Getenv("EXOPROBE_HELM_BUILDING")
+	if status == "" {
+		return
+	}
+	deadline := time.Now().Add(10 * time.Minute)
+	for {
+		if b, err := os.ReadFile(status); err == nil && len(bytes.TrimSpace(b)) > 0 {
+			if s := strings.TrimSpace(string(b)); s != "ok" {
+				t.Fatalf("the background build of helm ended with %q (see its log beside %s)", s, status)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("helm's background build did not end within 10 minutes (%s)", status)
+		}
+		time.Sleep(time.Second) // an external process: nothing to subscribe to
+	}
 }
 
 type helmDoc struct {

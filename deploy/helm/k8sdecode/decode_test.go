@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -21,6 +22,21 @@ import (
 
 func helmBinary(t *testing.T) string {
 	t.Helper()
+	// .ci/run builds helm in the background (EXOPROBE_HELM_BUILDING names
+	// the file it writes "ok" or "failed" to; see deploy/helm_test.go).
+	if status := os.Getenv("EXOPROBE_HELM_BUILDING"); status != "" {
+		for deadline := time.Now().Add(10 * time.Minute); ; time.Sleep(time.Second) {
+			if b, err := os.ReadFile(status); err == nil && len(bytes.TrimSpace(b)) > 0 {
+				if s := strings.TrimSpace(string(b)); s != "ok" {
+					t.Fatalf("the background build of helm ended with %q", s)
+				}
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("helm's background build did not end within 10 minutes")
+			}
+		}
+	}
 	if p, err := exec.LookPath("helm"); err == nil {
 		return p
 	}
