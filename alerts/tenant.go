@@ -9,7 +9,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/exoprobe/exoprobe/diagnose"
-	"github.com/exoprobe/exoprobe/inspect"
+	"github.com/exoprobe/exoprobe/inspect/snapshot"
 	"github.com/exoprobe/exoprobe/internal/inert"
 	"github.com/exoprobe/exoprobe/scheduler"
 )
@@ -309,11 +309,11 @@ func renderTenant(n *Notification, lang string) Content {
 	}
 	c.Remedy = tw.summary
 	if n.Problem == ProblemBasicSignIns {
-		days := int(time.Until(inspect.BasicSMTPCutoff).Hours() / 24)
+		days := int(time.Until(snapshot.BasicSMTPCutoff).Hours() / 24)
 		if !n.Time.IsZero() {
-			days = int(inspect.BasicSMTPCutoff.Sub(n.Time).Hours() / 24)
+			days = int(snapshot.BasicSMTPCutoff.Sub(n.Time).Hours() / 24)
 		}
-		c.Remedy = fmt.Sprintf(tw.summary, fmt.Sprintf("%s, %d", inspect.BasicSMTPCutoff.Format("2006-01-02"), days)+map[string]string{"en": " days left", "ja": " 日後"}[lang])
+		c.Remedy = fmt.Sprintf(tw.summary, fmt.Sprintf("%s, %d", snapshot.BasicSMTPCutoff.Format("2006-01-02"), days)+map[string]string{"en": " days left", "ja": " 日後"}[lang])
 	}
 	seen := map[string]bool{}
 	addInspect := func(l string) {
