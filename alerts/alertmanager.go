@@ -86,6 +86,11 @@ func AMLabels(m *Member, problem string, extra map[string]string) map[string]str
 		name, sev = "ExoprobeBasicAuthUnexpectedlyOK", "critical"
 	case problem == problemUnverified:
 		name, sev = "ExoprobePostureUnverified", "warning"
+	case tenantProblem(problem):
+		// The names of deploy/prometheus/exoprobe-tenant-rules.yml; each
+		// condition keeps its own alert (one per credential, user, change).
+		name, sev = tenantAlertNames[problem], "warning"
+		l["condition"] = strings.TrimPrefix(string(m.CheckID), "tenant:"+m.Target+"/"+problem+"/")
 	}
 	l["alertname"], l["exoprobe_severity"] = name, sev
 	if l["severity"] == "" {

@@ -345,9 +345,9 @@ func (c *Config) validate() error {
 		for _, k := range r.Kinds {
 			switch scheduler.EventKind(k) {
 			case scheduler.EventRegressed, scheduler.EventCauseChanged, scheduler.EventRecovered, scheduler.EventUnexpectedlyOK,
-				scheduler.EventPostureUnverified:
+				scheduler.EventPostureUnverified, KindTenant:
 			default:
-				add(r.Line, "route: unknown kind %q (regressed, cause_changed, recovered, unexpectedly_ok, posture_unverified)", k)
+				add(r.Line, "route: unknown kind %q (regressed, cause_changed, recovered, unexpectedly_ok, posture_unverified, tenant)", k)
 			}
 		}
 	}

@@ -135,6 +135,9 @@ func keys(m map[string]bool) []string {
 // Render builds the human content of a notification in "en" or "ja".
 func Render(n *Notification, lang string) Content {
 	lang = langOf(lang)
+	if tenantProblem(n.Problem) && n.Kind != KindTest {
+		return renderTenant(n, lang)
+	}
 	w := dict[lang]
 	c := Content{Lang: lang, Link: n.StatusURL, Severity: "error"}
 	title := problemTitle(n, w, lang)
@@ -234,8 +237,8 @@ func Render(n *Notification, lang string) Content {
 			for i := range members {
 				users = append(users, members[i].User)
 			}
-			r = diagnose.RemedyForMailboxes(diagnose.Cause(n.Problem), lang, diagnose.Vars{
-				Protocol: first.Protocol, Tenant: n.Scope, Policy: first.AuthPolicy}, users)
+			r = n.remedy.Render(diagnose.Cause(n.Problem), lang, diagnose.Vars{
+				Protocol: first.Protocol, Tenant: n.Scope, Policy: first.AuthPolicy}, first.Target, users)
 		}
 		c.Remedy, c.Inspect, c.Fix, c.Steps, c.Caveats, c.Links = r.Summary, r.Inspect, r.Fix, r.Steps, r.Caveats, r.Links
 	}

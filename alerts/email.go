@@ -137,7 +137,7 @@ func (e *Email) failAs(mech string, err error, secrets ...Secret) (bool, error) 
 			Msg: fmt.Sprintf("%s: %s %s %s", e.Name, what, code, scrub(se.Message, secrets...))}
 	}
 	var me *mechError
-	if errors.Is(err, errNoTLS) || errors.As(err, &me) {
+	if errors.Is(err, errNoTLS) || errors.As(err, &me) || errors.As(err, new(errSessionTooLarge)) {
 		return false, &DeliveryError{Reason: ReasonRejected, Msg: e.Name + ": " + err.Error()}
 	}
 	var te *tokenErr
@@ -225,6 +225,7 @@ func (e *Email) dial(ctx context.Context, tc *tls.Config, probe bool) (c *smtp.C
 		_ = conn.SetDeadline(dl)
 	}
 	context.AfterFunc(ctx, func() { _ = conn.Close() })
+	conn = capSession(conn)
 	switch {
 	case e.ImplicitTLS:
 		tconn := tls.Client(conn, tc)

@@ -120,6 +120,9 @@ func GroupKey(ev *scheduler.Event) string {
 
 // apply moves one event into the groups. It returns the keys it changed.
 func (m *Manager) apply(ev *scheduler.Event, now time.Time) []string {
+	if ev.Handover != "" {
+		return m.handover(ev, now)
+	}
 	var touched []string
 	prevKey, had := m.index[ev.CheckID]
 	leave := func(nowCause diagnose.Cause) {
@@ -525,7 +528,7 @@ func (m *Manager) firing(g *group, s *sinkRT, sg *sinkGroup, newIDs []scheduler.
 		kind = scheduler.EventCauseChanged
 		for _, id := range newIDs {
 			switch k := g.Members[id].Kind; k {
-			case scheduler.EventUnexpectedlyOK, scheduler.EventRegressed, scheduler.EventPostureUnverified:
+			case scheduler.EventUnexpectedlyOK, scheduler.EventRegressed, scheduler.EventPostureUnverified, KindTenant:
 				kind = k
 			}
 		}

@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/exoprobe/exoprobe/diagnose"
 	"github.com/exoprobe/exoprobe/scheduler"
 )
 
@@ -60,6 +61,10 @@ type Options struct {
 	Tick time.Duration
 	// Now is the clock (tests).
 	Now func() time.Time
+	// Remedy, when set, renders the remedies of notifications at
+	// delivery (nil: diagnose.RemedyForMailboxes): the daemon fills names
+	// from the tenant's latest read through it.
+	Remedy diagnose.RemedyFunc
 }
 
 // Delivery is one try to hand a notification to a sink, for the status

@@ -78,6 +78,10 @@ type Notification struct {
 	Firing    []Member `json:"firing"`
 	Resolved  []Member `json:"resolved"`
 	StatusURL string   `json:"status_url,omitempty"`
+
+	// remedy renders the remedy at delivery (Options.Remedy); never
+	// stored, so the outbox keeps no remedy text.
+	remedy diagnose.RemedyFunc
 }
 
 // Member is one check in a notification.
@@ -106,6 +110,8 @@ type Member struct {
 	// moved to another group).
 	ResolvedAt time.Time      `json:"resolved_at,omitzero"`
 	NowCause   diagnose.Cause `json:"now_cause,omitempty"`
+	// Detail is a tenant incident member's one line (alerts/tenant.go).
+	Detail string `json:"detail,omitempty"`
 }
 
 func memberOf(ev scheduler.Event) Member {

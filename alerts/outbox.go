@@ -316,6 +316,7 @@ func (m *Manager) worker(ctx context.Context, s *sinkRT) {
 			}
 			continue
 		}
+		n.remedy = m.opt.Remedy
 		if sk, ok := s.Notifier.(skipper); ok && sk.Skips(&n) {
 			m.removeDone(ctx, s, key, n.ID)
 			m.record(Delivery{Time: m.now(), Sink: s.Name, SinkType: s.Type, NotificationID: n.ID, GroupKey: n.GroupKey, Kind: n.Kind,

@@ -34,10 +34,14 @@ func unverifiedContent(c *Content, n *Notification, lang string, first *Member) 
 	if first == nil || n.Status != StatusFiring {
 		return
 	}
-	if diagnose.ProvesPosture(first.Cause) {
-		return
+	// A cause that could prove the posture is here only because it was
+	// weakly inferred: its own remedy would turn Basic on, so
+	// PostureUnverifiedRemedy offers what would make the refusal proof.
+	vars := diagnose.Vars{Mailbox: first.User, User: first.User, Protocol: first.Protocol, Policy: first.AuthPolicy}
+	r := diagnose.PostureUnverifiedRemedy(first.Cause, lang, vars)
+	if !diagnose.ProvesPosture(first.Cause) {
+		r = n.remedy.Render(first.Cause, lang, vars, first.Target, []string{first.User})
 	}
-	r := diagnose.RemedyFor(first.Cause, lang, diagnose.Vars{Mailbox: first.User, User: first.User, Protocol: first.Protocol, Policy: first.AuthPolicy})
 	c.Facts = append(c.Facts, Fact{dict[langOf(lang)].cause, string(first.Cause)})
 	c.Remedy = diagnose.PostureUnverifiedText(first.Cause, lang) + " " + r.Summary
 	c.Inspect, c.Fix, c.Steps, c.Caveats, c.Links = r.Inspect, r.Fix, r.Steps, r.Caveats, r.Links

@@ -164,7 +164,14 @@ func post(ctx context.Context, client *http.Client, sink string, u Secret, body 
 		return 0, nil, true, transportError(sink, err, append(secrets, u)...)
 	}
 	defer res.Body.Close()
-	resp, _ = io.ReadAll(io.LimitReader(res.Body, 64<<10))
+	resp, over := readAnswer(res.Body)
+	if over && res.StatusCode/100 == 2 {
+		// The receiver may have taken the notification, but its answer
+		// (which Slack and PagerDuty use to say so) broke the limit:
+		// report it, and do not send it again.
+		return res.StatusCode, nil, false, &DeliveryError{Reason: ReasonRejected, Status: res.StatusCode,
+			Msg: fmt.Sprintf("%s: HTTP %d, but the answer is larger than the %d KiB a receiver may send (MaxAnswerBytes); the rest was not read", sink, res.StatusCode, MaxAnswerBytes>>10)}
+	}
 	if res.StatusCode/100 == 2 {
 		return res.StatusCode, resp, false, nil
 	}
@@ -172,6 +179,9 @@ func post(ctx context.Context, client *http.Client, sink string, u Secret, body 
 	// longer matches the secret.
 	snippet := clipRunes(scrub(strings.TrimSpace(string(resp)), append(secrets, u)...), 200)
 	msg := fmt.Sprintf("%s: HTTP %d %s", sink, res.StatusCode, snippet)
+	if over {
+		msg += fmt.Sprintf(" (answer cut at the %d KiB limit, MaxAnswerBytes)", MaxAnswerBytes>>10)
+	}
 	switch {
 	case res.StatusCode >= 500:
 		return res.StatusCode, resp, true, &DeliveryError{Reason: ReasonHTTP5xx, Status: res.StatusCode, Msg: msg}
@@ -183,6 +193,24 @@ func post(ctx context.Context, client *http.Client, sink string, u Secret, body 
 	default:
 		return res.StatusCode, resp, false, &DeliveryError{Reason: ReasonHTTP4xx, Status: res.StatusCode, Msg: msg}
 	}
+}
+
+// MaxAnswerBytes bounds what one alert receiver's answer may cost: a
+// webhook, Slack, Teams, PagerDuty or Alertmanager answer is a few bytes to
+// a few KiB, so an answer past this (an endless body from a broken or
+// hostile endpoint) is read no further and named in the delivery error.
+// The send's own deadline bounds a body that trickles.
+const MaxAnswerBytes = 64 << 10
+
+// readAnswer reads at most MaxAnswerBytes of body and says whether there
+// was more. A read error (the deadline, a cut connection) ends it with
+// what came so far: the status line already said what happened.
+func readAnswer(body io.Reader) (b []byte, over bool) {
+	b, _ = io.ReadAll(io.LimitReader(body, MaxAnswerBytes+1))
+	if len(b) > MaxAnswerBytes {
+		return b[:MaxAnswerBytes], true
+	}
+	return b, false
 }
 
 // defaultClient: no redirects followed (a redirect could carry the body,

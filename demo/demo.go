@@ -316,6 +316,18 @@ type Player struct {
 	Loop bool
 	// OnApplied, if set, is called once a step's cmdlets ran.
 	OnApplied func(i int, s Step, at time.Time)
+	// OnSeen, if set, is called once all of a step's expected events came
+	// (with them, in the order expected), before the player waits for
+	// the step's alert.
+	OnSeen func(i int, s Step, evs []scheduler.Event)
+	// ProbeNow, if set, asks the daemon to probe a check at once
+	// (Scheduler.ProbeNow). After a step's cmdlets ran, the player then has
+	// every check the step expects an event from probed at once, instead
+	// of at its own slot (slots are spread over an interval, and a probe
+	// in flight saw the tenant before the change): the step's events come
+	// one probe and one confirm re-probe after the change, together,
+	// whatever the load, and fall into one alert group.
+	ProbeNow func(id scheduler.CheckID) (bool, error)
 
 	// Checks, if set, returns the daemon's checks (Scheduler.Snapshot).
 	// Before the first step the player waits until Settled: every check has
@@ -441,9 +453,17 @@ func (p *Player) Run(ctx context.Context) error {
 				p.OnApplied(i, s, applied)
 			}
 			fmt.Fprintf(p.Out, "    waiting for: %s\n", joinExpect(s.Expect))
-			ok, err := p.await(ctx, s.Expect)
+			if p.ProbeNow != nil {
+				if err := p.probeNow(ctx, s, applied); err != nil {
+					return nil // ctx done: Ctrl-C
+				}
+			}
+			evs, ok, err := p.await(ctx, s.Expect)
 			if err != nil {
 				return nil // ctx done: Ctrl-C
+			}
+			if ok && p.OnSeen != nil {
+				p.OnSeen(i, s, evs)
 			}
 			if !ok {
 				missed = true
@@ -486,31 +506,74 @@ func joinExpect(es []Expect) string {
 	return strings.Join(s, ", ")
 }
 
-// await waits for every expected event; err is ctx's.
-func (p *Player) await(ctx context.Context, want []Expect) (bool, error) {
-	left := append([]Expect(nil), want...)
+// await waits for every expected event and returns them in the order
+// expected; err is ctx's.
+func (p *Player) await(ctx context.Context, want []Expect) ([]scheduler.Event, bool, error) {
+	got := make([]scheduler.Event, len(want))
+	seen := make([]bool, len(want))
+	left := len(want)
 	timer := time.NewTimer(p.StepTimeout)
 	defer timer.Stop()
-	for len(left) > 0 {
+	for left > 0 {
 		select {
 		case <-ctx.Done():
-			return false, ctx.Err()
+			return nil, false, ctx.Err()
 		case <-timer.C:
-			return false, nil
+			return nil, false, nil
 		case ev, ok := <-p.Events:
 			if !ok {
-				return false, context.Canceled
+				return nil, false, context.Canceled
 			}
-			for i, e := range left {
-				if e.Matches(ev) {
+			for i, e := range want {
+				if !seen[i] && e.Matches(ev) {
 					printEvent(p.Out, ev)
-					left = append(left[:i], left[i+1:]...)
+					got[i], seen[i] = ev, true
+					left--
 					break
 				}
 			}
 		}
 	}
-	return true, nil
+	return got, true, nil
+}
+
+// probeNow has every check the step expects an event from probed by an
+// attempt that starts after applied: ProbeNow moves a queued check's next
+// attempt to now; a check running an attempt that started before the
+// change is asked again once that attempt is over. Bounded by StepTimeout
+// (the checks then run at their own slots); err is ctx's.
+func (p *Player) probeNow(ctx context.Context, s Step, applied time.Time) error {
+	left := map[scheduler.CheckID]bool{}
+	for _, e := range s.Expect {
+		left[e.Check] = true
+	}
+	deadline := time.Now().Add(p.StepTimeout)
+	tick := time.NewTicker(p.Poll)
+	defer tick.Stop()
+	for {
+		for id := range left {
+			if started, err := p.ProbeNow(id); err != nil || started {
+				delete(left, id)
+			}
+		}
+		if p.Checks != nil && len(left) > 0 {
+			for _, c := range p.Checks() {
+				if left[c.ID] && !c.LastRun.Before(applied) {
+					delete(left, c.ID) // already probed since the change
+				}
+			}
+		}
+		if len(left) == 0 || p.Checks == nil || time.Now().After(deadline) {
+			return nil
+		}
+		// A check's attempt ending is not an event the player can wait
+		// on: look again at the next poll.
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
 }
 
 // settle waits until Settled, printing the events that come meanwhile

@@ -638,15 +638,24 @@ func TestKubernetesManifests(t *testing.T) {
 	dep, svc, sec, pvc, cm, kus := only("Deployment"), only("Service"), only("Secret"), only("PersistentVolumeClaim"),
 		only("ConfigMap"), only("Kustomization")
 
-	// kustomization.yaml lists every other manifest.
+	// kustomization.yaml lists every other manifest but the Secret's
+	// example: `kubectl apply -k` must not re-apply placeholder values
+	// over the real Secret.
 	var res []string
 	for _, r := range dig(kus, "resources").([]any) {
 		res = append(res, str(r))
 	}
 	sort.Strings(res)
-	others := slices.DeleteFunc(slices.Clone(files), func(f string) bool { return f == "kustomization.yaml" })
+	others := slices.DeleteFunc(slices.Clone(files), func(f string) bool {
+		return f == "kustomization.yaml" || strings.HasSuffix(f, ".example.yaml")
+	})
 	if !slices.Equal(res, others) {
 		t.Errorf("kustomization resources %v, files %v", res, others)
+	}
+	for _, o := range byKind["Secret"] {
+		if slices.Contains(res, o.file) {
+			t.Errorf("kustomization applies the Secret in %s: re-applying wipes the real one", o.file)
+		}
 	}
 
 	// One replica, never two at once: the lockout guard is per process.

@@ -19,7 +19,7 @@ func ClassifyAt(attempts []probe.Attempt, i int) Finding {
 	}
 	a := &attempts[i]
 	f := Finding{Cause: v.cause, Confidence: v.conf, Protocol: string(a.Protocol), Mechanism: string(a.Mechanism),
-		Evidence: v.ev.en, EvidenceJA: v.ev.ja}
+		Evidence: v.ev.en, EvidenceJA: v.ev.ja, Weak: v.weak && v.conf == Inferred}
 	if f.Evidence == nil {
 		f.Evidence = []string{}
 	}

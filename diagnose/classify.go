@@ -24,6 +24,8 @@ type verdict struct {
 	ev    evidence
 	rule  *rule // the server text's rule, if one matched
 	gen   generic
+	// weak: see Finding.Weak.
+	weak bool
 	// candidates rank the causes an unknown verdict may be, most likely
 	// first.
 	candidates []Cause
@@ -113,6 +115,7 @@ func finding(a *probe.Attempt, v verdict) Finding {
 		EvidenceJA: v.ev.ja,
 		Remedy:     RemedyFor(v.cause, "en", vars),
 		Candidates: v.candidates,
+		Weak:       v.weak && v.conf == Inferred,
 	}
 	if f.Evidence == nil {
 		f.Evidence = []string{}
@@ -150,6 +153,9 @@ func classifyOne(a *probe.Attempt) verdict {
 		v.ev.add(who(a)+": authentication and the post-login command succeeded",
 			who(a)+": 認証とログイン後のコマンドが成功しました")
 		return v
+	}
+	if a.ErrorKind == probe.ErrConfig {
+		return classifyConfig(a) // config_cause.go
 	}
 	if a.ErrorKind == probe.ErrSecret {
 		// Before the token check: a secret file that cannot be read is
@@ -412,12 +418,14 @@ func refineBasic(all []probe.Attempt, direct []verdict, i int, v verdict) verdic
 		v.cause, v.conf = d.cause, Inferred
 		v.ev.add(fmt.Sprintf("with the same password, %s says %s", who(&all[j]), d.cause),
 			fmt.Sprintf("同じパスワードで %s は %s と判定されています", who(&all[j]), d.cause))
-		return v
-	}
-	if okOn(all, a.Protocol, probe.XOAUTH2, i) {
-		v.cause, v.conf = CauseBasicAuthDisabled, Inferred
-		v.ev.add(fmt.Sprintf("XOAUTH2 works on %s for the same mailbox, so the mailbox and protocol are fine and Basic is what is refused", a.Protocol),
-			fmt.Sprintf("同じメールボックスで %s の XOAUTH2 は成功しているため、メールボックスとプロトコルは正常で、拒否されているのは基本認証です", a.Protocol))
+		if d.cause == CauseConditionalAccess && all[j].Mechanism != probe.Basic {
+			// A Conditional Access policy that blocked a password token
+			// request (a modern client) need not cover legacy IMAP, POP
+			// and SMTP clients: weak for a posture (Finding.Weak).
+			v.weak = true
+			v.ev.add("that was a password token request: a Conditional Access policy for modern clients need not cover legacy mail clients",
+				"それはパスワードによるトークン要求でした。最新のクライアント向けの条件付きアクセス ポリシーがレガシーなメール クライアントにも適用されるとは限りません")
+		}
 		return v
 	}
 	for j := range all {
@@ -432,6 +440,19 @@ func refineBasic(all []probe.Attempt, direct []verdict, i int, v verdict) verdic
 		v.cause, v.conf = CauseBasicAuthDisabled, Inferred
 		v.ev.add("the server advertises LOGINDISABLED and no AUTH=PLAIN over TLS: it takes no password login at all (exo-responses I13)",
 			"サーバーは TLS 上で LOGINDISABLED を提示し AUTH=PLAIN を提示していません。パスワード ログインを一切受け付けません (exo-responses I13)")
+		return v
+	}
+	// The weakest comparison last: XOAUTH2 working shows the mailbox and
+	// protocol are fine, but a wrong password is refused with the same
+	// words as Basic being off, so the finding is weak (Finding.Weak): it
+	// names the likely cause for a check that should log in, and proves
+	// nothing for a check that must stay refused.
+	if okOn(all, a.Protocol, probe.XOAUTH2, i) {
+		v.cause, v.conf, v.weak = CauseBasicAuthDisabled, Inferred, true
+		v.ev.add(fmt.Sprintf("XOAUTH2 works on %s for the same mailbox, so the mailbox and protocol are fine and Basic is what is refused", a.Protocol),
+			fmt.Sprintf("同じメールボックスで %s の XOAUTH2 は成功しているため、メールボックスとプロトコルは正常で、拒否されているのは基本認証です", a.Protocol))
+		v.ev.add("a wrong password gets the same refusal: a Basic check with the same password that works on another protocol (or the tenant's settings) would show the password is right",
+			"パスワードの誤りでも同じ拒否になります。同じパスワードで別のプロトコルの基本認証が成功するチェック (またはテナントの設定) があれば、パスワードが正しいことを示せます")
 		return v
 	}
 	if v.gen == exoSMTP573 {

@@ -238,7 +238,7 @@ func TestLocalErrors(t *testing.T) {
 		{probe.ErrTimeout, probe.StageGreeting, CauseTimeout},
 		{probe.ErrPolicy, probe.StageCapability, CauseTLSError},
 		{probe.ErrProtocol, probe.StageGreeting, CauseUnknown},
-		{probe.ErrConfig, probe.StageConnect, CauseUnknown},
+		{probe.ErrConfig, probe.StageConnect, CauseConfigInvalid},
 	}
 	for _, c := range cases {
 		a := probe.Attempt{Protocol: probe.IMAP, Mechanism: probe.Basic, Stage: c.stage, ErrorKind: c.kind, Error: "something went wrong"}

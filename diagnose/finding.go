@@ -69,6 +69,13 @@ type Finding struct {
 	// Candidates rank, most likely first, the causes an unknown finding
 	// may be; the evidence says what would decide.
 	Candidates []Cause `json:"candidates,omitempty"`
+	// Weak marks an inferred cause whose comparison shows that the login
+	// is refused but not why: Basic refused while XOAUTH2 works on the
+	// same mailbox is what basic_auth_disabled looks like, and also what a
+	// wrong password looks like. It does not prove an expect: fail check
+	// (PostureProof); tenant evidence that makes the finding definitive
+	// outweighs it.
+	Weak bool `json:"weak,omitempty"`
 }
 
 // Remedy says what to do about a Cause.

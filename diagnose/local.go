@@ -135,11 +135,23 @@ func classifySecret(a *probe.Attempt) verdict {
 // says "first record does not look like a TLS handshake"; OpenSSL "wrong
 // version number"), or a plain-text wait for a greeting on a port that
 // expects TLS from the first byte.
+//
+// What the probe saw decides on any port (Attempt.TLSMode): a handshake
+// that read plain text, or a TLS answer from a server that never greeted
+// in plain text. The port convention is only the fallback.
 func tlsModeMismatch(a *probe.Attempt) (verdict, bool) {
 	var v verdict
 	port := portOf(a.Server)
 	low := strings.ToLower(a.Error)
 	switch {
+	case a.TLSMode == probe.ServerPlainText && (a.Stage == probe.StageTLS || a.Stage == probe.StageStartTLS):
+		v.cause, v.conf = CauseTLSModeMismatch, Definitive
+		v.ev.add(fmt.Sprintf("%s: the implicit TLS handshake to %s read plain text where the server's first TLS record belonged (a greeting): the server starts in plain text, so this address wants STARTTLS (or another port)", who(a), a.Server),
+			fmt.Sprintf("%s: %s への暗黙的 TLS のハンドシェイクが、サーバーの最初の TLS レコードの位置で平文 (あいさつ) を受け取りました。サーバーは平文で始まるため、このアドレスには STARTTLS (または別のポート) が必要です", who(a), a.Server))
+	case a.TLSMode == probe.ServerTLSFirst && (a.ErrorKind == probe.ErrTimeout || a.ErrorKind == probe.ErrConnect) && a.Stage == probe.StageGreeting:
+		v.cause, v.conf = CauseTLSModeMismatch, Definitive
+		v.ev.add(fmt.Sprintf("%s: no plain-text greeting came from %s, and a TLS handshake to the same address was answered: the server speaks TLS from the first byte (implicit TLS), so both ends waited for each other", who(a), a.Server),
+			fmt.Sprintf("%s: %s から平文のあいさつがなく、同じアドレスへの TLS ハンドシェイクには応答がありました。サーバーは最初のバイトから TLS を話す (暗黙的 TLS) ため、両端が互いを待ちました", who(a), a.Server))
 	case a.ErrorKind == probe.ErrTLS && a.Stage == probe.StageTLS &&
 		(strings.Contains(low, "first record does not look like a tls handshake") || strings.Contains(low, "wrong version number") ||
 			slices.Contains(plainTextPorts, port)):
@@ -152,7 +164,9 @@ func tlsModeMismatch(a *probe.Attempt) (verdict, bool) {
 	default:
 		return v, false
 	}
-	v.cause, v.conf = CauseTLSModeMismatch, Inferred
+	if v.cause == "" {
+		v.cause, v.conf = CauseTLSModeMismatch, Inferred
+	}
 	if a.Error != "" {
 		v.ev.add("local error: "+clip(a.Error, 300), "ローカルのエラー: "+clip(a.Error, 300))
 	}

@@ -108,22 +108,115 @@ var postureProof = map[Cause]bool{
 	CauseSecretUnreadable:         false,
 	CauseTLSModeMismatch:          false,
 	CauseTokenEndpointUnreachable: false,
+	CauseConfigInvalid:            false,
 
 	// Other servers' words.
 	CauseLoginDisabled:       false, // the account, not Basic
 	CauseAppPasswordRequired: false, // an app password logs in with Basic
 }
 
-// ProvesPosture reports whether a refusal with this cause proves that an
-// `expect: fail` check holds. A cause missing from the table (one added
-// without deciding) proves nothing: unverified is the safe answer.
+// ProvesPosture reports whether a refusal with this cause can prove that an
+// `expect: fail` check holds: the cause's row of the table. A cause missing
+// from the table (one added without deciding) proves nothing: unverified is
+// the safe answer. Whether one finding proves it also depends on how the
+// cause was reached: see PostureProof.
 func ProvesPosture(c Cause) bool { return postureProof[c] }
 
+// PostureProof decides whether the refusal a finding describes proves an
+// `expect: fail` check: its cause must be one that means the login cannot
+// succeed (ProvesPosture), and the evidence must show it. The server's
+// words or the tenant's settings (definitive) do; so does a comparison
+// that rules out the password (Basic works on another protocol with the
+// same password, a server that advertises no password login, another
+// attempt's explicit words). A weak inference (Finding.Weak: refused here
+// while XOAUTH2 works, which a wrong password also produces) does not, nor
+// does an unsure one.
+func PostureProof(f Finding) bool {
+	return ProvesPostureOf(f.Cause, f.Confidence, f.Weak)
+}
+
+// ProvesPostureOf is PostureProof for callers that keep a finding's parts
+// apart (the scheduler's compact state).
+func ProvesPostureOf(c Cause, conf Confidence, weak bool) bool {
+	switch {
+	case !ProvesPosture(c), conf == Unsure:
+		return false
+	case weak && conf != Definitive:
+		return false
+	}
+	return true
+}
+
 // PostureUnverifiedText says, in "en" or "ja", why a refused posture check
-// proves nothing, for the check output and the status page.
+// proves nothing, for the check output and the status page. A cause that
+// could prove the posture is here only because it was weakly inferred
+// (PostureProof), and the text says so.
 func PostureUnverifiedText(c Cause, lang string) string {
+	switch {
+	case c == CauseBasicAuthDisabled:
+		if langIndex(lang) == ja {
+			return "ログインは拒否され、比較からは " + string(c) + " と推測されますが、パスワードの誤りでも同じ拒否になるため、基本認証が無効であることは証明されていません。ポスチャは未検証です。"
+		}
+		return "The login was refused and the comparison points to " + string(c) + ", but a wrong password is refused the same way, so nothing shows that Basic authentication is off: the posture is unverified."
+	case ProvesPosture(c):
+		if langIndex(lang) == ja {
+			return "ログインは拒否され、比較からは " + string(c) + " と推測されますが、その根拠はこのログインがブロックされていることを示していません。ポスチャは未検証です。"
+		}
+		return "The login was refused and the comparison points to " + string(c) + ", but what it rests on does not show that this login is blocked: the posture is unverified."
+	}
 	if langIndex(lang) == ja {
 		return "ログインは失敗しましたが、その原因 (" + string(c) + ") は基本認証が無効であることを示しません。ポスチャは未検証です。下の原因を解消すると、チェックが再び検証できるようになります。"
 	}
 	return "The login failed, but its cause (" + string(c) + ") does not show that Basic authentication is off: the posture is unverified. Fix that cause so the check can verify it again."
+}
+
+// PostureUnverifiedRemedy is the remedy to show for an unverified posture
+// check whose finding has cause c: the remedy of what hides the posture (a
+// local fault, the network, a wrong password). For a cause that could prove
+// the posture but was only weakly inferred, the cause's own remedy would
+// turn Basic on — the opposite of what the check guards — so the remedy is
+// what would make the refusal proof instead, with no fix lines.
+func PostureUnverifiedRemedy(c Cause, lang string, vars Vars) Remedy {
+	if !ProvesPosture(c) {
+		return RemedyFor(c, lang, vars)
+	}
+	l := langIndex(lang)
+	summary := [2]string{
+		"Show that the password is right, so the refusal proves Basic is off: make sure the check's password_file holds the account's current password, and add a Basic check with the same password on a protocol where Basic is meant to work (for example SMTP), or read the tenant's authentication policy.",
+		"拒否が基本認証の無効を証明できるよう、パスワードが正しいことを示してください。チェックの password_file にアカウントの現在のパスワードが入っていることを確認し、基本認証が使えるはずのプロトコル (SMTP など) で同じパスワードによる基本認証のチェックを追加するか、テナントの認証ポリシーを読み取ってください。",
+	}
+	steps := [2][]string{
+		{
+			"Check that password_file (or password_env) of this target holds the account's current password.",
+			"Add a check with mechanism basic and the same password on a protocol whose Basic login must work, or configure tenant reads so the authentication policy itself is evidence.",
+		},
+		{
+			"このターゲットの password_file (または password_env) にアカウントの現在のパスワードが入っていることを確認してください。",
+			"基本認証でのログインが成功するはずのプロトコルに、同じパスワードで mechanism basic のチェックを追加するか、テナントの読み取りを設定して認証ポリシーそのものを証拠にしてください。",
+		},
+	}
+	if c != CauseBasicAuthDisabled {
+		summary = [2]string{
+			"Make the refusal proof: configure tenant reads so that the tenant's own settings (authentication policies, Conditional Access, security defaults) are evidence, or add a Basic check with the same password whose server names the block in words (SMTP does).",
+			"拒否を証明できるようにしてください。テナントの読み取りを設定してテナント自身の設定 (認証ポリシー、条件付きアクセス、セキュリティの既定値) を証拠にするか、サーバーがブロックを言葉で示す (SMTP は示します) 同じパスワードの基本認証チェックを追加してください。",
+		}
+	}
+	if vars.User == "" {
+		vars.User = vars.Mailbox
+	}
+	inspect := []string{
+		"Get-User -Identity <user> | Select AuthenticationPolicy",
+		"Get-AuthenticationPolicy | Select Name,AllowBasicAuthImap,AllowBasicAuthPop,AllowBasicAuthSmtp",
+	}
+	for i := range inspect {
+		inspect[i] = fill(inspect[i], vars)
+	}
+	return Remedy{
+		Summary: summary[l],
+		Inspect: inspect,
+		Fix:     []string{},
+		Caveats: []string{},
+		Links:   []string{linkSetAuthPolicy},
+		Steps:   slicesClone(steps[l]),
+	}
 }

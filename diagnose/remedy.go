@@ -629,7 +629,7 @@ func Generic(c Cause) bool {
 	case CauseOK, CauseBadCredentials, CauseOAuthTokenInvalid, CauseTokenRequestFailed, CauseTLSError,
 		CauseNetworkError, CauseTimeout, CauseThrottled, CauseAuthMechanismUnsupported, CauseUnknown,
 		CauseSecretUnreadable, CauseTLSModeMismatch, CauseTokenEndpointUnreachable, CauseLoginDisabled, CauseAppPasswordRequired,
-		CauseProtocolError:
+		CauseProtocolError, CauseConfigInvalid:
 		return true
 	}
 	return false

@@ -81,11 +81,15 @@ func ApplyTenant(attempts []probe.Attempt, findings []Finding, s *snapshot.Snaps
 			ev.add(fmt.Sprintf("these settings block Basic %s as well, but Exchange Online has retired Basic %s for every tenant: changing them does not bring the login back; the lasting fix is OAuth (XOAUTH2)", a.Protocol, a.Protocol),
 				fmt.Sprintf("これらの設定も %s の基本認証をブロックしていますが、Exchange Online ではすべてのテナントで %s の基本認証が廃止されています。設定を変えてもログインは戻りません。恒久的な対処は OAuth (XOAUTH2) です", a.Protocol, a.Protocol))
 			f.Evidence, f.EvidenceJA = ev.en, ev.ja
+			// The settings show Basic is blocked here: a weak comparison
+			// (PostureProof) is weak no longer.
+			f.Weak = false
 			continue
 		}
 		switch {
 		case ok && sv.cause == f.Cause:
 			ev.en, ev.ja = append(ev.en, sv.ev.en...), append(ev.ja, sv.ev.ja...)
+			f.Weak = false // the settings show it: no longer a weak comparison
 			if f.Confidence != Definitive {
 				ev.add("the tenant's settings confirm it", "テナントの設定で確認されました")
 			}
@@ -103,7 +107,7 @@ func ApplyTenant(attempts []probe.Attempt, findings []Finding, s *snapshot.Snaps
 				ev.add(fmt.Sprintf("what the tenant reports decides it: %s, not %s (which the words alone suggested)", sv.cause, f.Cause),
 					fmt.Sprintf("テナントの情報で判定されました: %s (応答だけから推測された %s ではありません)", sv.cause, f.Cause))
 			}
-			f.Cause, f.Confidence = sv.cause, sv.conf
+			f.Cause, f.Confidence, f.Weak = sv.cause, sv.conf, false
 		default:
 			if c, ok := contradicts(a, f, s); ok {
 				ev.en, ev.ja = append(ev.en, c.en...), append(ev.ja, c.ja...)

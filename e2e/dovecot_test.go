@@ -22,7 +22,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"text/template"
 	"time"
@@ -138,34 +137,15 @@ func startDovecot(t *testing.T) *dovecot {
 	renderTemplate(t, "testdata/dovecot.conf.tmpl", conf, vars)
 	renderTemplate(t, "testdata/oauth2.conf.tmpl", filepath.Join(dir, "oauth2.conf"), vars)
 
-	var out strings.Builder
-	cmd := exec.Command(bin, "-F", "-c", conf)
-	cmd.Stdout, cmd.Stderr = &out, &out
-	// Its own process group, so that stopping it reaches every child.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
+	// Its own process group, so that stopping it reaches every child;
+	// stopping is bounded whatever Dovecot does (procgroup_test.go).
+	g, err := startGroup(exec.Command(bin, "-F", "-c", conf))
+	if err != nil {
 		t.Fatalf("start dovecot: %v", err)
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	pgid := cmd.Process.Pid
 	t.Cleanup(func() {
-		_ = syscall.Kill(-pgid, syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			_ = syscall.Kill(-pgid, syscall.SIGKILL)
-			<-exited
-		}
-		// The master is gone; its children must follow, none left behind.
-		deadline := time.Now().Add(10 * time.Second)
-		for syscall.Kill(-pgid, 0) == nil {
-			if time.Now().After(deadline) {
-				_ = syscall.Kill(-pgid, syscall.SIGKILL)
-				t.Errorf("Dovecot processes of group %d outlived the master", pgid)
-				break
-			}
-			time.Sleep(20 * time.Millisecond)
+		if err := g.stop(10 * time.Second); err != nil {
+			t.Errorf("stopping dovecot: %v\n%s", err, g.out.String())
 		}
 	})
 
@@ -178,13 +158,11 @@ func startDovecot(t *testing.T) *dovecot {
 				c.Close()
 				break
 			}
-			select {
-			case err := <-exited:
-				t.Fatalf("dovecot exited: %v\n%s\n--- log\n%s", err, out.String(), d.log())
-			default:
+			if ok, err := g.exited(); ok {
+				t.Fatalf("dovecot exited: %v\n%s\n--- log\n%s", err, g.out.String(), d.log())
 			}
 			if time.Now().After(deadline) {
-				t.Fatalf("dovecot does not listen on %s: %v\n%s\n--- log\n%s", a, err, out.String(), d.log())
+				t.Fatalf("dovecot does not listen on %s: %v\n%s\n--- log\n%s", a, err, g.out.String(), d.log())
 			}
 			time.Sleep(20 * time.Millisecond)
 		}

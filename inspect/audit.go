@@ -9,9 +9,9 @@ import (
 	"github.com/exoprobe/exoprobe/inspect/snapshot"
 )
 
-// BasicSMTPCutoff is when Microsoft turns Basic SMTP AUTH off by default
-// for existing tenants (end of December 2026, issue 10).
-var BasicSMTPCutoff = time.Date(2026, 12, 31, 23, 59, 59, 0, time.UTC)
+// BasicSMTPCutoff is snapshot.BasicSMTPCutoff (kept there so that alerts
+// can name it without importing the readers).
+var BasicSMTPCutoff = snapshot.BasicSMTPCutoff
 
 // Audit is `exoprobe tenant audit --output json`, /api/v1/tenants and the
 // status page's tenant section. The top-level keys are a stable

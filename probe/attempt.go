@@ -90,6 +90,10 @@ type Attempt struct {
 	// "USER/PASS", "AUTH PLAIN", "AUTH LOGIN", "AUTH XOAUTH2", ...
 	AuthMethod string `json:"auth_method,omitempty"`
 	TLSVersion string `json:"tls_version,omitempty"`
+	// TLSMode is what the probe saw of the server's TLS mode when it did
+	// not match the one configured, whatever the port: "" when nothing
+	// was seen, ServerPlainText or ServerTLSFirst.
+	TLSMode string `json:"tls_mode,omitempty"`
 	// Timings per stage, in the order the stages ran.
 	Timings  []StageTiming `json:"timings,omitempty"`
 	Duration time.Duration `json:"duration"`
@@ -100,6 +104,18 @@ type Attempt struct {
 	// prefixed "C: " or "S: ".
 	Transcript []string `json:"transcript,omitempty"`
 }
+
+// TLSMode values.
+const (
+	// ServerPlainText: the implicit TLS handshake read plain text (a
+	// greeting) where a TLS record belonged: the server starts in plain
+	// text (STARTTLS).
+	ServerPlainText = "server_plain_text"
+	// ServerTLSFirst: no plain-text greeting came, and a TLS handshake to
+	// the same address was answered: the server speaks TLS from the first
+	// byte (implicit TLS).
+	ServerTLSFirst = "server_tls_first"
+)
 
 // StageTiming is how long one stage took.
 type StageTiming struct {

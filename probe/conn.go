@@ -233,6 +233,9 @@ func (s *session) handshake(ctx context.Context, c net.Conn, stage Stage) (*tls.
 	}
 	tc := tls.Client(c, cfg)
 	if err := tc.HandshakeContext(ctx); err != nil {
+		if plainTextOnTLS(err) {
+			s.a.TLSMode = ServerPlainText
+		}
 		return nil, s.fail(stage, s.kind(ctx, err, ErrTLS), "", err)
 	}
 	s.a.TLSVersion = tls.VersionName(tc.ConnectionState().Version)

@@ -141,9 +141,15 @@ func (s *session) runIMAP(ctx context.Context) error {
 func (s *session) imapStartTLS(ctx context.Context, raw net.Conn) (net.Conn, string, error) {
 	l := s.lines(s.wrap(raw, ""))
 	s.enter(StageGreeting)
-	greeting, err := l.readLine()
+	var greeting string
+	err := s.plainGreeting(ctx, raw, func() (err error) {
+		if greeting, err = l.readLine(); err != nil {
+			return s.ioFail(StageGreeting, err)
+		}
+		return nil
+	})
 	if err != nil {
-		return nil, "", s.ioFail(StageGreeting, err)
+		return nil, "", err
 	}
 	switch {
 	case strings.HasPrefix(greeting, "* OK"):

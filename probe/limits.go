@@ -90,6 +90,13 @@ func (g *inputGuard) setStage(st Stage) {
 	g.stage, g.bytes, g.lines = st, 0, 0
 }
 
+// stageBytes is how many bytes the server sent in the current stage.
+func (g *inputGuard) stageBytes() int64 {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.bytes
+}
+
 // consume accounts for b, just read from the server.
 func (g *inputGuard) consume(b []byte) error {
 	g.mu.Lock()

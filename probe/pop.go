@@ -106,7 +106,7 @@ func (s *session) runPOP(ctx context.Context) error {
 
 func (s *session) popStartTLS(ctx context.Context, raw net.Conn) (*lineConn, error) {
 	l := s.lines(s.wrap(raw, ""))
-	if err := l.popGreeting(); err != nil {
+	if err := s.plainGreeting(ctx, raw, l.popGreeting); err != nil {
 		return nil, err
 	}
 	s.enter(StageCapability)

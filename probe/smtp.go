@@ -34,7 +34,13 @@ func (s *session) runSMTP(ctx context.Context) error {
 	}
 	l := s.lines(s.wrap(conn, ""))
 	s.enter(StageGreeting)
-	greeting, err := l.smtpReply()
+	var greeting string
+	read := func() (err error) { greeting, err = l.smtpReply(); return err }
+	if s.t.SMTPImplicitTLS {
+		err = read()
+	} else {
+		err = s.plainGreeting(ctx, raw, read)
+	}
 	if err != nil {
 		return err
 	}

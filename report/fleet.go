@@ -151,6 +151,15 @@ func WriteFleet(w io.Writer, rs []Result, lang string) error {
 		if !sameUser {
 			v.User, v.Mailbox = "", ""
 		}
+		// Each member's policy comes from its own target (auth_policy) or
+		// tenant read: the incident names one only where all agree, as
+		// the status page does; else <policy> stays with its inspect lines.
+		for _, m := range ms {
+			if m.r.varsFor(m.r.Attempts[m.i], v.Protocol).Policy != v.Policy {
+				v.Policy = ""
+				break
+			}
+		}
 		var rem diagnose.Remedy
 		if prob == string(scheduler.EventUnexpectedlyOK) {
 			rem = diagnose.PostureRemedy(lang, v)

@@ -51,3 +51,28 @@ func TestWriteFleetGroupsIncidents(t *testing.T) {
 		}
 	}
 }
+
+// Two printers refused by Basic-blocking policies: the incident's fix names
+// a policy only when every member's policy is that one.
+func TestWriteFleetPolicyOnlyWhenShared(t *testing.T) {
+	build := func(policies ...string) string {
+		var rs []Result
+		for i, p := range policies {
+			rs = append(rs, New(fmt.Sprintf("printer-%d", i), []probe.Attempt{{Protocol: probe.SMTP, Mechanism: probe.Basic,
+				User: fmt.Sprintf("printer-%d@contoso.com", i), Stage: probe.StageAuth, ErrorKind: probe.ErrRefused,
+				Reply: "535 5.7.139 Authentication unsuccessful, basic authentication is disabled. [X.prod.outlook.com]"}},
+				diagnose.Vars{Policy: p}))
+		}
+		var buf bytes.Buffer
+		if err := WriteFleet(&buf, rs, "en"); err != nil {
+			t.Fatal(err)
+		}
+		return buf.String()
+	}
+	if out := build("Block Basic A", "Block Basic B"); strings.Contains(out, "Block Basic A") || !strings.Contains(out, "<policy>") {
+		t.Errorf("different policies: the fix names one of them:\n%s", out)
+	}
+	if out := build("Block Basic A", "Block Basic A"); !strings.Contains(out, "Set-AuthenticationPolicy -Identity 'Block Basic A'") {
+		t.Errorf("one shared policy is not named:\n%s", out)
+	}
+}

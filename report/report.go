@@ -61,11 +61,11 @@ func (r Result) ExpectAt(i int) string {
 
 // AsExpected reports whether attempt i met its expectation: an "ok" check
 // that logged in, or a "fail" check refused for a reason that proves its
-// posture (diagnose.ProvesPosture). A "fail" check refused for any other
+// posture (diagnose.PostureProof). A "fail" check refused for any other
 // reason is Unverified, not as expected.
 func (r Result) AsExpected(i int) bool {
 	if r.ExpectAt(i) == ExpectFail {
-		return !r.Attempts[i].OK && diagnose.ProvesPosture(r.findingAt(i).Cause)
+		return !r.Attempts[i].OK && diagnose.PostureProof(r.findingAt(i))
 	}
 	return r.Attempts[i].OK
 }
@@ -74,7 +74,7 @@ func (r Result) AsExpected(i int) bool {
 // reason that proves nothing about its posture (a missing secret, the
 // network, a timeout, a wrong password): nothing was verified.
 func (r Result) Unverified(i int) bool {
-	return r.ExpectAt(i) == ExpectFail && !r.Attempts[i].OK && !diagnose.ProvesPosture(r.findingAt(i).Cause)
+	return r.ExpectAt(i) == ExpectFail && !r.Attempts[i].OK && !diagnose.PostureProof(r.findingAt(i))
 }
 
 // StatusAt is attempt i's standing in the daemon's vocabulary
@@ -481,6 +481,11 @@ func WriteText(w io.Writer, r Result, lang string) error {
 			// offer the remedy of that reason (a local fault, the
 			// network), which never enables Basic.
 			unverified = append(unverified, i)
+			if diagnose.ProvesPosture(f.Cause) {
+				// Weakly inferred: its cause's remedy would turn Basic
+				// on; the unverified text says what would prove it.
+				continue
+			}
 		} else if r.ExpectAt(i) == ExpectFail {
 			// A posture check: its refusal is the wanted state, so the
 			// remedy (which would undo it) is not offered.
@@ -503,12 +508,16 @@ func WriteText(w io.Writer, r Result, lang string) error {
 		g.idx = append(g.idx, i)
 	}
 	fmt.Fprintln(ew)
-	if len(groups) == 0 && len(unexpectedOK) == 0 {
+	if len(groups) == 0 && len(unexpectedOK) == 0 && len(unverified) == 0 {
 		fmt.Fprintln(ew, L.noFindings)
 	}
 	for _, i := range unverified {
 		c := r.findingAt(i).Cause
-		fmt.Fprintf(ew, "== %s: %s (expect: fail)\n  %s\n\n", L.unverifiedHead, checkName(r.Attempts[i]), diagnose.PostureUnverifiedText(c, lang))
+		text := diagnose.PostureUnverifiedText(c, lang)
+		if diagnose.ProvesPosture(c) { // weakly inferred: say what would prove it
+			text += " " + diagnose.PostureUnverifiedRemedy(c, lang, r.varsFor(r.Attempts[i], string(r.Attempts[i].Protocol))).Summary
+		}
+		fmt.Fprintf(ew, "== %s: %s (expect: fail)\n  %s\n\n", L.unverifiedHead, checkName(r.Attempts[i]), text)
 	}
 	for _, i := range unexpectedOK {
 		a := r.Attempts[i]

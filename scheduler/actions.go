@@ -22,6 +22,11 @@ func (s *Scheduler) ProbeNow(id CheckID) (bool, error) {
 	if e == nil {
 		return false, ErrNoSuchCheck
 	}
+	if !s.owns(e) {
+		// Its owner runs it: a probe from here would log in beside it
+		// and outside its lockout guard.
+		return false, ErrNotOwned
+	}
 	if e.running || e.index < 0 {
 		return false, nil
 	}
@@ -37,16 +42,28 @@ func (s *Scheduler) ProbeNow(id CheckID) (bool, error) {
 // now. It returns the number of failures forgotten; 0 when the guard held
 // nothing for the account. The cleared state is persisted, so a restart
 // does not bring the failures back.
+//
+// In a cluster it is cluster-wide: the failures every member counted for the
+// account are forgotten on all of them (any member may receive the request;
+// the count includes the others').
 func (s *Scheduler) ClearGuard(account string) (int, error) {
 	s.mu.Lock()
 	g := s.guards[account]
-	if g == nil || len(g.failures) == 0 {
+	n := 0
+	now := s.opt.Clock.Now()
+	if s.opt.Cluster != nil {
+		n += len(s.opt.Cluster.GuardOthers(account, now.Add(-s.opt.GuardWindow)))
+		s.opt.Cluster.GuardClear(account)
+	}
+	own := g != nil && len(g.failures) > 0
+	if !own && n == 0 {
 		s.mu.Unlock()
 		return 0, nil
 	}
-	n := len(g.failures)
-	g.setFailures(nil)
-	now := s.opt.Clock.Now()
+	if own {
+		n += len(g.failures)
+		g.setFailures(nil)
+	}
 	var any *entry
 	for _, e := range s.checks {
 		if e.account != account {
@@ -63,7 +80,7 @@ func (s *Scheduler) ClearGuard(account string) (int, error) {
 		e.guardHit = false
 	}
 	var upd *Update
-	if any != nil {
+	if any != nil && own {
 		upd = &Update{ID: any.id, Guard: &GuardRecord{Account: account, Failures: nil}}
 	}
 	s.mu.Unlock()

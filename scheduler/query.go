@@ -60,6 +60,8 @@ func problem(s Status) int {
 		return 3
 	case StatusPending, "":
 		return 4
+	case StatusElsewhere:
+		return 5
 	}
 	return 2 // a status newer than this ranking (e.g. unverified)
 }
@@ -92,7 +94,9 @@ func (q *Query) match(st *CheckState) bool {
 }
 
 // Query answers q from the checks' published summaries without taking the
-// scheduler's lock: a request over 60,000 checks neither copies the fleet
+// scheduler's lock (in a cluster, checks another member owns are listed
+// with status elsewhere and their owner, and match on their configuration
+// only): a request over 60,000 checks neither copies the fleet
 // nor delays a probe's start. It copies only the checks of the page.
 func (s *Scheduler) Query(q Query) Page {
 	now := s.opt.Clock.Now()
@@ -105,8 +109,13 @@ func (s *Scheduler) Query(q Query) Page {
 		rank int
 	}
 	var ranked []hit
+	var rs CheckState
 	for _, e := range list {
 		st := e.pub.Load()
+		remote := s.elsewhere(e, st, &rs)
+		if remote {
+			st = &rs
+		}
 		p.Total++
 		p.Statuses[st.Status]++
 		if !q.match(st) {
@@ -123,7 +132,11 @@ func (s *Scheduler) Query(q Query) Page {
 			continue
 		}
 		if i >= p.Offset && (p.Limit == 0 || len(p.Checks) < p.Limit) {
-			p.Checks = append(p.Checks, s.view(e, st, now))
+			if remote {
+				p.Checks = append(p.Checks, s.remoteView(e, rs))
+			} else {
+				p.Checks = append(p.Checks, s.view(e, st, now))
+			}
 		}
 	}
 	if q.ProblemsFirst {
@@ -131,21 +144,42 @@ func (s *Scheduler) Query(q Query) Page {
 		slices.SortStableFunc(ranked, func(a, b hit) int { return a.rank - b.rank })
 		for i := p.Offset; i < len(ranked) && (p.Limit == 0 || len(p.Checks) < p.Limit); i++ {
 			e := ranked[i].e
-			p.Checks = append(p.Checks, s.view(e, e.pub.Load(), now))
+			if pub := e.pub.Load(); s.elsewhere(e, pub, &rs) {
+				p.Checks = append(p.Checks, s.remoteView(e, rs))
+			} else {
+				p.Checks = append(p.Checks, s.view(e, pub, now))
+			}
 		}
 	}
 	return p
 }
 
-// Len is the number of configured checks; it takes no lock.
-func (s *Scheduler) Len() int { return len(s.list()) }
+// Len is the number of configured checks (in a cluster: that this member
+// owns); it takes no lock.
+func (s *Scheduler) Len() int {
+	list := s.list()
+	if s.opt.Cluster == nil {
+		return len(list)
+	}
+	n := 0
+	for _, e := range list {
+		if s.owns(e) {
+			n++
+		}
+	}
+	return n
+}
 
-// Range calls fn with every check's state, in id order, until fn returns
+// Range calls fn with every check's state (in a cluster: every owned
+// check's), in id order, until fn returns
 // false; like Query it takes no lock and copies one state at a time (the
 // metrics collector reads the fleet this way).
 func (s *Scheduler) Range(fn func(CheckState) bool) {
 	now := s.opt.Clock.Now()
 	for _, e := range s.list() {
+		if !s.owns(e) {
+			continue
+		}
 		if !fn(s.view(e, e.pub.Load(), now)) {
 			return
 		}

@@ -29,7 +29,10 @@ type MachineState struct {
 type Candidate struct {
 	OK    bool           `json:"ok"`
 	Cause diagnose.Cause `json:"cause"`
-	Since time.Time      `json:"since"`
+	// Weak: the cause could prove an expect: fail check but its evidence
+	// does not (diagnose.PostureProof), so it counts as unverified.
+	Weak  bool      `json:"weak,omitempty"`
+	Since time.Time `json:"since"`
 	// Count of observations that agreed after the first one was confirmed
 	// (or counting the first when confirmation is off).
 	Count int `json:"count"`
@@ -61,7 +64,10 @@ type observation struct {
 	OK         bool
 	Cause      diagnose.Cause
 	Confidence diagnose.Confidence
-	Time       time.Time
+	// Weak: the finding's cause could prove an expect: fail check but its
+	// evidence does not (diagnose.PostureProof).
+	Weak bool
+	Time time.Time
 	// Confirm is true for a confirm re-probe.
 	Confirm bool
 }
@@ -75,11 +81,12 @@ type step struct {
 }
 
 // meets reports whether an outcome satisfies the expectation. An expect:
-// fail check is met only by a refusal whose cause proves it
-// (diagnose.ProvesPosture); any other failure leaves it unverified.
-func meets(exp Expectation, ok bool, cause diagnose.Cause) bool {
+// fail check is met only by a refusal whose cause proves it with evidence
+// that shows it (diagnose.ProvesPosture, and not weak: see
+// diagnose.PostureProof); any other failure leaves it unverified.
+func meets(exp Expectation, ok bool, cause diagnose.Cause, weak bool) bool {
 	if exp == ExpectFail {
-		return !ok && diagnose.ProvesPosture(cause)
+		return !ok && diagnose.ProvesPosture(cause) && !weak
 	}
 	return ok
 }
@@ -88,9 +95,9 @@ func meets(exp Expectation, ok bool, cause diagnose.Cause) bool {
 // whatever the cause (an expect: fail check refused for another proving
 // reason is still fine); an unverified posture is one state whatever the
 // cause; failing is one state per cause.
-func key(exp Expectation, ok bool, cause diagnose.Cause) string {
+func key(exp Expectation, ok bool, cause diagnose.Cause, weak bool) string {
 	switch {
-	case meets(exp, ok, cause):
+	case meets(exp, ok, cause, weak):
 		return "meets"
 	case ok:
 		return "unexpectedly_ok"
@@ -135,7 +142,7 @@ func (m *MachineState) observe(th Thresholds, o observation) step {
 		m.ConsecutiveFailures++
 		m.ConsecutiveSuccesses = 0
 	}
-	k := key(m.Expect, o.OK, o.Cause)
+	k := key(m.Expect, o.OK, o.Cause, o.Weak)
 	if k == m.currentKey() {
 		// Back to (or still in) the confirmed state: whatever was pending
 		// was a blip.
@@ -148,7 +155,7 @@ func (m *MachineState) observe(th Thresholds, o observation) step {
 		}
 		return step{}
 	}
-	isMeets := meets(m.Expect, o.OK, o.Cause)
+	isMeets := meets(m.Expect, o.OK, o.Cause, o.Weak)
 	if m.Status == StatusPending && isMeets {
 		// A first outcome that meets the expectation is the baseline: no
 		// event, nothing to confirm.
@@ -157,8 +164,8 @@ func (m *MachineState) observe(th Thresholds, o observation) step {
 		return step{}
 	}
 	c := m.Candidate
-	if c == nil || key(m.Expect, c.OK, c.Cause) != k {
-		c = &Candidate{OK: o.OK, Cause: o.Cause, Since: o.Time}
+	if c == nil || key(m.Expect, c.OK, c.Cause, c.Weak) != k {
+		c = &Candidate{OK: o.OK, Cause: o.Cause, Weak: o.Weak, Since: o.Time}
 		m.Candidate = c
 		if th.Confirm {
 			// Even when this was a confirm re-probe: it saw a third

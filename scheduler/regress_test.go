@@ -10,7 +10,7 @@ import (
 )
 
 // obs strings: "ok", a cause id ("bad_credentials"), with a "+" prefix for a
-// confirm re-probe. Steps render as "-" (nothing), "C" (confirm asked), or
+// confirm re-probe and a "~" suffix for a weakly inferred cause. Steps render as "-" (nothing), "C" (confirm asked), or
 // the event kind with its cause ("regressed:bad_credentials").
 func runSeq(t *testing.T, exp Expectation, th Thresholds, seq []string) []string {
 	t.Helper()
@@ -22,6 +22,10 @@ func runSeq(t *testing.T, exp Expectation, th Thresholds, seq []string) []string
 		o := observation{Time: t0.Add(time.Duration(i) * time.Minute)}
 		if strings.HasPrefix(s, "+") {
 			o.Confirm, s = true, s[1:]
+		}
+		if strings.HasSuffix(s, "~") {
+			// A weak inference (diagnose.Finding.Weak).
+			o.Weak, o.Confidence, s = true, diagnose.Inferred, s[:len(s)-1]
 		}
 		o.OK = s == "ok"
 		o.Cause = diagnose.Cause(s)

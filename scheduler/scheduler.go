@@ -104,6 +104,10 @@ type Options struct {
 	// OnAttempt, if set, is called after every attempt (for metrics), with
 	// the check's new state and the start lag. It must be fast.
 	OnAttempt func(st CheckState, a probe.Attempt, lag time.Duration)
+	// Cluster, if set, shares the work with other replicas: only the
+	// checks of accounts this member owns run, are snapshotted and
+	// published, and the lockout guard counts every member's failures.
+	Cluster Cluster
 }
 
 func (o *Options) defaults() {
@@ -189,6 +193,13 @@ type Scheduler struct {
 
 	wake    chan struct{}
 	persist chan Update
+	// handovers are updates of checks given to another cluster member,
+	// sent to the persister by Run after dispatch; adopted are the
+	// handover events of checks taken over in a state that needs
+	// attention, committed with their first attempt here (under mu; only
+	// with a Cluster, so a single instance pays nothing per check).
+	handovers []Update
+	adopted   map[*entry]Event
 	// unpublished counts updates sent to the persister and not yet
 	// committed and published.
 	unpublished atomic.Int64
@@ -212,6 +223,9 @@ type entry struct {
 	index    int // in queue; -1 when not queued
 	lastDur  time.Duration
 	guardHit bool
+	// own is what the last dispatch found of this member owning the check
+	// (only with a Cluster).
+	own ownership
 	// pub is the check's state as readers see it: immutable, replaced
 	// whenever it changes (under mu).
 	pub atomic.Pointer[CheckState]
@@ -263,6 +277,7 @@ func (g *guard) setFailures(f []time.Time) {
 
 type counters struct {
 	probes, confirms, panics, guardHolds, throttleHolds, dropped uint64
+	notOwned                                                     uint64
 }
 
 // New makes a scheduler and loads the store's state.
@@ -355,13 +370,6 @@ func hostOf(addr string) string {
 	return strings.ToLower(addr)
 }
 
-func accountOf(t *probe.Target) string {
-	if t.User != "" {
-		return strings.ToLower(t.User)
-	}
-	return strings.ToLower(t.Name)
-}
-
 // SetChecks installs the configured checks; on a reload, checks that keep
 // their id keep their state, a changed expectation starts the check afresh,
 // removed checks stop (a running probe finishes but is not rescheduled).
@@ -396,6 +404,7 @@ func (s *Scheduler) SetChecks(specs []CheckSpec) error {
 				heap.Remove(&s.queue, e.index)
 			}
 			s.dropWaiting(e)
+			delete(s.adopted, e)
 			delete(s.checks, id)
 			// Kept so that putting the check back within RemovedGrace
 			// resumes its state, as the store would after a restart.
@@ -541,6 +550,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 
 	for {
 		wait := s.dispatch(probeCtx)
+		s.sendHandovers()
 		var tc <-chan time.Time
 		var timer Timer
 		if wait >= 0 {
@@ -561,6 +571,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	}
 	cancelProbes()
 	s.wg.Wait()
+	s.sendHandovers()
 	close(s.persist)
 	<-persistDone
 	s.mu.Lock()
@@ -587,6 +598,9 @@ func (s *Scheduler) dispatch(ctx context.Context) time.Duration {
 			return -1 // the persister wakes us when it catches up
 		}
 		heap.Pop(&s.queue)
+		if s.skipNotOwned(e, now) {
+			continue
+		}
 		if until, ok := s.throttle[e.host+"|"+e.account]; ok {
 			if until.After(now) {
 				s.stats.throttleHolds++
@@ -599,7 +613,7 @@ func (s *Scheduler) dispatch(ctx context.Context) time.Duration {
 		}
 		if e.spec.Mechanism == probe.Basic {
 			g := s.guard(e.account)
-			if until, busy := s.guardBlock(g, now); busy || !until.IsZero() {
+			if until, busy := s.guardBlock(e.account, g, now); busy || !until.IsZero() {
 				s.stats.guardHolds++
 				e.guardHit = true
 				if busy {
@@ -638,19 +652,20 @@ func (s *Scheduler) guard(acct string) *guard {
 // guardBlock says whether a Basic attempt for the account must wait: until
 // a failure leaves the window, or (busy) until an in-flight attempt ends —
 // an in-flight attempt may fail too, so it counts against the limit.
-func (s *Scheduler) guardBlock(g *guard, now time.Time) (until time.Time, busy bool) {
+func (s *Scheduler) guardBlock(acct string, g *guard, now time.Time) (until time.Time, busy bool) {
 	cut := now.Add(-s.opt.GuardWindow)
 	if len(g.failures) > 0 && !g.failures[0].After(cut) {
 		// A new slice: readers may hold the old one.
 		g.setFailures(slices.DeleteFunc(slices.Clone(g.failures), func(t time.Time) bool { return !t.After(cut) }))
 	}
-	n := len(g.failures)
+	fs := s.guardTimes(acct, g.failures, cut)
+	n := len(fs)
 	if n+g.inflight < s.opt.GuardLimit {
 		return time.Time{}, false
 	}
 	if n >= s.opt.GuardLimit {
 		// The (n-limit+1)th oldest failure must leave the window.
-		return g.failures[n-s.opt.GuardLimit].Add(s.opt.GuardWindow), false
+		return fs[n-s.opt.GuardLimit].Add(s.opt.GuardWindow), false
 	}
 	return time.Time{}, true
 }
@@ -660,7 +675,9 @@ func (s *Scheduler) start(ctx context.Context, e *entry, hs *hostState, now time
 	s.inflight++
 	hs.inflight++
 	if e.spec.Mechanism == probe.Basic {
-		s.guard(e.account).inflight++
+		g := s.guard(e.account)
+		g.inflight++
+		s.publishGuard(e.account, g)
 	}
 	lag := max(now.Sub(e.due), 0)
 	s.lags.add(lag)
@@ -814,6 +831,11 @@ func (s *Scheduler) complete(ctx context.Context, e *entry, a probe.Attempt, con
 		}
 		s.unpublished.Add(1)
 	}
+	if g != nil {
+		// After observe: a failure and the end of the in-flight attempt
+		// reach the other members in one record.
+		s.publishGuard(e.account, g)
+	}
 	if !e.removed {
 		heap.Push(&s.queue, e)
 	} else if upd != nil && s.checks[e.id] == nil {
@@ -856,9 +878,10 @@ func (s *Scheduler) classify(attempts []probe.Attempt, a *probe.Attempt) (f *dia
 // observe feeds the attempt to the check's state machine and reschedules
 // it; the caller holds s.mu.
 func (s *Scheduler) observe(e *entry, a probe.Attempt, f *diagnose.Finding, confirm bool, started, now time.Time, g *guard) *Update {
-	cause, conf := diagnose.CauseOK, diagnose.Definitive
+	cause, conf, weak := diagnose.CauseOK, diagnose.Definitive, false
 	if f != nil {
 		cause, conf = f.Cause, f.Confidence
+		weak = diagnose.ProvesPosture(f.Cause) && !diagnose.PostureProof(*f)
 	} else if !a.OK {
 		cause, conf = diagnose.CauseUnknown, diagnose.Unsure
 	}
@@ -866,6 +889,12 @@ func (s *Scheduler) observe(e *entry, a probe.Attempt, f *diagnose.Finding, conf
 		cause = diagnose.CauseOK
 	}
 	upd := &Update{ID: e.id}
+	if ev, ok := s.adopted[e]; ok {
+		// Before the attempt's own event: the alerts learn the incident
+		// they continue before its recovery.
+		upd.Events = append(upd.Events, ev)
+		delete(s.adopted, e)
+	}
 	if g != nil && lockoutFailure(&a, cause, conf) {
 		g.setFailures(append(slices.Clone(g.failures), now))
 		upd.Guard = &GuardRecord{Account: e.account, Failures: g.failures}
@@ -879,7 +908,7 @@ func (s *Scheduler) observe(e *entry, a probe.Attempt, f *diagnose.Finding, conf
 		}
 		e.rec.ThrottledUntil = until
 	}
-	stp := e.m.observe(s.th, observation{OK: a.OK, Cause: cause, Confidence: conf, Time: started, Confirm: confirm})
+	stp := e.m.observe(s.th, observation{OK: a.OK, Cause: cause, Confidence: conf, Weak: weak, Time: started, Confirm: confirm})
 	e.rec.Machine = e.m
 	e.rec.LastAttempt = Compact(&a)
 	e.rec.LastFinding = nil
@@ -1127,13 +1156,14 @@ func (s *Scheduler) view(e *entry, pub *CheckState, now time.Time) CheckState {
 	if e.g == nil {
 		return st
 	}
-	fp := e.g.pub.Load()
-	if fp == nil {
-		return st
+	var own []time.Time
+	if fp := e.g.pub.Load(); fp != nil {
+		own = *fp
 	}
 	cut := now.Add(-s.opt.GuardWindow)
 	var fs []time.Time
-	for _, f := range *fp {
+	// In a cluster the guard counts every member's failures.
+	for _, f := range s.guardTimes(e.account, own, cut) {
 		if f.After(cut) {
 			fs = append(fs, f)
 		}
@@ -1152,25 +1182,36 @@ func (s *Scheduler) view(e *entry, pub *CheckState, now time.Time) CheckState {
 func (s *Scheduler) list() []*entry { return *s.listp.Load() }
 
 // Snapshot returns every check's state, sorted by id, without taking the
-// scheduler's lock. It copies the whole fleet: prefer Query or Range.
+// scheduler's lock (in a cluster: every check this member owns; the
+// others' states here are stale). It copies the whole fleet: prefer Query
+// or Range.
 func (s *Scheduler) Snapshot() []CheckState {
 	now := s.opt.Clock.Now()
 	list := s.list()
 	out := make([]CheckState, 0, len(list))
 	for _, e := range list {
-		out = append(out, s.view(e, e.pub.Load(), now))
+		if s.owns(e) {
+			out = append(out, s.view(e, e.pub.Load(), now))
+		}
 	}
 	return out
 }
 
 // Check returns one check's state in O(1), with its latest attempt and
-// finding loaded from the store (when the store keeps details).
+// finding loaded from the store (when the store keeps details); in a
+// cluster, a check another member owns comes with status elsewhere and its
+// owner.
 func (s *Scheduler) Check(id CheckID) (CheckState, bool) {
 	e := (*s.byID.Load())[id]
 	if e == nil {
 		return CheckState{}, false
 	}
-	st := s.view(e, e.pub.Load(), s.opt.Clock.Now())
+	pub := e.pub.Load()
+	var rs CheckState
+	if s.elsewhere(e, pub, &rs) {
+		return s.remoteView(e, rs), true
+	}
+	st := s.view(e, pub, s.opt.Clock.Now())
 	if ds, ok := s.opt.Store.(DetailStore); ok {
 		d, found, err := ds.Detail(id)
 		if err != nil {
@@ -1228,6 +1269,9 @@ type Stats struct {
 	GuardHolds    uint64 `json:"guard_holds"`
 	ThrottleHolds uint64 `json:"throttle_holds"`
 	DroppedEvents uint64 `json:"dropped_events"`
+	// NotOwned counts due runs skipped because another cluster member
+	// owns the check.
+	NotOwned uint64 `json:"not_owned,omitempty"`
 	// Start lag (actual start − planned start) over the last 8192 probes.
 	LagP50, LagP99, LagMax time.Duration
 }
@@ -1238,7 +1282,8 @@ func (s *Scheduler) Stats() Stats {
 	defer s.mu.Unlock()
 	st := Stats{Checks: len(s.checks), InFlight: s.inflight, Queued: s.queue.Len(),
 		Probes: s.stats.probes, Confirms: s.stats.confirms, Panics: s.stats.panics,
-		GuardHolds: s.stats.guardHolds, ThrottleHolds: s.stats.throttleHolds, DroppedEvents: s.stats.dropped}
+		GuardHolds: s.stats.guardHolds, ThrottleHolds: s.stats.throttleHolds, DroppedEvents: s.stats.dropped,
+		NotOwned: s.stats.notOwned}
 	for _, h := range s.hosts {
 		st.HostWait += len(h.waiting)
 	}

@@ -559,7 +559,7 @@ func TestLockoutFailureRule(t *testing.T) {
 		{"throttled", refused, diagnose.CauseThrottled, inf, false},
 		{"mechanism", smtpRefused, diagnose.CauseAuthMechanismUnsupported, def, false},
 		{"no TLS, password not sent", at(probe.IMAP, probe.StageAuth, probe.ErrPolicy), diagnose.CauseUnknown, diagnose.Unsure, false},
-		{"password file unreadable", at(probe.IMAP, probe.StageAuth, probe.ErrConfig), diagnose.CauseUnknown, diagnose.Unsure, false},
+		{"password file unreadable", at(probe.IMAP, probe.StageAuth, probe.ErrConfig), diagnose.CauseConfigInvalid, diagnose.Definitive, false},
 		{"timeout before auth", at(probe.IMAP, probe.StageGreeting, probe.ErrTimeout), diagnose.CauseTimeout, def, false},
 		{"tls", at(probe.SMTP, probe.StageTLS, probe.ErrTLS), diagnose.CauseTLSError, def, false},
 		{"refused after login", at(probe.IMAP, probe.StageMailbox, probe.ErrRefused), diagnose.CauseUnknown, diagnose.Unsure, false},
@@ -585,6 +585,7 @@ func TestLockoutCauseCatalogDecided(t *testing.T) {
 		// Local faults: nothing reached the server at the auth stage
 		// (lockoutFailure looks at the stage and ErrSecret first).
 		diagnose.CauseSecretUnreadable: true, diagnose.CauseTLSModeMismatch: true, diagnose.CauseTokenEndpointUnreachable: true,
+		diagnose.CauseConfigInvalid: true, // the probe stopped before it connected
 		// Other servers: a disabled login is the account's; an app
 		// password required means the normal password was sent and
 		// refused, which counts like any refused password.

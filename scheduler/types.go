@@ -62,9 +62,13 @@ const (
 	// StatusUnexpectedlyOK: an expect: fail check logs in.
 	StatusUnexpectedlyOK Status = "unexpectedly_ok"
 	// StatusUnverified: an expect: fail check is refused, but for a reason
-	// that does not prove the posture (diagnose.ProvesPosture): a local
+	// that does not prove the posture (diagnose.PostureProof): a local
 	// fault, the network, a timeout, a wrong password. Nothing was verified.
 	StatusUnverified Status = "unverified"
+	// StatusElsewhere: in a cluster, another member owns and runs the
+	// check (CheckState.Remote). Its state, history and metrics are on that
+	// member; this one shows only the configured check and where it runs.
+	StatusElsewhere Status = "elsewhere"
 )
 
 // GuardState is the lockout guard's view of one account: how many failed
@@ -138,6 +142,24 @@ type CheckState struct {
 	// LockoutGuard is the guard's state for this check's account; nil for
 	// XOAUTH2 checks and for accounts the guard never saw fail.
 	LockoutGuard *GuardState `json:"lockout_guard,omitempty"`
+	// Remote is set for a check another cluster member runs (Status
+	// elsewhere). A pointer: the published state of every check pays 8
+	// bytes for it, not the 88 of its fields.
+	Remote *Remote `json:"remote,omitempty"`
+}
+
+// Remote is what a cluster member knows of a check another member runs.
+type Remote struct {
+	// Owner is the member that runs the check; OwnerURL its status page.
+	Owner    string `json:"owner"`
+	OwnerURL string `json:"owner_url,omitempty"`
+	// AnnouncedStatus, AnnouncedCause and AnnouncedSince are the state the
+	// cluster last announced for the check (its owner gossips every state
+	// change); empty when none was announced (the check has not changed
+	// state since the cluster started, or recovered more than a week ago).
+	AnnouncedStatus Status         `json:"announced_status,omitempty"`
+	AnnouncedCause  diagnose.Cause `json:"announced_cause,omitempty"`
+	AnnouncedSince  time.Time      `json:"announced_since,omitzero"`
 }
 
 // AttemptSummary is what the scheduler keeps in memory of a check's latest
@@ -204,6 +226,9 @@ type Event struct {
 	// Reply is the server's words from the confirming attempt (redacted).
 	Reply   string            `json:"reply,omitempty"`
 	Finding *diagnose.Finding `json:"finding,omitempty"`
+	// Handover, in a cluster, marks an event that records a change of the
+	// check's owner, not of its state (Kind and Cause are its state).
+	Handover Handover `json:"handover,omitempty"`
 }
 
 // HistoryEntry is one attempt of a check as kept in the bounded history.

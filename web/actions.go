@@ -105,6 +105,9 @@ func (h *handler) probeNow(w http.ResponseWriter, r *http.Request) (string, int)
 	case errors.Is(err, scheduler.ErrNoSuchCheck):
 		writeError(w, http.StatusNotFound, "no such check: "+s)
 		return s, http.StatusNotFound
+	case errors.Is(err, scheduler.ErrNotOwned):
+		writeError(w, http.StatusConflict, "check "+s+" is run by another cluster member: ask it (GET /api/v1/checks/<id> names it)")
+		return s, http.StatusConflict
 	case err != nil:
 		writeError(w, http.StatusInternalServerError, err.Error())
 		return s, http.StatusInternalServerError

@@ -142,6 +142,9 @@ type fleetResult struct {
 	RestTotal      int
 	Pages, Page    int
 	Check          *scheduler.CheckState
+
+	// Elsewhere counts the checks other cluster members run (unfiltered).
+	Elsewhere int
 }
 
 // runFleetQuery reads what the page lays out through the paginated query
@@ -156,6 +159,7 @@ func runFleetQuery(src Source, q fleetQuery) fleetResult {
 	causes := map[string]bool{}
 	count := func(p scheduler.Page) {
 		res.Total = p.Total
+		res.Elsewhere = p.Statuses[scheduler.StatusElsewhere]
 		res.Matched += p.Matched
 		for st, n := range p.MatchedStatuses {
 			res.Counts[st] += n
@@ -192,7 +196,9 @@ func runFleetQuery(src Source, q fleetQuery) fleetResult {
 			g.Members = append(g.Members, st)
 		}
 	}
-	if sq, ok := q.query([]scheduler.Status{scheduler.StatusOK, scheduler.StatusPending}); ok && q.Incident == "" {
+	// In a cluster, checks another member runs are cells too (they open on
+	// their owner).
+	if sq, ok := q.query([]scheduler.Status{scheduler.StatusOK, scheduler.StatusPending, scheduler.StatusElsewhere}); ok && q.Incident == "" {
 		sq.Offset, sq.Limit = (max(q.Page, 1)-1)*gridPageSize, gridPageSize
 		p := QueryChecks(src, sq)
 		count(p)

@@ -109,6 +109,10 @@ type Options struct {
 	// Tenants, when set, adds the tenant-reads section to the status page
 	// (web/tenants.go).
 	Tenants func() []TenantView
+	// Remedy, when set, renders the remedies of incidents and checks
+	// (nil: diagnose.RemedyForMailboxes); the daemon fills names from
+	// the tenant's latest read through it.
+	Remedy diagnose.RemedyFunc
 }
 
 func (o *Options) defaults() {
@@ -324,7 +328,7 @@ func (h *handler) check(w http.ResponseWriter, r *http.Request) {
 			// The scheduler keeps no remedies: render it here, as the
 			// status page does.
 			c := *f
-			c.Remedy = diagnose.RemedyFor(f.Cause, "en", remedyVars(&st))
+			c.Remedy = h.opt.Remedy.Render(f.Cause, "en", remedyVars(&st), st.Target, []string{st.User})
 			st.LastFinding = &c
 		}
 		writeJSON(w, http.StatusOK, checkJSON(sanitizeState(st)))

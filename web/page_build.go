@@ -105,9 +105,16 @@ func (h *handler) buildPage(lang string, q fleetQuery) pageData {
 	for _, s := range statuses {
 		d.Summary = append(d.Summary, summaryItem{Status: string(s), Label: msg(lang, "status."+string(s)), N: res.Counts[s]})
 	}
+	if res.Elsewhere > 0 {
+		s := scheduler.StatusElsewhere
+		d.Summary = append(d.Summary, summaryItem{Status: string(s), Label: msg(lang, "status."+string(s)), N: res.Counts[s]})
+	}
 	d.Filter = filterView{Q: q.Q, Target: q.Target, Label: q.Label, State: q.State, Cause: q.Cause,
 		Active: q.filtered(), Matched: res.Matched, Total: res.Total}
 	for _, s := range statuses {
+		d.Filter.States = append(d.Filter.States, option{Value: string(s), Label: msg(lang, "status."+string(s)), Selected: q.State == string(s)})
+	}
+	if s := scheduler.StatusElsewhere; res.Elsewhere > 0 {
 		d.Filter.States = append(d.Filter.States, option{Value: string(s), Label: msg(lang, "status."+string(s)), Selected: q.State == string(s)})
 	}
 	for _, c := range res.Causes {
@@ -162,8 +169,12 @@ func (h *handler) buildPage(lang string, q fleetQuery) pageData {
 			if st.Pending != "" {
 				title += " (" + msg(lang, "confirming") + " " + string(st.Pending) + ")"
 			}
-			d.Grid = append(d.Grid, cellView{ID: string(st.ID), Status: string(st.Status), Title: title,
-				URL: "?" + url.Values{"lang": {lang}, "check": {string(st.ID)}}.Encode()})
+			status := string(st.Status)
+			if remote(st) {
+				title, status = remoteTitle(st, lang), remoteCellStatus(st)
+			}
+			d.Grid = append(d.Grid, cellView{ID: string(st.ID), Status: status, Title: title,
+				URL: checkURL(st, lang)})
 		}
 		d.Pager = pagerView{Page: res.Page, Pages: res.Pages}
 		if res.Page > 1 {
@@ -176,7 +187,7 @@ func (h *handler) buildPage(lang string, q fleetQuery) pageData {
 
 	for _, ev := range evs {
 		d.Events = append(d.Events, eventView{
-			Time: fmtTime(ev.Time), Kind: string(ev.Kind), KindLabel: msg(lang, "kind."+string(ev.Kind)),
+			Time: fmtTime(ev.Time), Kind: string(ev.Kind), KindLabel: eventLabel(&ev, lang),
 			Check: string(ev.CheckID), Cause: string(ev.Cause), CauseTitle: causeTitle(ev.Cause, lang),
 			PrevCause: string(ev.PrevCause),
 		})
@@ -236,6 +247,20 @@ func (h *handler) buildPage(lang string, q fleetQuery) pageData {
 // the source (limit attempts).
 func (h *handler) checkRow(raw *scheduler.CheckState, lang string, now time.Time, limit int) checkView {
 	full := *raw
+	if remote(raw) {
+		// Run by another member: where, and nothing stale from here.
+		cv := checkView{ID: string(raw.ID), Target: raw.Target, User: raw.User, URL: checkURL(raw, lang),
+			Protocol: string(raw.Protocol), Mechanism: string(raw.Mechanism), Expect: string(raw.Expect),
+			Status: string(raw.Status), StatusLabel: ownerLabel(raw, lang)}
+		if r := raw.Remote; r.AnnouncedStatus != "" {
+			cv.PendingLabel = msg(lang, "status."+string(r.AnnouncedStatus)) + " (" + msg(lang, "owner_announced") + ")"
+			if r.AnnouncedStatus != scheduler.StatusOK {
+				cv.Cause, cv.CauseTitle = string(r.AnnouncedCause), causeTitle(r.AnnouncedCause, lang)
+			}
+			cv.Since, cv.SinceAgo = fmtTime(r.AnnouncedSince), ago(now, r.AnnouncedSince, lang)
+		}
+		return cv
+	}
 	if full.LastAttempt == nil {
 		// The fleet query's states are compact: the transcript and
 		// evidence of a shown check are loaded (O(1) per check).
@@ -292,16 +317,16 @@ func (h *handler) checkRow(raw *scheduler.CheckState, lang string, now time.Time
 // remedyFor is the incident's one remedy. Its placeholders are filled from
 // the members where they agree (one mailbox, one policy); where they do
 // not, the placeholder stays, and the members are listed beside it.
-func incidentRemedy(g *incidentSet, lang string) *remedyView {
-	return remedyOf(g.Members, g.Status, lang)
+func incidentRemedy(g *incidentSet, lang string, rf diagnose.RemedyFunc) *remedyView {
+	return remedyOf(g.Members, g.Status, lang, rf)
 }
 
 // incidentRemedies: one remedy per cause. A failing incident has one cause
 // by its key; an unverified posture incident groups (as the alerts do)
 // every reason that hid the posture in its scope, each with its own fix.
-func incidentRemedies(g *incidentSet, lang string) []causeRemedy {
+func incidentRemedies(g *incidentSet, lang string, rf diagnose.RemedyFunc) []causeRemedy {
 	if g.Status != scheduler.StatusUnverified {
-		return []causeRemedy{{R: incidentRemedy(g, lang)}}
+		return []causeRemedy{{R: incidentRemedy(g, lang, rf)}}
 	}
 	var order []diagnose.Cause
 	by := map[diagnose.Cause][]*scheduler.CheckState{}
@@ -313,7 +338,7 @@ func incidentRemedies(g *incidentSet, lang string) []causeRemedy {
 	}
 	var out []causeRemedy
 	for _, c := range order {
-		cr := causeRemedy{R: remedyOf(by[c], g.Status, lang)}
+		cr := causeRemedy{R: remedyOf(by[c], g.Status, lang, rf)}
 		if len(order) > 1 {
 			cr.Cause, cr.Title = string(c), causeTitle(c, lang)
 		}
@@ -329,7 +354,7 @@ type causeRemedy struct {
 	R            *remedyView
 }
 
-func remedyOf(members []*scheduler.CheckState, status scheduler.Status, lang string) *remedyView {
+func remedyOf(members []*scheduler.CheckState, status scheduler.Status, lang string, rf diagnose.RemedyFunc) *remedyView {
 	first := members[0]
 	v := remedyVars(first)
 	protos := map[string]bool{}
@@ -358,12 +383,16 @@ func remedyOf(members []*scheduler.CheckState, status scheduler.Status, lang str
 	case scheduler.StatusUnexpectedlyOK:
 		return toRemedyView(diagnose.PostureRemedy(lang, v))
 	case scheduler.StatusUnverified:
-		rv := toRemedyView(diagnose.RemedyForMailboxes(first.Cause, lang, v, users))
+		rv := toRemedyView(rf.Render(first.Cause, lang, v, first.Target, users))
+		if diagnose.ProvesPosture(first.Cause) {
+			// Weakly inferred: the cause's own fix would turn Basic on.
+			rv = toRemedyView(diagnose.PostureUnverifiedRemedy(first.Cause, lang, v))
+		}
 		rv.Summary = diagnose.PostureUnverifiedText(first.Cause, lang) + " " + rv.Summary
 		return rv
 	}
 	// One fix line per mailbox where the fix names one.
-	return toRemedyView(diagnose.RemedyForMailboxes(first.Cause, lang, v, users))
+	return toRemedyView(rf.Render(first.Cause, lang, v, first.Target, users))
 }
 
 func (h *handler) incidentView(g *incidentSet, q fleetQuery, lang string, now time.Time, evs []scheduler.Event, dls []alerts.Delivery) incidentView {
@@ -375,7 +404,7 @@ func (h *handler) incidentView(g *incidentSet, q fleetQuery, lang string, now ti
 	if g.Status == scheduler.StatusUnexpectedlyOK {
 		iv.CauseTitle = msg(lang, "posture.breach")
 	}
-	iv.Remedies = incidentRemedies(g, lang)
+	iv.Remedies = incidentRemedies(g, lang, h.opt.Remedy)
 	iv.CanSilence = h.opt.Silences != nil
 	iv.Silences = h.incidentSilences(g.Key, now)
 	// Names of the affected targets (the heading names them), and the

@@ -27,12 +27,16 @@ var tenantLabels = map[string]map[string]string{
 		"will_break": "still logging in with Basic SMTP:", "ca": "Conditional Access for legacy clients", "signins": "Basic sign-ins (SMTP, IMAP, POP) in the sign-in log",
 		"user": "User", "client": "Client", "ok": "OK", "failed": "Failed", "last_seen": "Last seen", "checked": "Checked by exoprobe",
 		"yes": "yes", "no": "no", "none": "None in the window.", "creds": "App secrets and certificates", "app": "App", "type": "Type",
-		"name": "Name", "expires": "Expires", "changes": "Settings changed since an earlier read", "problems": "Not read"},
+		"name": "Name", "expires": "Expires", "changes": "Settings changed since an earlier read", "problems": "Not read",
+		"days": "Days left", "mailboxes": "Mailboxes", "mailbox": "Mailbox", "smtp_auth": "SMTP AUTH", "policy": "Authentication policy",
+		"on": "on", "off": "off", "from_mailbox": "mailbox", "from_org": "organization", "more": "more in /api/v1/tenants"},
 	langJA: {"tenant": "テナント", "read_at": "取得", "cutoff": "基本認証の SMTP AUTH が既定で無効になる日:", "days_left": "日",
 		"will_break": "まだ基本認証で SMTP にログインしているユーザー:", "ca": "レガシー クライアント向け条件付きアクセス", "signins": "サインイン ログの基本認証 (SMTP、IMAP、POP)",
 		"user": "ユーザー", "client": "クライアント", "ok": "成功", "failed": "失敗", "last_seen": "最終", "checked": "exoprobe で監視",
 		"yes": "はい", "no": "いいえ", "none": "期間内にはありません。", "creds": "アプリのシークレットと証明書", "app": "アプリ", "type": "種類",
-		"name": "名前", "expires": "有効期限", "changes": "前回の取得から変わった設定", "problems": "取得できなかった項目"},
+		"name": "名前", "expires": "有効期限", "changes": "前回の取得から変わった設定", "problems": "取得できなかった項目",
+		"days": "残り日数", "mailboxes": "メールボックス", "mailbox": "メールボックス", "smtp_auth": "SMTP AUTH", "policy": "認証ポリシー",
+		"on": "有効", "off": "無効", "from_mailbox": "メールボックス", "from_org": "組織", "more": "件は /api/v1/tenants に"},
 }
 
 type tenantSectionData struct {
@@ -48,6 +52,8 @@ type tenantSectionView struct {
 	Policies, CA         []string
 	SignIns              []tenantSignInRow
 	Creds                []tenantCredRow
+	Mailboxes            []tenantMailboxRow
+	MoreMailboxes        int
 	Changes, Problems    []string
 }
 
@@ -55,6 +61,11 @@ type tenantSignInRow struct {
 	User, Client, IP, LastSeen string
 	OK, Failed                 int
 	Covered                    bool
+}
+
+type tenantMailboxRow struct {
+	Address, SMTPAuth, Source, Imap, Pop, Policy string
+	SMTPOn, Covered                              bool
 }
 
 type tenantCredRow struct {
@@ -106,6 +117,30 @@ func renderTenants(lang string, views []TenantView) (template.HTML, error) {
 			tv.SignIns = append(tv.SignIns, tenantSignInRow{User: s.UserPrincipalName, Client: s.ClientAppUsed, IP: s.IPAddress,
 				LastSeen: fmtTime(s.LastSeen), OK: s.Successes, Failed: s.Failures, Covered: s.Covered})
 		}
+		for i, m := range a.Mailboxes {
+			if i == maxTenantRows {
+				tv.MoreMailboxes = len(a.Mailboxes) - maxTenantRows
+				break
+			}
+			r := tenantMailboxRow{Address: m.Address, Imap: boolCell(m.ImapEnabled), Pop: boolCell(m.PopEnabled), Covered: m.Covered}
+			if m.SMTPAuth != nil {
+				r.SMTPOn = m.SMTPAuth.Enabled
+				r.SMTPAuth, r.Source = d.L["off"], d.L["from_org"]
+				if m.SMTPAuth.Enabled {
+					r.SMTPAuth = d.L["on"]
+				}
+				if m.SMTPAuth.Source == "mailbox" {
+					r.Source = d.L["from_mailbox"]
+				}
+			}
+			if m.AuthenticationPolicy != nil {
+				r.Policy = *m.AuthenticationPolicy
+				if m.PolicySource != "" {
+					r.Policy += " (" + m.PolicySource + ")"
+				}
+			}
+			tv.Mailboxes = append(tv.Mailboxes, r)
+		}
 		for i, c := range a.AppCredentials {
 			if i == maxTenantRows {
 				break
@@ -120,6 +155,13 @@ func renderTenants(lang string, views []TenantView) (template.HTML, error) {
 		return "", err
 	}
 	return template.HTML(b.String()), nil
+}
+
+func boolCell(b *bool) string {
+	if b == nil {
+		return ""
+	}
+	return fmt.Sprintf("%t", *b)
 }
 
 func firstNonEmpty(s ...string) string {

@@ -36,8 +36,13 @@ type demoOptions struct {
 	Pause, StepTimeout time.Duration
 	// Ready, if set, gets the status page's address once the daemon serves.
 	Ready func(addr string)
-	// OnApplied, if set, is told when a step's cmdlets ran.
+	// OnApplied, if set, is told when a step's cmdlets ran; OnSeen when
+	// all of its expected events came (demo.Player).
 	OnApplied func(i int, s demo.Step, at time.Time)
+	OnSeen    func(i int, s demo.Step, evs []scheduler.Event)
+	// ProbeNow has the checks a step affects probed at once after it
+	// (demo.Player.ProbeNow) instead of at their own slots.
+	ProbeNow bool
 	// Sinks are real receivers of the demo's alerts (--webhook, --slack,
 	// --alertmanager), next to the built-in one the status page lists.
 	Sinks []alerts.Sink
@@ -182,8 +187,11 @@ func runDemo(ctx context.Context, o demoOptions, stdout io.Writer) (err error) {
 	exists := func(id scheduler.CheckID) bool { _, ok := sched.Check(id); return ok }
 	p := &demo.Player{
 		Steps: demo.Only(demo.Scenario(ep.Demo.User), exists), Exec: s.Exec, Events: events, Out: stdout,
-		Loop: !o.Once, Pause: o.Pause, StepTimeout: o.StepTimeout, OnApplied: o.OnApplied,
+		Loop: !o.Once, Pause: o.Pause, StepTimeout: o.StepTimeout, OnApplied: o.OnApplied, OnSeen: o.OnSeen,
 		Checks: sched.Snapshot, Since: baselineAt,
+	}
+	if o.ProbeNow {
+		p.ProbeNow = sched.ProbeNow
 	}
 	if r.rt.Alerts != nil { // never a typed nil in the interface
 		p.Alerts = r.rt.Alerts

@@ -23,6 +23,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/exoprobe/exoprobe/alerts"
+	"github.com/exoprobe/exoprobe/cluster"
 	"github.com/exoprobe/exoprobe/config"
 	"github.com/exoprobe/exoprobe/probe"
 	"github.com/exoprobe/exoprobe/probe/token"
@@ -55,6 +56,8 @@ type Runtime struct {
 	// the manager the daemon started with; a reload that changes the
 	// alerts section replaces it: use AlertManager for the current one.
 	Alerts *alerts.Manager
+	// Cluster is nil for a single instance (no --cluster.* flags).
+	Cluster *cluster.Peer
 	// alerts runs and replaces the manager; nil without --data-dir.
 	alerts *alertSwitch
 	// SparseCauses is --web.sparse-causes.
@@ -227,6 +230,9 @@ type runOptions struct {
 	ExtraSinks []alerts.Sink
 	// SparseCauses exports exoprobe_check_cause for the current cause only.
 	SparseCauses bool
+	// Cluster, when set, makes this daemon a member of a cluster of
+	// replicas sharing the checks (--cluster.*).
+	Cluster *cluster.Config
 	// SparseAbove: the fleet-scale metrics above this many checks (0:
 	// web's default; negative: never).
 	SparseAbove int
@@ -270,8 +276,14 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	fs.Var(&externalNames, "web.external-name", "host name clients use to reach the HTTP listener (a Service name, a reverse proxy's name); repeatable or comma-separated. Requests naming another host are refused (DNS rebinding); IP addresses, localhost and this machine's name are always accepted")
 	sparseCauses := fs.Bool("web.sparse-causes", false, "export the fleet-scale set of per-check series whatever the number of checks: exoprobe_check_cause and exoprobe_check_status only for the current cause and status (value 1), no per-check durations or last-run times")
 	sparseAbove := fs.Int("web.sparse-above", web.DefaultSparseAbove, "export the fleet-scale set of per-check series (see --web.sparse-causes) above this many checks; negative: never")
+	clusterFl := addClusterFlags(fs)
 	if err := parseFlags(fs, args, stderr); err != nil {
 		return parseExit(err)
+	}
+	clusterCfg, err := clusterFl.config()
+	if err != nil {
+		fmt.Fprintf(stderr, "run: %v\n", err)
+		return exitUsage
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "run: unexpected arguments %q\n", fs.Args())
@@ -320,7 +332,8 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	err = runDaemon(ctx, runOptions{ConfigPath: *cfgPath, DataDir: *dataDir, Listen: *listen, WebConfigFile: *webConfig, Logger: log,
-		SparseCauses: *sparseCauses, SparseAbove: *sparseAbove, WriteTokenFile: *writeToken, ExternalNames: externalNames, StateDir: *stateDir})
+		SparseCauses: *sparseCauses, SparseAbove: *sparseAbove, WriteTokenFile: *writeToken, ExternalNames: externalNames, StateDir: *stateDir,
+		Cluster: clusterCfg})
 	var ce *configError
 	if errors.As(err, &ce) {
 		fmt.Fprintln(stderr, err)
@@ -401,7 +414,18 @@ func runDaemon(ctx context.Context, o runOptions) error {
 	reg := prometheus.NewRegistry()
 	errc := make(chan error, 4)
 	var mgr *alerts.Manager
+	// Tenant reads: their evidence reaches the classifier from a cache
+	// refreshed in the background, so a read never delays a probe; the
+	// alerts fill their remedies from the same cache.
+	tenants := newTenantService(log)
 	sw := &alertSwitch{errc: errc}
+	tenants.alert = func(tenant string, evaluated []string, conds []alerts.TenantCondition) {
+		if m := sw.Manager(); m != nil {
+			if err := m.SetTenant(tenant, evaluated, conds); err != nil {
+				log.Error("tenant alerts not updated", "tenant", tenant, "err", err)
+			}
+		}
+	}
 	sw.options = func(cfg *config.Config) (alerts.Options, bool, error) {
 		ac, sinks, err := alertsSection(cfg)
 		if err != nil {
@@ -416,6 +440,7 @@ func runDaemon(ctx context.Context, o runOptions) error {
 		}
 		// A manager built on reload takes the previous one's metrics.
 		ao.DB, ao.Registerer, ao.Logger = db.Bolt(), replacingRegisterer{reg}, log
+		ao.Remedy = tenants.Remedy
 		if ao.StatusURL == "" {
 			ao.StatusURL = statusURL(ln.Addr().String(), o.WebConfigFile)
 		}
@@ -438,17 +463,34 @@ func runDaemon(ctx context.Context, o runOptions) error {
 		// Through the switch, so that a reload can replace the manager.
 		db.OnCommit(sw.CommitHook)
 	}
-	var evSinks []scheduler.EventSink
+	// A failing check makes its tenant due for an early read (the
+	// remedy's names then reflect the change that broke it).
+	evSinks := []scheduler.EventSink{tenants}
 	if db != nil {
 		evSinks = append(evSinks, sw) // wakes the router without waiting for its tick
+	}
+	var peer *cluster.Peer
+	if o.Cluster != nil {
+		cc := *o.Cluster
+		cc.Logger, cc.Registerer = log, reg
+		cc.GuardWindow = cfg.Scheduler.LockoutGuard.Window.D()
+		if cc.WebURL == "" {
+			cc.WebURL = memberWebURL(ln.Addr().String(), o.WebConfigFile, cc.AdvertiseAddress)
+		}
+		if peer, err = cluster.New(cc); err != nil {
+			return err
+		}
+		// Runs after the scheduler stopped (deferred later, runs earlier
+		// than db.Close): leaving tells the others to take over at once.
+		defer peer.Close()
+		// The cluster learns every committed event, so that a member
+		// taking a check over continues its announced state.
+		evSinks = append(evSinks, peer)
 	}
 	prober := o.Prober
 	if prober == nil {
 		prober = scheduler.ProberFunc(probe.Run)
 	}
-	// Tenant reads: their evidence reaches the classifier from a cache
-	// refreshed in the background, so a read never delays a probe.
-	tenants := newTenantService(log)
 	if err := tenants.Configure(cfg); err != nil {
 		return &configError{fmt.Errorf("config %s: %w", o.ConfigPath, err)}
 	}
@@ -459,6 +501,7 @@ func runDaemon(ctx context.Context, o runOptions) error {
 		MaxInFlight: sc.MaxInFlight, MaxPerHost: sc.MaxPerHost, ConfirmDelay: sc.ConfirmDelay.D(),
 		NoConfirm: sc.NoConfirm, FailureThreshold: sc.FailureThreshold, SuccessThreshold: sc.SuccessThreshold,
 		GuardLimit: sc.LockoutGuard.Limit, GuardWindow: sc.LockoutGuard.Window.D(), Sinks: evSinks,
+		Cluster: clusterOf(peer),
 	})
 	if err != nil {
 		return err
@@ -467,7 +510,7 @@ func runDaemon(ctx context.Context, o runOptions) error {
 		return &configError{err}
 	}
 	rt := &Runtime{Scheduler: sched, Store: db, Log: log, Metrics: reg, Alerts: mgr, cfgPath: o.ConfigPath, cfg: cfg,
-		SparseCauses: o.SparseCauses, SparseAbove: o.SparseAbove, Tenants: tenants}
+		SparseCauses: o.SparseCauses, SparseAbove: o.SparseAbove, Tenants: tenants, Cluster: peer}
 	if db != nil {
 		rt.alerts = sw
 	}
@@ -499,6 +542,11 @@ func runDaemon(ctx context.Context, o runOptions) error {
 	// Set before the listener serves, so /readyz never answers 503 for a
 	// daemon whose loop is merely about to start.
 	rt.schedulerRunning.Store(true)
+	if peer != nil {
+		// Until settled the member owns nothing; the scheduler runs
+		// meanwhile and picks its checks up at their next slots.
+		wg.Go(func() { peer.Settle(ctx) })
+	}
 	go func() {
 		defer wg.Done()
 		defer rt.schedulerRunning.Store(false)

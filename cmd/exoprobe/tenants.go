@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"log/slog"
 	"net/http"
@@ -15,11 +16,13 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/exoprobe/exoprobe/alerts"
 	"github.com/exoprobe/exoprobe/config"
 	"github.com/exoprobe/exoprobe/diagnose"
 	"github.com/exoprobe/exoprobe/inspect"
 	"github.com/exoprobe/exoprobe/inspect/snapshot"
 	"github.com/exoprobe/exoprobe/probe"
+	"github.com/exoprobe/exoprobe/scheduler"
 	"github.com/exoprobe/exoprobe/web"
 )
 
@@ -37,6 +40,9 @@ type tenantService struct {
 	tenants  map[string]*tenantState
 	byTarget map[string]string // target name -> tenant name
 	wake     chan struct{}
+	// alert, when set, receives each read's tenant conditions (the alert
+	// manager's SetTenant); called outside mu.
+	alert func(tenant string, evaluated []string, conds []alerts.TenantCondition)
 }
 
 type tenantState struct {
@@ -60,6 +66,8 @@ type settingChange struct {
 	At      time.Time `json:"at"`
 	Setting string    `json:"setting"` // bounded kind, the metric label
 	Detail  string    `json:"detail"`  // "Get-TransportConfig: SmtpClientAuthenticationDisabled False -> True"
+	// Mailbox the change is about (mailbox_cas, mailbox_policy).
+	Mailbox string `json:"mailbox,omitempty"`
 }
 
 const maxChangesKept = 50
@@ -118,8 +126,21 @@ func (ts *tenantService) Configure(cfg *config.Config) error {
 		next[name] = st
 	}
 	ts.mu.Lock()
+	var removed []string
+	for name := range ts.tenants {
+		if next[name] == nil {
+			removed = append(removed, name)
+		}
+	}
 	ts.tenants, ts.byTarget = next, byTarget
 	ts.mu.Unlock()
+	if ts.alert != nil {
+		// No longer read: its tenant incidents resolve rather than fire
+		// forever.
+		for _, name := range removed {
+			ts.alert(name, alerts.TenantProblems(), nil)
+		}
+	}
 	select {
 	case ts.wake <- struct{}{}:
 	default:
@@ -186,6 +207,50 @@ func (ts *tenantService) refresh(ctx context.Context, st *tenantState) {
 	}
 	for _, p := range snap.Problems {
 		ts.log.Info("tenant read degraded", "tenant", st.name, "problem", p.String())
+	}
+	if ts.alert != nil {
+		ts.mu.Lock()
+		var recent []settingChange
+		for _, c := range st.changes {
+			if ts.now().Sub(c.At) < changeHold {
+				recent = append(recent, c)
+			}
+		}
+		ts.mu.Unlock()
+		ev, conds := tenantConditions(snap, &a, recent, ts.now())
+		ts.alert(st.name, ev, conds)
+	}
+}
+
+// earlyReadGap is the least time between two reads of a tenant when a
+// failing check asks for one sooner than its TTL.
+const earlyReadGap = time.Minute
+
+// Emit makes the tenant of a check that starts failing (or changes
+// cause) due for a read now, when its latest read predates the failure:
+// the alert's group_wait (30 s by default) usually covers the read, so the
+// evidence and the remedy's names reflect the tenant after the change.
+// Never more than once per earlyReadGap; the alert never waits for it.
+func (ts *tenantService) Emit(ev scheduler.Event) {
+	switch ev.Kind {
+	case scheduler.EventRegressed, scheduler.EventCauseChanged, scheduler.EventPostureUnverified:
+	default:
+		return
+	}
+	ts.mu.Lock()
+	st := ts.tenants[ts.byTarget[ev.Target]]
+	woke := false
+	if st != nil && st.latest != nil && st.latest.ReadAt.Before(ev.Since) &&
+		ts.now().Sub(st.latest.ReadAt) >= earlyReadGap && st.due.After(ts.now()) {
+		st.due = ts.now()
+		woke = true
+	}
+	ts.mu.Unlock()
+	if woke {
+		select {
+		case ts.wake <- struct{}{}:
+		default:
+		}
 	}
 }
 
@@ -303,11 +368,13 @@ func diffSnapshots(prev, cur *snapshot.Snapshot, now time.Time) []settingChange 
 				{"ImapEnabled", pm.ImapEnabled, cm.ImapEnabled}, {"PopEnabled", pm.PopEnabled, cm.PopEnabled}} {
 				if !reflect.DeepEqual(f.a, f.b) {
 					add("mailbox_cas", "Get-CASMailbox %s: %s %s -> %s", k, f.name, boolText(f.a, "blank"), boolText(f.b, "blank"))
+					out[len(out)-1].Mailbox = k
 				}
 			}
 		}
 		if pm.UserRead && cm.UserRead && strPtr(pm.AuthenticationPolicy) != strPtr(cm.AuthenticationPolicy) {
 			add("mailbox_policy", "Get-User %s: AuthenticationPolicy %s -> %s", k, strPtr(pm.AuthenticationPolicy), strPtr(cm.AuthenticationPolicy))
+			out[len(out)-1].Mailbox = k
 		}
 	}
 	if prev.ConditionalAccessRead && cur.ConditionalAccessRead {
@@ -464,10 +531,184 @@ func tenantViews(rt *Runtime) func() []web.TenantView {
 		for _, v := range rt.Tenants.Views() {
 			tv := web.TenantView{Audit: v.Audit}
 			for _, c := range v.Changes {
-				tv.Changes = append(tv.Changes, c.At.UTC().Format(time.RFC3339)+" "+c.Detail)
+				// The page's own time format (web.fmtTime).
+				tv.Changes = append(tv.Changes, c.At.UTC().Format("2006-01-02 15:04:05Z")+" "+c.Detail)
 			}
 			out = append(out, tv)
 		}
 		return out
 	}
+}
+
+// tenantRemedy is the status page's and API's remedy renderer: nil (plain
+// diagnose) when no tenant has reads.
+func tenantRemedy(rt *Runtime) diagnose.RemedyFunc {
+	if rt.Tenants == nil {
+		return nil
+	}
+	return rt.Tenants.Remedy
+}
+
+// Remedy renders a remedy at an edge (status page, API, alert) with the
+// names the target's tenant read gave: the authentication policy in force
+// for the mailboxes (when they share one), the app's enterprise object id,
+// and without fix lines the tenant shows are done. Nothing is stored: the
+// latest read is consulted at each rendering.
+func (ts *tenantService) Remedy(c diagnose.Cause, lang string, v diagnose.Vars, target string, mailboxes []string) diagnose.Remedy {
+	s := ts.Latest(target)
+	if s == nil {
+		return diagnose.RemedyForMailboxes(c, lang, v, mailboxes)
+	}
+	mbs := slices.Compact(slices.Sorted(slices.Values(slices.DeleteFunc(slices.Clone(mailboxes), func(m string) bool { return m == "" }))))
+	if v.Policy == "" && len(mbs) > 0 {
+		// One policy for every mailbox, or none named: a fix aimed at the
+		// first mailbox's policy would miss the others.
+		policy := ""
+		for i, mb := range mbs {
+			p := policyBlocking(s, mb, c, v.Protocol)
+			if p == "" || (i > 0 && !strings.EqualFold(p, policy)) {
+				policy = ""
+				break
+			}
+			policy = p
+		}
+		v.Policy = policy
+	}
+	one := ""
+	if len(mbs) == 1 {
+		one = mbs[0]
+	}
+	if v.Policy == "" {
+		// Not known, or the read disagrees with the failure: a name that
+		// may be stale must not be printed as the one to change.
+		v.Policy = "<policy>"
+	}
+	v = diagnose.TenantVars(s, one, v.AppID, v)
+	if v.Policy == "<policy>" {
+		v.Policy = ""
+	}
+	r := diagnose.RemedyForMailboxes(c, lang, v, mailboxes)
+	return diagnose.TailorToTenant(r, c, s, one, v.AppID)
+}
+
+// policyBlocking is the authentication policy the read says applies to
+// mailbox, or "" when the read does not know it; for basic_auth_disabled
+// also "" when the read says that policy allows Basic on every failing
+// protocol (a read older than the change the failure shows).
+func policyBlocking(s *snapshot.Snapshot, mailbox string, c diagnose.Cause, protocols string) string {
+	p, _, found, known := s.EffectivePolicy(mailbox)
+	if !found || p.Name == "" {
+		return ""
+	}
+	if !known || c != diagnose.CauseBasicAuthDisabled || protocols == "" {
+		return p.Name
+	}
+	for _, proto := range strings.Split(protocols, ",") {
+		switch proto {
+		case "smtp":
+			if !p.AllowBasicAuthSmtp {
+				return p.Name
+			}
+		case "imap":
+			if !p.AllowBasicAuthImap {
+				return p.Name
+			}
+		case "pop":
+			if !p.AllowBasicAuthPop {
+				return p.Name
+			}
+		}
+	}
+	return ""
+}
+
+// changeHold is how long a setting change stays a firing alert (the
+// Prometheus rule's increase(...[30m])): kept across reads, so a read
+// interval shorter than the alerts' group_wait cannot swallow it.
+const changeHold = 30 * time.Minute
+
+// basicSignInHorizon: Basic SMTP sign-ins alert once the cut-off is this
+// close (the Prometheus rule's 60 days).
+const basicSignInHorizon = 60 * 24 * time.Hour
+
+// tenantConditions turns one read into the tenant's alert conditions
+// (alerts/tenant.go), and says which problems the read could decide: a
+// part that was not read resolves nothing.
+func tenantConditions(s *snapshot.Snapshot, a *inspect.Audit, changes []settingChange, now time.Time) (evaluated []string, conds []alerts.TenantCondition) {
+	credsRead := len(a.AppCredentials) > 0
+	for _, app := range s.Apps {
+		credsRead = credsRead && app.Read
+	}
+	if credsRead {
+		evaluated = append(evaluated, alerts.ProblemCredentialExpiring)
+		for _, c := range a.AppCredentials {
+			if !c.Expiring && !c.Expired {
+				continue
+			}
+			name := firstNonEmptyStr(c.AppName, c.AppID, c.Source)
+			state := fmt.Sprintf("expires %s (%d days left)", c.EndDateTime.UTC().Format("2006-01-02"), c.DaysLeft)
+			if c.Expired {
+				state = "EXPIRED " + c.EndDateTime.UTC().Format("2006-01-02")
+			}
+			key := firstNonEmptyStr(c.DisplayName, c.KeyID)
+			conds = append(conds, alerts.TenantCondition{Problem: alerts.ProblemCredentialExpiring,
+				ID:     c.AppID + "/" + c.Type + "/" + c.KeyID + "/" + c.Source,
+				Detail: fmt.Sprintf("%s %s %s (%s): %s", name, c.Type, key, c.Source, state), AppID: c.AppID})
+		}
+	}
+	if s.SignInsRead {
+		evaluated = append(evaluated, alerts.ProblemBasicSignIns)
+		if now.Before(inspect.BasicSMTPCutoff) && inspect.BasicSMTPCutoff.Sub(now) <= basicSignInHorizon {
+			type agg struct {
+				n       int
+				last    time.Time
+				ips     []string
+				covered bool
+			}
+			by := map[string]*agg{}
+			var users []string
+			for _, g := range a.BasicAuthSignIns {
+				if g.Protocol != "smtp" || g.Successes == 0 {
+					continue
+				}
+				u := strings.ToLower(g.UserPrincipalName)
+				x := by[u]
+				if x == nil {
+					x = &agg{covered: g.Covered}
+					by[u] = x
+					users = append(users, u)
+				}
+				x.n += g.Successes
+				if g.LastSeen.After(x.last) {
+					x.last = g.LastSeen
+				}
+				if g.IPAddress != "" && !slices.Contains(x.ips, g.IPAddress) && len(x.ips) < 3 {
+					x.ips = append(x.ips, g.IPAddress)
+				}
+			}
+			slices.Sort(users)
+			for _, u := range users {
+				x := by[u]
+				d := fmt.Sprintf("%s: %d Basic SMTP sign-in(s), last %s from %s", u, x.n, x.last.UTC().Format(time.RFC3339), strings.Join(x.ips, ", "))
+				if !x.covered {
+					d += " (no check covers it)"
+				}
+				conds = append(conds, alerts.TenantCondition{Problem: alerts.ProblemBasicSignIns, ID: u, User: u, Detail: d})
+			}
+		}
+	}
+	if s != nil {
+		// Every read decides changes: those of the last changeHold fire
+		// (each its own member: a flip back is a new one), older ones
+		// resolve.
+		evaluated = append(evaluated, alerts.ProblemSettingChanged)
+		for _, c := range changes {
+			h := fnv.New64a()
+			h.Write([]byte(c.Detail))
+			conds = append(conds, alerts.TenantCondition{Problem: alerts.ProblemSettingChanged,
+				ID:     fmt.Sprintf("%s/%d/%x", c.Setting, c.At.UnixNano(), h.Sum64()),
+				Detail: c.At.UTC().Format(time.RFC3339) + " " + c.Detail, Setting: c.Setting, User: c.Mailbox, Since: c.At})
+		}
+	}
+	return evaluated, conds
 }

@@ -46,6 +46,7 @@ func init() {
 			SparseAbove:     rt.SparseAbove,
 			Ready:           func() error { return ready(rt) },
 			Tenants:         tenantViews(rt),
+			Remedy:          tenantRemedy(rt),
 			ProbeNow:        rt.Scheduler.ProbeNow,
 			ClearGuard:      rt.Scheduler.ClearGuard,
 		}

@@ -286,7 +286,22 @@ func TestDaemonEndToEnd(t *testing.T) {
 	// 11. Clean stop; the store's event log is exactly the events the
 	// logs showed, in order: nothing repeated across the kills, nothing
 	// missed.
-	if evs, ok := d.apiEvents(t); ok {
+	// The daemon logs an event when it happens and stores it with the
+	// next commit of its batch, so the API can be a batch behind the
+	// logs: wait for it to catch up, then compare.
+	var evs []scheduler.Event
+	ok := false
+	waitUntil(t, time.Now().Add(10*time.Second), "the API's events to catch up with the logs", func() (bool, string) {
+		evs, ok = d.apiEvents(t)
+		n := 0
+		for _, e := range evs {
+			if e.Target == target {
+				n++
+			}
+		}
+		return !ok || n >= len(seen), fmt.Sprintf("%d of %d events", n, len(seen))
+	})
+	if ok {
 		compareWithAPI(t, evs, seen)
 	}
 	d.Term(t)

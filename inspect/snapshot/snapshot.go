@@ -341,3 +341,7 @@ func (s *Snapshot) ExchangeSP(appID string) (ExchangeSP, bool) {
 	}
 	return ExchangeSP{}, false
 }
+
+// BasicSMTPCutoff is when Microsoft turns Basic SMTP AUTH off by default
+// for existing tenants (end of December 2026, issue 10).
+var BasicSMTPCutoff = time.Date(2026, 12, 31, 23, 59, 59, 0, time.UTC)
