@@ -342,15 +342,28 @@ func Parse(b []byte) (*Config, error) {
 	if err := rejectInlineSecrets(&root); err != nil {
 		return nil, err
 	}
+	// The strict decode below parses the file into a node tree of its
+	// own: take the lines from this tree and let it go first, so that
+	// the two trees are never alive together (at 60,000 checks each is
+	// about 100 MB, and holding both made the daemon's start-up its
+	// peak of memory).
+	lines := readLines(&root)
+	root = yaml.Node{}
+	dec = nil
 	var c Config
 	strict := yaml.NewDecoder(bytes.NewReader(b))
 	strict.KnownFields(true)
 	if err := strict.Decode(&c); err != nil {
 		return nil, cleanYAMLError(err)
 	}
-	recordLines(&root, &c)
+	lines.apply(&c)
 	if err := c.validate(); err != nil {
 		return nil, err
+	}
+	// Only validation points at a target's keys; the daemon keeps the
+	// configuration for reloads, and 10,000 targets' maps are 5 MB.
+	for i := range c.Targets {
+		c.Targets[i].keyLines = nil
 	}
 	return &c, nil
 }
@@ -418,49 +431,77 @@ func rejectInlineSecrets(n *yaml.Node) error {
 	return nil
 }
 
-// recordLines copies node positions into targets and checks.
-func recordLines(root *yaml.Node, c *Config) {
+// docLines are the node positions Parse copies into a Config.
+type docLines struct {
+	app, tenant, keys map[string]int
+	targets           []targetLines
+}
+
+type targetLines struct {
+	line   int
+	keys   map[string]int
+	checks []int
+}
+
+// readLines takes the positions of targets, checks and keys from the tree.
+func readLines(root *yaml.Node) docLines {
+	var l docLines
 	doc := root
 	if doc.Kind == yaml.DocumentNode && len(doc.Content) == 1 {
 		doc = doc.Content[0]
 	}
 	if an := mapValue(doc, "oauth_apps"); an != nil && an.Kind == yaml.MappingNode {
-		c.appLines = map[string]int{}
+		l.app = map[string]int{}
 		for i := 0; i+1 < len(an.Content); i += 2 {
-			c.appLines[an.Content[i].Value] = an.Content[i].Line
+			l.app[an.Content[i].Value] = an.Content[i].Line
 		}
 	}
 	if tn := mapValue(doc, "tenants"); tn != nil && tn.Kind == yaml.MappingNode {
-		c.tenantLines = map[string]int{}
+		l.tenant = map[string]int{}
 		for i := 0; i+1 < len(tn.Content); i += 2 {
-			c.tenantLines[tn.Content[i].Value] = tn.Content[i].Line
+			l.tenant[tn.Content[i].Value] = tn.Content[i].Line
 		}
 	}
-	c.keyLines = map[string]int{}
+	l.keys = map[string]int{}
 	for _, sec := range []string{"defaults", "scheduler", "store"} {
 		if i := mapIndex(doc, sec); i >= 0 {
-			c.keyLines[sec] = doc.Content[i].Line
-			walkKeyLines(sec, doc.Content[i+1], c.keyLines)
+			l.keys[sec] = doc.Content[i].Line
+			walkKeyLines(sec, doc.Content[i+1], l.keys)
 		}
 	}
 	tn := mapValue(doc, "targets")
 	if tn == nil || tn.Kind != yaml.SequenceNode {
-		return
+		return l
 	}
+	l.targets = make([]targetLines, len(tn.Content))
 	for i, t := range tn.Content {
-		if i >= len(c.Targets) {
-			break
-		}
-		c.Targets[i].Line = t.Line
-		c.Targets[i].keyLines = map[string]int{}
-		walkKeyLines("", t, c.Targets[i].keyLines)
+		tl := &l.targets[i]
+		tl.line = t.Line
+		tl.keys = map[string]int{}
+		walkKeyLines("", t, tl.keys)
 		cn := mapValue(t, "checks")
 		if cn == nil || cn.Kind != yaml.SequenceNode {
 			continue
 		}
-		for j, ch := range cn.Content {
+		for _, ch := range cn.Content {
+			tl.checks = append(tl.checks, ch.Line)
+		}
+	}
+	return l
+}
+
+// apply copies the positions into targets and checks.
+func (l *docLines) apply(c *Config) {
+	c.appLines, c.tenantLines, c.keyLines = l.app, l.tenant, l.keys
+	for i, tl := range l.targets {
+		if i >= len(c.Targets) {
+			break
+		}
+		c.Targets[i].Line = tl.line
+		c.Targets[i].keyLines = tl.keys
+		for j, line := range tl.checks {
 			if j < len(c.Targets[i].Checks) {
-				c.Targets[i].Checks[j].Line = ch.Line
+				c.Targets[i].Checks[j].Line = line
 			}
 		}
 	}

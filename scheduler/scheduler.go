@@ -233,9 +233,10 @@ type entry struct {
 	last *AttemptSummary
 	// g is the account's lockout guard for Basic checks (nil otherwise).
 	g *guard
-	// written is what the store holds of this check: the key of the
-	// outcome it last wrote and when (see RecordRefresh).
-	written   writeKey
+	// written is what the store holds of this check: the hash of the
+	// key of the outcome it last wrote (see writeKey.sum) and when (see
+	// RecordRefresh).
+	written   uint64
 	writtenAt time.Time
 }
 
@@ -593,6 +594,9 @@ func (s *Scheduler) dispatch(ctx context.Context) time.Duration {
 		if s.inflight >= s.opt.MaxInFlight {
 			return -1 // a finishing probe wakes us
 		}
+		if s.persistBacklogged() {
+			return -1 // the persister wakes us when it catches up
+		}
 		heap.Pop(&s.queue)
 		if s.skipNotOwned(e, now) {
 			continue
@@ -930,11 +934,11 @@ func (s *Scheduler) observe(e *entry, a probe.Attempt, f *diagnose.Finding, conf
 	if c := e.m.Candidate; c != nil {
 		key.candidate = *c
 	}
-	if key != e.written || e.writtenAt.IsZero() || now.Sub(e.writtenAt) >= s.opt.RecordRefresh {
+	if sum := key.sum(); sum != e.written || e.writtenAt.IsZero() || now.Sub(e.writtenAt) >= s.opt.RecordRefresh {
 		rec := e.rec
 		upd.Record = &rec
 		upd.Detail = &Detail{Attempt: &a, Finding: f}
-		e.written, e.writtenAt = key, now
+		e.written, e.writtenAt = sum, now
 	}
 	reply := a.Reply
 	if reply == "" {
@@ -1024,6 +1028,7 @@ func (s *Scheduler) persister() {
 			s.prune(now)
 		}
 		s.unpublished.Add(-int64(len(batch)))
+		s.signal() // dispatch may be holding for the backlog
 	}
 }
 

@@ -79,8 +79,9 @@ func TestHistoryReadsEarlierFormat(t *testing.T) {
 
 // retention simulates checks at interval for the given time with history
 // kept for age, committing as the scheduler does (history every attempt,
-// the record hourly), and returns the file's size at each multiple of age.
-func retention(tb testing.TB, dir string, checks int, interval, age, total, step time.Duration) []int64 {
+// the record hourly), and returns the file's size at each multiple of
+// sample after the first age.
+func retention(tb testing.TB, dir string, checks int, interval, age, sample, total, step time.Duration) []int64 {
 	db, err := Open(dir, Options{MaxHistoryAge: age, NoSync: true})
 	if err != nil {
 		tb.Fatal(err)
@@ -120,7 +121,7 @@ func retention(tb testing.TB, dir string, checks int, interval, age, total, step
 		if !now.Before(next) {
 			fi, _ := os.Stat(db.Path())
 			sizes = append(sizes, fi.Size())
-			next = next.Add(age)
+			next = next.Add(sample)
 		}
 	}
 	return sizes
@@ -132,7 +133,7 @@ func TestFileStopsGrowingAfterRetention(t *testing.T) {
 	if testing.Short() {
 		t.Skip("writes a few hundred thousand entries")
 	}
-	sizes := retention(t, t.TempDir(), 300, time.Minute, 2*time.Hour, 8*time.Hour+time.Second, 10*time.Second)
+	sizes := retention(t, t.TempDir(), 300, time.Minute, 2*time.Hour, 2*time.Hour, 8*time.Hour+time.Second, 10*time.Second)
 	if len(sizes) < 4 {
 		t.Fatalf("sizes %v", sizes)
 	}
@@ -151,10 +152,29 @@ func TestFileStopsGrowingAfterRetention(t *testing.T) {
 // go test -run XXX -bench Retention60k -benchtime 1x ./store
 func BenchmarkRetention60k(b *testing.B) {
 	for b.Loop() {
-		sizes := retention(b, b.TempDir(), 60000, 5*time.Minute, 2*time.Hour, 8*time.Hour+time.Second, 5*time.Second)
+		sizes := retention(b, b.TempDir(), 60000, 5*time.Minute, 2*time.Hour, 2*time.Hour, 8*time.Hour+time.Second, 5*time.Second)
 		for i, s := range sizes {
 			b.ReportMetric(float64(s)/(1<<20), fmt.Sprintf("MiB_at_%dh", 2*(i+1)))
 		}
 		b.ReportMetric(float64(sizes[len(sizes)-1])/float64(60000*24), "file_B/retained_attempt")
+	}
+}
+
+// BenchmarkRetention7Days: 300 checks (50 targets × 6) at 5 minutes
+// with the default 7-day history, for 9 simulated days, committing every
+// simulated minute; reports the file's size at 7, 8 and 9 days (after
+// retention started it must stay flat) and the file bytes per retained
+// attempt (2,016 a check), the figure that sizes a fleet's store.
+// Run:
+// go test -run XXX -bench Retention7Days -benchtime 1x ./store
+func BenchmarkRetention7Days(b *testing.B) {
+	const checks, days = 300, 7
+	for b.Loop() {
+		sizes := retention(b, b.TempDir(), checks, 5*time.Minute, days*24*time.Hour, 24*time.Hour, (days+2)*24*time.Hour+time.Second, time.Minute)
+		b.Logf("file size at days %d…: %v", days, sizes)
+		for i, s := range sizes {
+			b.ReportMetric(float64(s)/(1<<20), fmt.Sprintf("MiB_at_day_%d", days+i))
+		}
+		b.ReportMetric(float64(sizes[len(sizes)-1])/float64(checks*days*288), "file_B/retained_attempt")
 	}
 }

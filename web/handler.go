@@ -270,16 +270,13 @@ func (h *handler) status(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	page := QueryChecks(h.src, q)
-	resp := StatusResponse{Time: h.opt.Now().UTC(), Summary: page.Statuses, Page: page, Checks: make([]CheckJSON, 0, len(page.Checks))}
-	for i := range page.Checks {
-		resp.Checks = append(resp.Checks, checkJSON(sanitizeState(page.Checks[i])))
-	}
+	resp := StatusResponse{Time: h.opt.Now().UTC(), Summary: page.Statuses, Page: page}
 	resp.Page.Checks = nil
 	if h.opt.ConfigStatus != nil {
 		cs := h.opt.ConfigStatus()
 		resp.Config = &ConfigJSON{LastReloadOK: cs.LastReloadOK, LastReload: cs.LastReload, LastSuccess: cs.LastSuccess, Error: cs.Error}
 	}
-	writeJSON(w, http.StatusOK, resp)
+	writeStatusJSON(w, resp, page.Checks)
 }
 
 // parseCheckPath splits "/api/v1/checks/<id>[/history]" where <id> is

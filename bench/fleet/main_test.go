@@ -32,7 +32,7 @@ func TestBenchSmallFleet(t *testing.T) {
 	if r.checks != 120 || r.probes < 100 {
 		t.Errorf("%d checks, %.0f probes in one interval", r.checks, r.probes)
 	}
-	if r.cpuPerProbe <= 0 || r.hwm <= 0 || r.fileAtEnd <= 0 || r.metricsBytes <= 0 || len(r.metricsTime) < 5 ||
+	if r.cpuPerProbe <= 0 || r.hwm <= 0 || r.peakAnon <= 0 || r.peakFile <= 0 || r.fileAtEnd <= 0 || r.metricsBytes <= 0 || len(r.metricsTime) < 5 ||
 		r.apiPage <= 0 || r.apiCheck <= 0 || r.apiFull <= 0 || r.page <= 0 || r.pageErr != "" {
 		t.Errorf("figures missing: %+v", r)
 	}
