@@ -47,6 +47,7 @@ func httpGet(t *testing.T, url string) string {
 // makes a step slower, never a failure; StepTimeout is only the net for
 // events that never come. How long each step took is logged.
 func TestDemoEndToEnd(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("end-to-end demo takes ~30 s")
 	}

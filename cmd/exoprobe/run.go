@@ -214,6 +214,11 @@ func alertsEqual(a, b *yaml.Node) bool {
 
 // runOptions are the daemon's flags; demo builds them too.
 type runOptions struct {
+	// OwnProcess is set by `exoprobe run`: the daemon is the process, so
+	// it sizes the Go runtime's memory limit to its fleet. The demo (which
+	// shares its process with the emulator) and tests (which run daemons
+	// inside the test binary) leave the process's limit alone.
+	OwnProcess bool
 	ConfigPath string
 	DataDir    string
 	Listen     string
@@ -333,7 +338,7 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	defer stop()
 	err = runDaemon(ctx, runOptions{ConfigPath: *cfgPath, DataDir: *dataDir, Listen: *listen, WebConfigFile: *webConfig, Logger: log,
 		SparseCauses: *sparseCauses, SparseAbove: *sparseAbove, WriteTokenFile: *writeToken, ExternalNames: externalNames, StateDir: *stateDir,
-		Cluster: clusterCfg})
+		Cluster: clusterCfg, OwnProcess: true})
 	var ce *configError
 	if errors.As(err, &ce) {
 		fmt.Fprintln(stderr, err)
@@ -367,7 +372,9 @@ func runDaemon(ctx context.Context, o runOptions) error {
 	if err != nil {
 		return &configError{err}
 	}
-	setMemoryLimit(len(specs), log)
+	if o.OwnProcess {
+		setMemoryLimit(len(specs), log)
+	}
 	alertCfg, alertSinks, err := alertsSection(cfg)
 	if err != nil {
 		return &configError{fmt.Errorf("config %s: %w", o.ConfigPath, err)}

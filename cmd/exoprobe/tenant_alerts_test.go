@@ -110,6 +110,7 @@ func startTenantDaemon(t *testing.T, s *sim.Sim, groupWait, targets string) (bas
 // real policy in the status page's incident, the check's API and the
 // alert, not <policy>.
 func TestRunDaemonTenantRemedy(t *testing.T) {
+	t.Parallel()
 	s, _ := startSim2023(t)
 	tenantSimExec(t, s, "Set-User -Identity scanner@contoso.com -AuthenticationPolicy 'Block Basic Auth'")
 	// group_wait outlasts the first read (InvokeCommand is paced 1/s).
@@ -163,11 +164,12 @@ func TestRunDaemonTenantRemedy(t *testing.T) {
 // when the secret is renewed, and Basic SMTP sign-ins before the cut-off
 // an alert naming the user.
 func TestRunDaemonTenantAlerts(t *testing.T) {
+	t.Parallel()
 	s, ep := startSim2023(t)
 	demo := s.Endpoints().Demo
 	// A device logs in with Basic SMTP (the sign-in log records it).
-	t.Setenv("SCANNER_PW", userPassword(t, s, "scanner@contoso.com"))
-	if d, _ := runCheckJSON(t, "--endpoints", ep, "--user", "scanner@contoso.com", "--password-env", "SCANNER_PW",
+	scannerPW := writeFile(t, t.TempDir(), "scanner.pw", userPassword(t, s, "scanner@contoso.com"))
+	if d, _ := runCheckJSON(t, "--endpoints", ep, "--user", "scanner@contoso.com", "--password-file", scannerPW,
 		"--protocols", "smtp", "--mechanisms", "basic"); !d.Attempts[0].OK {
 		t.Fatalf("scanner's Basic SMTP login failed: %+v", d)
 	}

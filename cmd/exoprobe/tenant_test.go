@@ -80,10 +80,11 @@ func userPassword(t *testing.T, s *sim.Sim, upn string) string {
 // permission definitively, with fix lines that run as printed and repair
 // the check.
 func TestCheckTenantReadsConfirms(t *testing.T) {
+	t.Parallel()
 	s, ep := startSim2023(t)
-	t.Setenv("SCANNER_PW", userPassword(t, s, "scanner@contoso.com"))
+	scannerPW := writeFile(t, t.TempDir(), "scanner.pw", userPassword(t, s, "scanner@contoso.com"))
 	secrets := []string{s.Endpoints().Reader.ClientSecret, s.Endpoints().Demo.ClientSecret, userPassword(t, s, "scanner@contoso.com")}
-	basic := []string{"--endpoints", ep, "--user", "scanner@contoso.com", "--password-env", "SCANNER_PW", "--mechanisms", "basic", "--protocols", "smtp"}
+	basic := []string{"--endpoints", ep, "--user", "scanner@contoso.com", "--password-file", scannerPW, "--mechanisms", "basic", "--protocols", "smtp"}
 
 	runFixes := func(t *testing.T, fix []string) {
 		t.Helper()
@@ -181,9 +182,10 @@ func TestCheckTenantReadsConfirms(t *testing.T) {
 // conditional_access of Exchange's "criteria" sentence into a definitive
 // one naming the policy.
 func TestCheckTenantReadsSignIn(t *testing.T) {
+	t.Parallel()
 	s, ep := startSim2023(t)
-	t.Setenv("BLOCKED_PW", userPassword(t, s, "blocked@contoso.com"))
-	args := []string{"--endpoints", ep, "--user", "blocked@contoso.com", "--password-env", "BLOCKED_PW", "--mechanisms", "basic", "--protocols", "smtp"}
+	blockedPW := writeFile(t, t.TempDir(), "blocked.pw", userPassword(t, s, "blocked@contoso.com"))
+	args := []string{"--endpoints", ep, "--user", "blocked@contoso.com", "--password-file", blockedPW, "--mechanisms", "basic", "--protocols", "smtp"}
 	plain, _ := runCheckJSON(t, args...)
 	if f := plain.Findings[0]; f.Cause != "conditional_access" || f.Confidence == "definitive" {
 		t.Fatalf("without reads: %s/%s", f.Cause, f.Confidence)
@@ -201,11 +203,12 @@ func TestCheckTenantReadsSignIn(t *testing.T) {
 // device that logged in with Basic SMTP though no check covers it, and an
 // app secret that expires in 10 days.
 func TestTenantAuditEmulator(t *testing.T) {
+	t.Parallel()
 	s, ep := startSim2023(t)
 	demo := s.Endpoints().Demo
 	tenantSimExec(t, s, "Set-SimApp -AppId "+demo.ClientID+" -SecretEndDateTime (Get-Date).AddDays(10)")
-	t.Setenv("SCANNER_PW", userPassword(t, s, "scanner@contoso.com"))
-	if d, _ := runCheckJSON(t, "--endpoints", ep, "--user", "scanner@contoso.com", "--password-env", "SCANNER_PW",
+	scannerPW := writeFile(t, t.TempDir(), "scanner.pw", userPassword(t, s, "scanner@contoso.com"))
+	if d, _ := runCheckJSON(t, "--endpoints", ep, "--user", "scanner@contoso.com", "--password-file", scannerPW,
 		"--protocols", "smtp", "--mechanisms", "basic"); !d.Attempts[0].OK {
 		t.Fatalf("scanner's Basic SMTP login failed: %+v", d)
 	}
@@ -285,6 +288,7 @@ func TestTenantAuditEmulator(t *testing.T) {
 // TestTenantReadsDegrade: every failure of a read is one clear line and
 // the rest still works; check's verdicts fall back to the words.
 func TestTenantReadsDegrade(t *testing.T) {
+	t.Parallel()
 	s, ep := startSim2023(t)
 	reader := s.Endpoints().Reader.ClientID
 	for _, tc := range []struct {
@@ -334,8 +338,8 @@ func TestTenantReadsDegrade(t *testing.T) {
 	}
 	// A degraded read never changes a check's verdict beyond the words.
 	tenantSimExec(t, s, "Set-SimTenant -InvokeCommandEnabled $false", "Set-SimApp -AppId "+reader+" -RemoveGraphRole Policy.Read.All")
-	t.Setenv("SCANNER_PW", userPassword(t, s, "scanner@contoso.com"))
-	args := []string{"--endpoints", ep, "--user", "scanner@contoso.com", "--password-env", "SCANNER_PW", "--mechanisms", "basic", "--protocols", "imap"}
+	scannerPW := writeFile(t, t.TempDir(), "scanner.pw", userPassword(t, s, "scanner@contoso.com"))
+	args := []string{"--endpoints", ep, "--user", "scanner@contoso.com", "--password-file", scannerPW, "--mechanisms", "basic", "--protocols", "imap"}
 	plain, _ := runCheckJSON(t, args...)
 	d, _ := runCheckJSON(t, append(args, "--tenant-reads")...)
 	if d.Findings[0].Cause != plain.Findings[0].Cause || d.Findings[0].Confidence != plain.Findings[0].Confidence {

@@ -75,6 +75,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 // show the audit, metrics carry credential expiry, and a setting changed
 // between two reads is recorded before any probe fails because of it.
 func TestRunDaemonTenantReads(t *testing.T) {
+	t.Parallel()
 	s, _ := startSim2023(t)
 	ep := s.Endpoints()
 	spID := ep.Apps[0].EnterpriseObjectID
