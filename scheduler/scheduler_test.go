@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -617,24 +618,13 @@ func TestLockoutGuardIgnoresOtherCauses(t *testing.T) {
 
 func TestConfirmReprobe(t *testing.T) {
 	h := newHarness(t, Options{ConfirmDelay: 30 * time.Second}, nil)
-	var mu sync.Mutex
-	failing := false
-	h.prober.answer = func(CheckID, int) (bool, diagnose.Cause, string) {
-		mu.Lock()
-		defer mu.Unlock()
-		if failing {
-			return false, diagnose.CauseSMTPAuthDisabledTenant, ""
-		}
-		return true, diagnose.CauseOK, ""
-	}
+	fail := switchToSMTPAuthOff(h)
 	tg := target("t", "u@c.example", "smtp.example")
 	id := MakeID("t", probe.SMTP, probe.Basic)
 	h.s.SetChecks([]CheckSpec{spec(tg, probe.SMTP, probe.Basic, 5*time.Minute)})
 	h.start()
 	h.runNext(id)
-	mu.Lock()
-	failing = true
-	mu.Unlock()
+	fail()
 	first := h.runNext(id)
 	st, _ := h.s.Check(id)
 	if st.Status != StatusOK || st.Pending != diagnose.CauseSMTPAuthDisabledTenant {
@@ -1030,24 +1020,13 @@ func TestULIDOrderedAndUnique(t *testing.T) {
 // its own next slot, not left unprobed for the whole delay.
 func TestConfirmNotLaterThanInterval(t *testing.T) {
 	h := newHarness(t, Options{ConfirmDelay: 30 * time.Second}, nil)
-	var mu sync.Mutex
-	failing := false
-	h.prober.answer = func(CheckID, int) (bool, diagnose.Cause, string) {
-		mu.Lock()
-		defer mu.Unlock()
-		if failing {
-			return false, diagnose.CauseSMTPAuthDisabledTenant, ""
-		}
-		return true, diagnose.CauseOK, ""
-	}
+	fail := switchToSMTPAuthOff(h)
 	tg := target("t", "u@c.example", "smtp.example")
 	id := MakeID("t", probe.SMTP, probe.Basic)
 	h.s.SetChecks([]CheckSpec{spec(tg, probe.SMTP, probe.Basic, 10*time.Second)})
 	h.start()
 	h.runNext(id)
-	mu.Lock()
-	failing = true
-	mu.Unlock()
+	fail()
 	first := h.runNext(id)
 	st, _ := h.s.Check(id)
 	if st.Pending != diagnose.CauseSMTPAuthDisabledTenant {
@@ -1061,4 +1040,17 @@ func TestConfirmNotLaterThanInterval(t *testing.T) {
 	if hist, _ := h.s.History(id, 10); len(hist) < 1 || !hist[0].Confirm {
 		t.Fatalf("the slot's attempt is not a confirm: %+v", hist)
 	}
+}
+
+// switchToSMTPAuthOff makes the harness's logins succeed until the returned
+// function is called, and fail with smtp_auth_disabled_tenant after it.
+func switchToSMTPAuthOff(h *harness) func() {
+	var failing atomic.Bool
+	h.prober.answer = func(CheckID, int) (bool, diagnose.Cause, string) {
+		if failing.Load() {
+			return false, diagnose.CauseSMTPAuthDisabledTenant, ""
+		}
+		return true, diagnose.CauseOK, ""
+	}
+	return func() { failing.Store(true) }
 }
